@@ -1,0 +1,7 @@
+"""``python -m post_office``: the command line (see :mod:`post_office.cli`)."""
+
+from __future__ import annotations
+
+from .cli import main
+
+raise SystemExit(main())

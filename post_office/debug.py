@@ -1,0 +1,63 @@
+"""The SMTP transcript: Allegro's ``*smtp-debug*`` as ``post_office.smtp_debug`` (SPEC 9).
+
+``post_office.smtp_debug`` is read when a conversation starts: ``None`` (quiet), ``True``
+(standard output) or a text stream.  Every line also goes to the ``post_office.smtp``
+logger at DEBUG level.  Credentials never reach either: AUTH payloads are redacted by the
+caller before a line is shown (see :data:`REDACTED`).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Optional, TextIO
+
+__all__ = ["REDACTED", "Transcript", "logger"]
+
+REDACTED = "<redacted>"
+
+logger = logging.getLogger("post_office.smtp")
+
+
+def _debug_stream() -> Optional[TextIO]:
+    package = sys.modules.get("post_office")
+    value = getattr(package, "smtp_debug", None)
+    if value is None or value is False:
+        return None
+    if value is True:
+        return sys.stdout
+    if hasattr(value, "write"):
+        return value  # type: ignore[no-any-return]
+    return sys.stderr
+
+
+class Transcript:
+    """Where one conversation's command and reply lines go."""
+
+    def __init__(self, stream: Optional[TextIO] = None, *, use_global: bool = True) -> None:
+        self.stream = stream if stream is not None else (_debug_stream() if use_global else None)
+        self.enabled = self.stream is not None or logger.isEnabledFor(logging.DEBUG)
+
+    def command(self, shown: str) -> None:
+        """Record a command we sent; ``shown`` is already redacted."""
+        if self.enabled:
+            self._emit(f"to smtp command: {shown!r}")
+
+    def reply(self, line: str) -> None:
+        """Record one reply line as the server sent it."""
+        if self.enabled:
+            self._emit(line)
+
+    def note(self, text: str) -> None:
+        """Record something that is neither command nor reply (TLS upgrade, body size)."""
+        if self.enabled:
+            self._emit(f"-- {text}")
+
+    def _emit(self, line: str) -> None:
+        if self.stream is not None:
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):  # a closed debug stream must not break mail
+                self.stream = None
+        logger.debug("%s", line)

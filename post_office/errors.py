@@ -1,0 +1,227 @@
+"""The exception hierarchy of post_office (SPEC section 10).
+
+Every exception the package raises on purpose derives from :class:`PostOfficeError`.
+Argument errors also derive from ``ValueError`` or ``TypeError``; SMTP errors also derive
+from the matching :mod:`smtplib` exception, so code written against smtplib still catches
+them.  SMTP errors carry ``code`` (the reply code, or None), ``reply`` (the reply text),
+and ``command`` (what we sent, credentials redacted).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import subprocess
+from typing import Optional, Sequence, Union
+
+
+class PostOfficeError(Exception):
+    """Root of every error post_office raises on purpose."""
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+class ArgumentError(PostOfficeError):
+    """A caller's argument is malformed; raised before any connection is opened."""
+
+
+class ServerSpecError(ArgumentError, ValueError):
+    """The mail-server argument (or one of its TLS keywords) cannot be understood."""
+
+
+class LispSyntaxError(ServerSpecError):
+    """Literal Lisp text is malformed; ``position`` is the character offset of the fault."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+class AddressError(ArgumentError, ValueError):
+    """An envelope address (from, to, cc, bcc) is not a bare ``user@host`` or ``user``."""
+
+
+class MessageArgumentError(ArgumentError, TypeError):
+    """A message argument is of a type that cannot be sent."""
+
+
+class HeaderError(ArgumentError, ValueError):
+    """A header name, value or raw header line is malformed or carries CR/LF (injection)."""
+
+
+class OptionError(ArgumentError, ValueError):
+    """A Python-only option (timeout, local_hostname, source_address, login) is malformed."""
+
+
+class MimeError(ArgumentError, ValueError):
+    """``make_mime_part`` was given an invalid combination of keywords."""
+
+
+class ProgramError(PostOfficeError, subprocess.CalledProcessError):
+    """The ``(":program", ...)`` transport exited with a non-zero status."""
+
+    def __init__(
+        self,
+        returncode: int,
+        cmd: Union[str, Sequence[str]],
+        output: bytes = b"",
+        stderr: bytes = b"",
+    ) -> None:
+        subprocess.CalledProcessError.__init__(self, returncode, cmd, output, stderr)
+
+    def __str__(self) -> str:
+        out = self.output.decode("utf-8", "replace").strip() if self.output else ""
+        err = self.stderr.decode("utf-8", "replace").strip() if self.stderr else ""
+        return (
+            f"mail program {self.cmd!r} exited with status {self.returncode}"
+            f"; stdout: {out!r}; stderr: {err!r}"
+        )
+
+
+# --------------------------------------------------------------------------- SMTP
+
+
+class SMTPError(PostOfficeError, smtplib.SMTPException):
+    """A failure talking to the mail server.
+
+    ``code`` is the server's reply code (None when there was no reply), ``reply`` the
+    server's text, ``command`` what we had sent (credentials redacted).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: Optional[int] = None,
+        reply: str = "",
+        command: Optional[str] = None,
+    ) -> None:
+        if command is not None and (code is not None or reply):
+            message = f"{message}. We said: {command!r}, and the server replied: {code} {reply}"
+        elif code is not None or reply:
+            message = f"{message}. The server replied: {code} {reply}"
+        smtplib.SMTPException.__init__(self, message)
+        self.message = message
+        self.code = code
+        self.reply = reply
+        self.command = command
+        # smtplib.SMTPResponseException's attribute names, for code written against smtplib
+        # (set through vars() because typeshed types them differently in each subclass).
+        vars(self).update(
+            smtp_code=code if code is not None else -1,
+            smtp_error=reply.encode("utf-8", "replace"),
+        )
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConnectError(SMTPError, smtplib.SMTPConnectError):
+    """The connection could not be made, or the greeting was not 2xx."""
+
+
+class HeloError(SMTPError, smtplib.SMTPHeloError):
+    """Both EHLO and HELO were refused."""
+
+
+class ProtocolError(SMTPError, smtplib.SMTPResponseException):
+    """The server sent something that is not an SMTP reply, or an over-long reply."""
+
+
+class NotSupportedError(SMTPError, smtplib.SMTPNotSupportedError):
+    """The server lacks an extension the call needs (STARTTLS required, SMTPUTF8, AUTH)."""
+
+
+class StartTLSError(NotSupportedError):
+    """``:starttls :required`` was asked for and the server does not offer STARTTLS."""
+
+
+class SMTPUTF8Error(NotSupportedError):
+    """A non-ASCII address was given and the server does not offer SMTPUTF8."""
+
+
+class TLSError(SMTPError, ssl.SSLError):
+    """The TLS handshake failed (implicit TLS or after STARTTLS)."""
+
+
+class CertificateError(TLSError, ssl.SSLCertVerificationError):
+    """The server's certificate or host name did not verify."""
+
+
+class AuthenticationError(SMTPError, smtplib.SMTPAuthenticationError):
+    """The server refused the login and password, or no common AUTH mechanism exists."""
+
+
+class SenderRefusedError(SMTPError, smtplib.SMTPSenderRefused):
+    """The server refused ``MAIL FROM``; ``sender`` is the address."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sender: str,
+        code: Optional[int] = None,
+        reply: str = "",
+        command: Optional[str] = None,
+    ) -> None:
+        super().__init__(message, code=code, reply=reply, command=command)
+        self.sender = sender
+
+
+class RecipientRefusedError(SMTPError, smtplib.SMTPRecipientsRefused):
+    """The server refused a ``RCPT TO``; ``recipient`` is the address, ``recipients`` as smtplib."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        recipient: str,
+        code: Optional[int] = None,
+        reply: str = "",
+        command: Optional[str] = None,
+    ) -> None:
+        super().__init__(message, code=code, reply=reply, command=command)
+        self.recipient = recipient
+        self.recipients = {recipient: (code if code is not None else -1, reply.encode())}
+
+
+class DataError(SMTPError, smtplib.SMTPDataError):
+    """The server refused ``DATA`` or did not accept the message after the body."""
+
+
+class ServerDisconnectedError(SMTPError, smtplib.SMTPServerDisconnected):
+    """The server closed the connection unexpectedly."""
+
+
+class SMTPTimeoutError(ServerDisconnectedError, TimeoutError):
+    """The server did not answer within the configured ``timeout``."""
+
+
+__all__ = [
+    "AddressError",
+    "ArgumentError",
+    "AuthenticationError",
+    "CertificateError",
+    "ConnectError",
+    "DataError",
+    "HeaderError",
+    "HeloError",
+    "LispSyntaxError",
+    "MessageArgumentError",
+    "MimeError",
+    "NotSupportedError",
+    "OptionError",
+    "PostOfficeError",
+    "ProgramError",
+    "ProtocolError",
+    "RecipientRefusedError",
+    "SMTPError",
+    "SMTPTimeoutError",
+    "SMTPUTF8Error",
+    "SenderRefusedError",
+    "ServerDisconnectedError",
+    "ServerSpecError",
+    "StartTLSError",
+    "TLSError",
+]

@@ -1,0 +1,344 @@
+"""The mail-server argument, in every form Allegro accepts, -> :class:`MailServer` (SPEC 2).
+
+Pure: nothing here opens a socket, so a bad spec is reported before any connection.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
+
+from .errors import LispSyntaxError, ServerSpecError
+from .lisp import Keyword, read_lisp, to_lisp
+from .tls import TLS_KEYWORDS, TlsSettings, tls_settings
+
+__all__ = ["MailProgram", "MailServer", "parse_mail_server", "parse_transport"]
+
+StartTLS = Union[bool, str]  # False, True or "required"
+
+_SERVER_KEYWORDS = ("port", "ssl", "starttls")
+_KNOWN = _SERVER_KEYWORDS + TLS_KEYWORDS
+_HOST_PORT = re.compile(r"([^:\[\]]+):([0-9]+)\Z")
+_BRACKETED = re.compile(r"\[([0-9A-Fa-f:.%a-zA-Z0-9]+)\](?::([0-9]+))?\Z")
+_BAD_HOST_CHARS = set(" \t\r\n\x00\x0b\x0c@<>()[],;\"'\\/")
+
+
+@dataclass(frozen=True, repr=False)
+class MailServer:
+    """Where and how to reach the SMTP server (Allegro's ``mail-server`` argument).
+
+    ``starttls`` is ``False``, ``True`` (upgrade when offered, as Allegro) or
+    ``"required"`` (fail when the server does not offer STARTTLS).
+    """
+
+    host: str
+    port: int = 25
+    ssl: bool = False
+    starttls: StartTLS = False
+    tls: TlsSettings = field(default_factory=TlsSettings)
+
+    def __repr__(self) -> str:
+        return f"MailServer({self._python(redact=True)})"
+
+    def to_lisp(self) -> str:
+        """Canonical Lisp text, e.g. ``("mail.corp" :port 587 :starttls t)``."""
+        return to_lisp(self._items(lisp=True))
+
+    def to_python(self) -> str:
+        """Canonical Python form, e.g. ``("mail.corp", ":port", 587, ":starttls", True)``."""
+        return self._python(redact=False)
+
+    def _python(self, *, redact: bool) -> str:
+        parts = [repr(self.host)]
+        for key, value in self._items(lisp=False)[1:]:
+            parts.append(repr(str(key)))
+            if redact and key == _PASSWORD:
+                parts.append("'<redacted>'")
+            else:
+                parts.append(repr(str(value)) if isinstance(value, Keyword) else repr(value))
+        return "(" + ", ".join(parts) + ")"
+
+    def _items(self, *, lisp: bool) -> List[Any]:
+        if self.tls.context is not None and lisp:
+            raise ServerSpecError("a mail server with a :context cannot be written as Lisp text")
+        items: List[Any] = [self.host, Keyword("port"), self.port]
+        if self.ssl:
+            items += [Keyword("ssl"), True]
+        if self.starttls:
+            items += [
+                Keyword("starttls"),
+                Keyword("required") if self.starttls == "required" else True,
+            ]
+        for key, value in self.tls.keywords():
+            items += [key, value]
+        if lisp:
+            return items
+        return [items[0]] + [(items[i], items[i + 1]) for i in range(1, len(items), 2)]
+
+
+@dataclass(frozen=True)
+class MailProgram:
+    """send_letter's ``(":program", command)`` transport: pipe the letter to a program."""
+
+    command: Union[str, Tuple[str, ...]]
+
+
+_PASSWORD = Keyword("certificate-password")
+_LISP_PASSWORD = re.compile(
+    r'(:certificate[-_]password\s+)("(?:[^"\\]|\\.)*"?|[^\s()]+)', re.IGNORECASE
+)
+
+
+def _is_password_key(key: object) -> bool:
+    if isinstance(key, Keyword):
+        return key == _PASSWORD
+    return isinstance(key, str) and Keyword(key) == _PASSWORD
+
+
+def _redacted(spec: object) -> object:
+    """``spec`` with any :certificate-password value replaced, for error messages."""
+    if isinstance(spec, str):
+        return _LISP_PASSWORD.sub(r"\1<redacted>", spec)
+    if isinstance(spec, Mapping):
+        return {k: "<redacted>" if _is_password_key(k) else v for k, v in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        out = list(spec)
+        for i in range(1, len(out)):
+            if _is_password_key(out[i - 1]):
+                out[i] = "<redacted>"
+        return tuple(out) if isinstance(spec, tuple) else out
+    return spec
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _show(spec: object) -> str:
+    """How an error message shows the caller's argument: redacted, and cut when long."""
+    return _cut(repr(_redacted(spec)))
+
+
+def _read(spec: str) -> Any:
+    """Read Lisp text; a syntax error's message quotes the text, so not when it holds a
+    password.  ``spec`` is read unstripped so that positions count from its start."""
+    try:
+        return read_lisp(spec)
+    except LispSyntaxError as exc:
+        if re.search(r":certificate[-_]password", spec, re.IGNORECASE) is None:
+            raise
+        raise LispSyntaxError(
+            f"malformed Lisp text at position {exc.position} (the text is not shown: "
+            "it holds a :certificate-password)",
+            exc.position,
+        ) from None
+
+
+def _spec_error(spec: object, expected: str) -> ServerSpecError:
+    return ServerSpecError(
+        f"mail-server argument {_show(spec)} is not understood: expected {expected}"
+    )
+
+
+_FORMS = (
+    'a host name ("mail.corp"), "host:port", an IPv4 integer, an ipaddress object, '
+    'a (host, port) pair, a list ("host", ":port", 587, ":starttls", True, ...), '
+    "a mapping, a MailServer, or Lisp text such as '(\"mail.corp\" :port 587)'"
+)
+
+
+def _host(value: object, spec: object) -> str:
+    if isinstance(value, bool):
+        raise _spec_error(spec, "a host name or address, not a bool")
+    if isinstance(value, int):
+        if value < 0 or value > 0xFFFFFFFF:
+            raise _spec_error(spec, "an IPv4 address as an integer in 0..4294967295")
+        return str(ipaddress.IPv4Address(value))
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return str(value)
+    if not isinstance(value, str):
+        raise _spec_error(spec, "the host as a string, integer or ipaddress object")
+    if not value:
+        raise _spec_error(spec, "a non-empty host name")
+    bracketed = _BRACKETED.match(value)
+    if bracketed and not bracketed.group(2):
+        value = bracketed.group(1)
+    # Checked before the IPv6 test so that "mail.corp:25\n" names the LF, not IPv6.
+    bad = sorted({ch for ch in value if ch in _BAD_HOST_CHARS or not ch.isprintable()})
+    if bad:
+        raise _spec_error(
+            spec,
+            "a host name without whitespace, control characters or punctuation such as "
+            f"'@<>()[],;'; found {', '.join(repr(ch) for ch in bad)}",
+        )
+    if ":" in value:
+        try:
+            return str(ipaddress.IPv6Address(value))
+        except ValueError:
+            raise _spec_error(spec, "a host name or an IPv6 address") from None
+    return value
+
+
+def _port_digits(digits: str, spec: object) -> int:
+    # int() of thousands of digits raises a plain ValueError (Python's digit limit).
+    return _port(int(digits) if len(digits) <= 6 else digits, spec)
+
+
+def _port(value: object, spec: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ServerSpecError(
+            f"mail-server argument {_show(spec)}: port {_cut(repr(value))} is not an integer "
+            "in 1..65535"
+        )
+    return value
+
+
+def _flag(name: str, value: object, spec: object, *, allow_required: bool = False) -> StartTLS:
+    if value is None or value is False:
+        return False
+    if value is True:
+        return True
+    word = (
+        value.name
+        if isinstance(value, Keyword)
+        else value.lower().lstrip(":")
+        if isinstance(value, str)
+        else None
+    )
+    if word == "t":
+        return True
+    if word == "nil":
+        return False
+    if allow_required and word == "required":
+        return "required"
+    expected = "t/True, nil/None/False" + (" or :required" if allow_required else "")
+    raise ServerSpecError(
+        f"mail-server argument {_show(spec)}: :{name} {value!r} is not {expected}"
+    )
+
+
+def _key(key: object, spec: object) -> str:
+    if isinstance(key, Keyword):
+        return key.name
+    if isinstance(key, str) and key and key.lstrip(":"):
+        return Keyword(key).name
+    raise ServerSpecError(
+        f"mail-server argument {_show(spec)}: {key!r} is not a keyword (write ':port', 'port' or "
+        "Keyword('port'))"
+    )
+
+
+def _from_options(
+    host: object, options: Sequence[Tuple[object, object]], spec: object
+) -> MailServer:
+    values: Dict[str, object] = {}
+    for raw_key, value in options:
+        key = _key(raw_key, spec)
+        if key not in _KNOWN:
+            raise ServerSpecError(
+                f"mail-server argument {_show(spec)}: unknown keyword :{key}; known keywords are "
+                + ", ".join(":" + k for k in _KNOWN)
+            )
+        if key in values:
+            raise ServerSpecError(f"mail-server argument {_show(spec)}: keyword :{key} given twice")
+        values[key] = value
+    use_ssl = bool(_flag("ssl", values.pop("ssl", None), spec))
+    starttls = _flag("starttls", values.pop("starttls", None), spec, allow_required=True)
+    port_value = values.pop("port", None)
+    port = (465 if use_ssl else 25) if port_value is None else _port(port_value, spec)
+    try:
+        tls = tls_settings(values)
+    except ServerSpecError as exc:
+        raise ServerSpecError(f"mail-server argument {_show(spec)}: {exc}") from None
+    return MailServer(_host(host, spec), port, use_ssl, starttls, tls)
+
+
+def _from_string(spec: str) -> MailServer:
+    if spec.strip().startswith(("(", "'(")):
+        form = _read(spec)
+        if not isinstance(form, (list, tuple)):
+            raise _spec_error(spec, _FORMS)
+        return parse_mail_server(form)
+    # The other forms are not stripped: white space around a host name is as wrong as
+    # inside it, and must not be accepted in "host:port" yet refused in "host".
+    bracketed = _BRACKETED.match(spec)
+    if bracketed and bracketed.group(2):
+        return MailServer(_host(bracketed.group(1), spec), _port_digits(bracketed.group(2), spec))
+    match = _HOST_PORT.match(spec)
+    if match:
+        return MailServer(_host(match.group(1), spec), _port_digits(match.group(2), spec))
+    return MailServer(_host(spec, spec))
+
+
+def parse_mail_server(spec: object) -> MailServer:
+    """Understand Allegro's ``mail-server`` argument in any of its forms (SPEC section 2).
+
+    Accepts a host name or address string, ``"host:port"``, an IPv4 integer, an
+    :mod:`ipaddress` object, a ``(host, port)`` pair, a keyword list
+    ``("host", ":port", 587, ":ssl", True, ":starttls", True, ...TLS keywords)`` (keys as
+    ``":port"``, ``"port"`` or ``Keyword("port")``; hyphen = underscore), a mapping with a
+    ``"host"`` key, a :class:`MailServer`, or literal Lisp text.  Port defaults to 25, or
+    465 when ``ssl`` is true.  Raises :class:`ServerSpecError` (a ``ValueError``).
+    """
+    if isinstance(spec, MailServer):
+        return spec
+    if isinstance(spec, str):
+        return _from_string(spec)
+    if isinstance(spec, (int, ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return MailServer(_host(spec, spec))
+    if isinstance(spec, Mapping):
+        items = list(spec.items())
+        hosts = [v for k, v in items if isinstance(k, (str, Keyword)) and _key(k, spec) == "host"]
+        if len(hosts) != 1:
+            raise _spec_error(spec, 'a mapping with one "host" key')
+        rest = [(k, v) for k, v in items if _key(k, spec) != "host"]
+        return _from_options(hosts[0], rest, spec)
+    if isinstance(spec, (list, tuple)):
+        if not spec:
+            raise _spec_error(spec, _FORMS)
+        if _is_program(spec):
+            raise _spec_error(
+                spec, 'an SMTP server: the (":program", ...) form is for send_letter only'
+            )
+        host, rest = spec[0], list(spec[1:])
+        if len(rest) == 1 and not isinstance(rest[0], (Keyword, str)):
+            return MailServer(_host(host, spec), _port(rest[0], spec))
+        if len(rest) % 2:
+            raise ServerSpecError(
+                f"mail-server argument {_show(spec)}: expected (host, port) with an integer "
+                "port, or keyword/value pairs after the host; there is an odd number of "
+                "items after the host"
+            )
+        return _from_options(host, [(rest[i], rest[i + 1]) for i in range(0, len(rest), 2)], spec)
+    raise _spec_error(spec, _FORMS)
+
+
+def _is_program(spec: Sequence[object]) -> bool:
+    head = spec[0]
+    if isinstance(head, Keyword):
+        return head.name == "program"
+    return isinstance(head, str) and head.lower() == ":program"
+
+
+def parse_transport(spec: object) -> Union[MailServer, MailProgram]:
+    """Like :func:`parse_mail_server`, also accepting send_letter's ``(":program", cmd)``."""
+    if isinstance(spec, MailProgram):
+        return spec
+    if isinstance(spec, str) and spec.strip().startswith(("(", "'(")):
+        spec = _read(spec)
+    if isinstance(spec, (list, tuple)) and spec and _is_program(spec):
+        if len(spec) != 2:
+            raise _spec_error(spec, '(":program", "command") or (":program", ["argv", ...])')
+        command = spec[1]
+        if isinstance(command, str) and command.strip():
+            return MailProgram(command)
+        if (
+            isinstance(command, (list, tuple))
+            and command
+            and all(isinstance(arg, str) for arg in command)
+        ):
+            return MailProgram(tuple(command))
+        raise _spec_error(spec, "a command string or a non-empty list of strings after :program")
+    return parse_mail_server(spec)
