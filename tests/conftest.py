@@ -1,0 +1,141 @@
+"""Shared test setup: hypothesis profiles, a test CA, and loopback SMTP servers.
+
+Server fixtures (each a :class:`servers.LoopbackServer` on a free port of 127.0.0.1,
+started before the test and stopped after it, so every test sees a fresh server):
+
+- ``smtp_plain``: no TLS offered.
+- ``smtp_starttls``: STARTTLS offered (not required), certificate for localhost/127.0.0.1.
+- ``smtp_tls``: implicit TLS.
+- ``smtp_auth``: STARTTLS and AUTH (PLAIN, LOGIN) required; ``USER`` / ``PASSWORD``
+  (non-ASCII).  The STARTTLS and TLS servers accept the same login, without requiring it.
+- ``smtp_server_factory(kind, **options)``: more of them, or with options (e.g.
+  ``line_length_limit=``, ``enable_SMTPUTF8=False``, ``data_size_limit=``).
+- ``smtp_subprocess``: a plain server in a child process that records only digests
+  (for memory measurements of big messages).
+
+Configure refusals through ``server.handler`` (see :class:`servers.RecordingHandler`);
+read what arrived in ``server.messages``.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from pathlib import Path
+from typing import Any, Callable, Iterator, List
+
+import pytest
+import trustme
+from hypothesis import HealthCheck, settings
+from servers import (
+    PASSWORD,
+    USER,
+    LoopbackServer,
+    SubprocessServer,
+    start_loopback_server,
+)
+
+# --------------------------------------------------------------------------- hypothesis
+
+settings.register_profile(
+    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
+
+# --------------------------------------------------------------------------- TLS
+
+
+@pytest.fixture(scope="session")
+def tls_ca() -> trustme.CA:
+    """The test certificate authority."""
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def server_cert(tls_ca: trustme.CA) -> trustme.LeafCert:
+    """The servers' certificate, for the names "localhost" and "127.0.0.1"."""
+    return tls_ca.issue_cert("localhost", "127.0.0.1")
+
+
+@pytest.fixture(scope="session")
+def ca_file(tls_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Path of the CA certificate (PEM): what a client passes as ``ca_file``."""
+    path = tmp_path_factory.mktemp("tls") / "ca.pem"
+    tls_ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def server_ssl_context(server_cert: trustme.LeafCert) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_cert.configure_cert(context)
+    return context
+
+
+@pytest.fixture
+def client_ssl_context(ca_file: str) -> ssl.SSLContext:
+    """A client context that trusts the test CA and checks host names."""
+    return ssl.create_default_context(cafile=ca_file)
+
+
+@pytest.fixture
+def smtp_credentials() -> tuple[str, str]:
+    """(login, password) the AUTH-capable servers accept."""
+    return USER, PASSWORD
+
+
+# --------------------------------------------------------------------------- servers
+
+ServerFactory = Callable[..., LoopbackServer]
+
+
+@pytest.fixture
+def smtp_server_factory(
+    ca_file: str, server_ssl_context: ssl.SSLContext
+) -> Iterator[ServerFactory]:
+    """``factory(kind="plain", **options)`` starts a server; all stop after the test."""
+    started: List[LoopbackServer] = []
+
+    def factory(kind: str = "plain", **options: Any) -> LoopbackServer:
+        server = start_loopback_server(
+            kind, ca_file=ca_file, server_context=server_ssl_context, **options
+        )
+        started.append(server)
+        return server
+
+    yield factory
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture
+def smtp_plain(smtp_server_factory: ServerFactory) -> LoopbackServer:
+    return smtp_server_factory("plain")
+
+
+@pytest.fixture
+def smtp_starttls(smtp_server_factory: ServerFactory) -> LoopbackServer:
+    return smtp_server_factory("starttls")
+
+
+@pytest.fixture
+def smtp_tls(smtp_server_factory: ServerFactory) -> LoopbackServer:
+    return smtp_server_factory("tls")
+
+
+@pytest.fixture
+def smtp_auth(smtp_server_factory: ServerFactory) -> LoopbackServer:
+    return smtp_server_factory("auth")
+
+
+@pytest.fixture
+def smtp_subprocess(tmp_path: Path) -> Iterator[SubprocessServer]:
+    """A plain server in a child process; ``.records()`` reads what it received."""
+    server = SubprocessServer(tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
