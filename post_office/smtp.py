@@ -488,8 +488,13 @@ class Session:
         """
         offered = self.features.get("auth", "").upper().split()
         if not offered:
+            hint = (
+                " (it offers STARTTLS: many servers offer AUTH only after it, so add :starttls t)"
+                if "starttls" in self.features and not self.encrypted
+                else ""
+            )
             warnings.warn(
-                f"the server {self.server.host} does not offer AUTH: sending without "
+                f"the server {self.server.host} does not offer AUTH{hint}: sending without "
                 "authenticating, as Allegro does",
                 UserWarning,
                 stacklevel=3,
