@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import TextIO, Union
 
-from .api import send_smtp, send_smtp_auth
+from .api import send_smtp, send_smtp_auth, test_email_address
+from .bulk import SmtpSession, smtp_session
 from .errors import (
     AddressError,
+    AddressTypeError,
     ArgumentError,
     AuthenticationError,
     CertificateError,
@@ -29,14 +31,36 @@ from .errors import (
     SenderRefusedError,
     ServerDisconnectedError,
     ServerSpecError,
+    SinkUnavailableError,
     SMTPError,
     SMTPTimeoutError,
     SMTPUTF8Error,
     StartTLSError,
     TLSError,
 )
+from .letter import send_letter
 from .lisp import Keyword, read_lisp, to_lisp
+from .mime import (
+    MimePart,
+    make_mime_part,
+    mime_get_header,
+    mime_part_boundary,
+    mime_part_constructed_p,
+    mime_part_description,
+    mime_part_encoding,
+    mime_part_headers,
+    mime_part_id,
+    mime_part_p,
+    mime_part_parameters,
+    mime_part_parts,
+    mime_part_subtype,
+    mime_part_type,
+    mime_part_writer,
+    seed_boundaries,
+    with_mime_part_constructed_stream,
+)
 from .server import MailProgram, MailServer, parse_mail_server
+from .sink import ReceivedMessage, Sink, make_throwaway_certificate
 from .smtp import OAuth2Token
 from .tls import TlsSettings, make_ssl_context
 
@@ -48,6 +72,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AddressError",
+    "AddressTypeError",
     "ArgumentError",
     "AuthenticationError",
     "CertificateError",
@@ -61,12 +86,14 @@ __all__ = [
     "MailServer",
     "MessageArgumentError",
     "MimeError",
+    "MimePart",
     "NotSupportedError",
     "OAuth2Token",
     "OptionError",
     "PostOfficeError",
     "ProgramError",
     "ProtocolError",
+    "ReceivedMessage",
     "RecipientRefusedError",
     "SMTPError",
     "SMTPTimeoutError",
@@ -74,14 +101,37 @@ __all__ = [
     "SenderRefusedError",
     "ServerDisconnectedError",
     "ServerSpecError",
+    "Sink",
+    "SinkUnavailableError",
+    "SmtpSession",
     "StartTLSError",
     "TLSError",
     "TlsSettings",
+    "make_mime_part",
     "make_ssl_context",
+    "make_throwaway_certificate",
+    "mime_get_header",
+    "mime_part_boundary",
+    "mime_part_constructed_p",
+    "mime_part_description",
+    "mime_part_encoding",
+    "mime_part_headers",
+    "mime_part_id",
+    "mime_part_p",
+    "mime_part_parameters",
+    "mime_part_parts",
+    "mime_part_subtype",
+    "mime_part_type",
+    "mime_part_writer",
     "parse_mail_server",
     "read_lisp",
+    "seed_boundaries",
+    "send_letter",
     "send_smtp",
     "send_smtp_auth",
     "smtp_debug",
+    "smtp_session",
+    "test_email_address",
     "to_lisp",
+    "with_mime_part_constructed_stream",
 ]

@@ -22,7 +22,7 @@ import reprlib
 import unicodedata
 from typing import List, Optional
 
-from .errors import AddressError
+from .errors import AddressError, AddressTypeError
 
 __all__ = ["check_address", "check_recipients", "needs_smtputf8", "smtp_path"]
 
@@ -122,7 +122,7 @@ def check_address(address: object, argument: str, *, allow_empty: bool = False) 
     part or domain.  SPEC section 5.
     """
     if not isinstance(address, str):
-        raise AddressError(
+        raise AddressTypeError(
             f"{argument}: expected a str holding a bare address, got "
             f"{type(address).__name__} {_show(address)}; use the bare address, "
             f"e.g. {_EXAMPLE!r}"
@@ -158,7 +158,7 @@ def check_recipients(to: object, argument: str = "to") -> List[str]:
                 f"address such as {_EXAMPLE!r} or a list of them"
             )
         return [check_address(item, f"{argument}[{i}]") for i, item in enumerate(to)]
-    raise AddressError(
+    raise AddressTypeError(
         f"{argument}: expected a string or a list of strings, got "
         f"{type(to).__name__} {_show(to)}; use the bare address, e.g. {_EXAMPLE!r}"
     )

@@ -42,6 +42,10 @@ class AddressError(ArgumentError, ValueError):
     """An envelope address (from, to, cc, bcc) is not a bare ``user@host`` or ``user``."""
 
 
+class AddressTypeError(AddressError, TypeError):
+    """An address argument is not a string (or, for to/cc/bcc, a list of strings)."""
+
+
 class MessageArgumentError(ArgumentError, TypeError):
     """A message argument is of a type that cannot be sent."""
 
@@ -58,6 +62,10 @@ class MimeError(ArgumentError, ValueError):
     """``make_mime_part`` was given an invalid combination of keywords."""
 
 
+class SinkUnavailableError(PostOfficeError, RuntimeError):
+    """The embedded sink cannot run here: aiosmtpd (or a certificate tool) is not installed."""
+
+
 class ProgramError(PostOfficeError, subprocess.CalledProcessError):
     """The ``(":program", ...)`` transport exited with a non-zero status."""
 
@@ -67,14 +75,22 @@ class ProgramError(PostOfficeError, subprocess.CalledProcessError):
         cmd: Union[str, Sequence[str]],
         output: bytes = b"",
         stderr: bytes = b"",
+        *,
+        timeout: Optional[float] = None,
     ) -> None:
         subprocess.CalledProcessError.__init__(self, returncode, cmd, output, stderr)
+        self.timeout = timeout  # set when the program was killed for making no progress
 
     def __str__(self) -> str:
         out = self.output.decode("utf-8", "replace").strip() if self.output else ""
         err = self.stderr.decode("utf-8", "replace").strip() if self.stderr else ""
+        killed = (
+            f" (killed: it neither read nor exited for {self.timeout} seconds)"
+            if self.timeout is not None
+            else ""
+        )
         return (
-            f"mail program {self.cmd!r} exited with status {self.returncode}"
+            f"mail program {self.cmd!r} exited with status {self.returncode}{killed}"
             f"; stdout: {out!r}; stderr: {err!r}"
         )
 
@@ -97,10 +113,11 @@ class SMTPError(PostOfficeError, smtplib.SMTPException):
         reply: str = "",
         command: Optional[str] = None,
     ) -> None:
+        replied = reply if code is None else f"{code} {reply}"  # no "None" for a non-reply
         if command is not None and (code is not None or reply):
-            message = f"{message}. We said: {command!r}, and the server replied: {code} {reply}"
+            message = f"{message}. We said: {command!r}, and the server replied: {replied}"
         elif code is not None or reply:
-            message = f"{message}. The server replied: {code} {reply}"
+            message = f"{message}. The server replied: {replied}"
         smtplib.SMTPException.__init__(self, message)
         self.message = message
         self.code = code
@@ -200,6 +217,7 @@ class SMTPTimeoutError(ServerDisconnectedError, TimeoutError):
 
 __all__ = [
     "AddressError",
+    "AddressTypeError",
     "ArgumentError",
     "AuthenticationError",
     "CertificateError",
@@ -222,6 +240,7 @@ __all__ = [
     "SenderRefusedError",
     "ServerDisconnectedError",
     "ServerSpecError",
+    "SinkUnavailableError",
     "StartTLSError",
     "TLSError",
 ]

@@ -122,6 +122,8 @@ def _text(keyword: str, value: object) -> Optional[str]:
     if isinstance(value, str) and value:
         if any(ch in value for ch in "\r\n\x00"):
             raise _fail(keyword, value, "a string without CR, LF or NUL")
+        if keyword == "server-name" and any(ch.isspace() or not ch.isprintable() for ch in value):
+            raise _fail(keyword, value, "a host name without whitespace or control characters")
         return value
     raise _fail(keyword, value, "a non-empty string, a path (or nil)")
 
