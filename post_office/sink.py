@@ -1,0 +1,745 @@
+"""The embedded SMTP sink: a development catch-all server on aiosmtpd (the ``sink`` extra).
+
+:class:`Sink` accepts every message on a loopback port, stores it in a Maildir (or an
+mbox file, or only in memory) and reports it; it can offer STARTTLS with a given or a
+throwaway certificate and require AUTH with one login.  ``post-office serve`` and
+``post-office demo`` run on it, and tests of code that sends mail can use it directly::
+
+    with Sink(maildir="mail") as sink:
+        send_smtp(sink.server_spec(), "me@example.org", "you@example.org", text)
+    print(sink.messages[0].subject)
+
+aiosmtpd is imported only when a sink starts, so the core package needs nothing beyond
+the standard library; without it :func:`require_aiosmtpd` raises
+:class:`~post_office.errors.SinkUnavailableError` naming the install command.
+
+The throwaway certificate (:func:`make_throwaway_certificate`) is made with the
+``cryptography`` package (part of the ``sink`` extra) when it is importable, else with
+the ``openssl`` command-line tool when that is on the PATH.  It is a short-lived
+self-signed certificate for ``localhost``, ``127.0.0.1`` and ``::1``; clients verify it
+by passing the certificate file itself as ``:ca-file``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import logging
+import os
+import secrets
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import warnings
+import weakref
+from dataclasses import dataclass, field
+from email.utils import format_datetime
+from pathlib import Path
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    TextIO,
+    Tuple,
+    Union,
+)
+
+from .errors import OptionError, SinkUnavailableError
+from .server import MailServer
+from .tls import tls_settings
+
+if TYPE_CHECKING:  # imported where used: importing post_office must stay cheap
+    import asyncio
+    import mailbox
+    from concurrent.futures import Future
+
+__all__ = [
+    "INSTALL_HINT",
+    "ReceivedMessage",
+    "Sink",
+    "ThrowawayCertificate",
+    "is_loopback_host",
+    "make_throwaway_certificate",
+    "require_aiosmtpd",
+]
+
+#: How to get the embedded sink's dependencies, for error messages.
+INSTALL_HINT = (
+    "install the sink extra: python -m pip install -e '.[sink]' (from a checkout) or "
+    "python -m pip install 'post_office[sink]'"
+)
+
+#: Seconds to wait for the sink's thread to start or stop.
+_THREAD_TIMEOUT = 30.0
+#: Days a throwaway certificate is valid (it is made anew at every start).
+_CERT_DAYS = 30
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def require_aiosmtpd() -> Any:
+    """Import and return ``aiosmtpd.smtp``, or raise :class:`SinkUnavailableError` saying how to
+    install it."""
+    try:
+        import aiosmtpd.smtp as smtp_module
+    except ImportError as exc:
+        raise SinkUnavailableError(
+            f"the embedded SMTP sink needs aiosmtpd: {INSTALL_HINT}"
+        ) from exc
+    return smtp_module
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address literal (127.0.0.0/8, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+@dataclass(frozen=True)
+class ThrowawayCertificate:
+    """PEM files of a throwaway self-signed server certificate and its key.
+
+    ``cert_file`` is also what a client passes as ``:ca-file`` (see :attr:`ca_file`);
+    ``made_with`` is ``"cryptography"`` or ``"openssl"``.
+    """
+
+    directory: Path
+    cert_file: Path
+    key_file: Path
+    made_with: str
+    hosts: Tuple[str, ...]
+
+    @property
+    def ca_file(self) -> Path:
+        """What a client trusts: the self-signed certificate itself (``:ca-file``)."""
+        return self.cert_file
+
+    def server_context(self) -> ssl.SSLContext:
+        """A server-side context presenting the certificate."""
+        return server_ssl_context(self.cert_file, self.key_file)
+
+
+def server_ssl_context(cert_file: PathLike, key_file: Optional[PathLike] = None) -> ssl.SSLContext:
+    """A server-side :class:`ssl.SSLContext` with the given PEM certificate and key."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    # aiosmtpd warns unless the server context leaves client certificates optional.
+    context.verify_mode = ssl.CERT_NONE
+    context.load_cert_chain(os.fspath(cert_file), os.fspath(key_file) if key_file else None)
+    return context
+
+
+def make_throwaway_certificate(
+    directory: PathLike,
+    hosts: Sequence[str] = ("localhost", "127.0.0.1", "::1"),
+    *,
+    method: Optional[str] = None,
+) -> ThrowawayCertificate:
+    """Write a throwaway self-signed certificate for ``hosts`` and its key into ``directory``
+    (``cert.pem``, ``key.pem``), valid for 30 days.
+
+    ``method`` is ``"cryptography"``, ``"openssl"`` or None (the first that is available).
+    Raises :class:`SinkUnavailableError` when neither is.
+    """
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    names = tuple(dict.fromkeys(hosts))
+    if method not in (None, "cryptography", "openssl"):
+        raise OptionError(f"method {method!r} is not 'cryptography', 'openssl' or None")
+    if method in (None, "cryptography"):
+        try:
+            import cryptography  # noqa: F401
+        except ImportError:
+            if method == "cryptography":
+                raise SinkUnavailableError(
+                    f"the cryptography package is not installed: {INSTALL_HINT}"
+                ) from None
+        else:
+            return _with_cryptography(target, names)
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise SinkUnavailableError(
+            "a throwaway certificate needs the cryptography package or the openssl command: "
+            + INSTALL_HINT
+        )
+    return _with_openssl(openssl, target, names)
+
+
+def _split_hosts(hosts: Sequence[str]) -> Tuple[List[str], List[str]]:
+    dns: List[str] = []
+    ips: List[str] = []
+    for host in hosts:
+        try:
+            ips.append(str(ipaddress.ip_address(host.strip("[]"))))
+        except ValueError:
+            dns.append(host)
+    return dns, ips
+
+
+def _with_cryptography(target: Path, hosts: Tuple[str, ...]) -> ThrowawayCertificate:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
+    dns, ips = _split_hosts(hosts)
+    alt_names: List[x509.GeneralName] = [x509.DNSName(host) for host in dns]
+    alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=_CERT_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = target / "cert.pem", target / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    _write_private(
+        key_file,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    return ThrowawayCertificate(target, cert_file, key_file, "cryptography", hosts)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+
+
+_OPENSSL_CONFIG = """\
+[req]
+distinguished_name = dn
+prompt = no
+x509_extensions = leaf
+[dn]
+CN = {common_name}
+[leaf]
+basicConstraints = critical, CA:FALSE
+extendedKeyUsage = serverAuth
+subjectAltName = {alt_names}
+subjectKeyIdentifier = hash
+"""
+
+
+def _with_openssl(openssl: str, target: Path, hosts: Tuple[str, ...]) -> ThrowawayCertificate:
+    dns, ips = _split_hosts(hosts)
+    alt_names = ", ".join([f"DNS:{name}" for name in dns] + [f"IP:{ip}" for ip in ips])
+    config = target / "openssl.cnf"
+    config.write_text(
+        _OPENSSL_CONFIG.format(common_name=hosts[0], alt_names=alt_names), encoding="ascii"
+    )
+    cert_file, key_file = target / "cert.pem", target / "key.pem"
+    command = [
+        openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        "-nodes", "-sha256", "-days", str(_CERT_DAYS), "-keyout", str(key_file),
+        "-out", str(cert_file), "-config", str(config),
+    ]  # fmt: skip
+    try:
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            env=dict(os.environ, OPENSSL_CONF=str(config)),
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    finally:
+        config.unlink()
+    if result.returncode != 0:
+        raise SinkUnavailableError(
+            "openssl failed to make a throwaway certificate: "
+            + result.stderr.decode("utf-8", "replace").strip()
+        )
+    os.chmod(key_file, 0o600)
+    return ThrowawayCertificate(target, cert_file, key_file, "openssl", hosts)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One message as the sink received it.
+
+    ``content`` is the message exactly as it came off the wire after un-stuffing (CRLF
+    line endings); ``stored_as`` is the Maildir key or mbox key, when stored.
+    """
+
+    mail_from: str
+    rcpt_tos: Tuple[str, ...]
+    content: bytes
+    peer: str
+    tls_version: Optional[str]
+    login: Optional[str]
+    received_at: datetime.datetime
+    stored_as: Optional[str] = None
+
+    @property
+    def subject(self) -> str:
+        """The decoded Subject header, or ``""``."""
+        import email.parser
+        import email.policy
+
+        try:
+            headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(
+                self.content
+            )
+            return str(headers.get("subject", "") or "")
+        except Exception:  # a malformed header must not break the sink's report
+            return ""
+
+    def summary(self) -> str:
+        """One line: time, from, recipients, size, subject, TLS and login."""
+        extras = [self.tls_version or "plain text"]
+        if self.login is not None:
+            extras.append(f"auth {self.login}")
+        subject = self.subject.replace("\r", " ").replace("\n", " ")
+        return (
+            f"{self.received_at.astimezone().strftime('%H:%M:%S')} "
+            f"from <{self.mail_from}> to {', '.join(f'<{r}>' for r in self.rcpt_tos)}: "
+            f"{len(self.content):,} bytes, subject {subject!r} ({', '.join(extras)})"
+        )
+
+
+def _trace_headers(message: ReceivedMessage, ehlo_name: str, hostname: str) -> bytes:
+    """Return-Path, Delivered-To and Received, as a local delivery agent adds them."""
+    protocol = "ESMTP" + ("S" if message.tls_version else "") + ("A" if message.login else "")
+    tls = f" ({message.tls_version})" if message.tls_version else ""
+    lines = [f"Return-Path: <{message.mail_from}>"]
+    lines += [f"Delivered-To: {recipient}" for recipient in message.rcpt_tos]
+    lines.append(
+        f"Received: from {ehlo_name or 'unknown'} ({message.peer})\n"
+        f"\tby {hostname} (post_office sink) with {protocol}{tls};\n"
+        f"\t{format_datetime(message.received_at)}"
+    )
+    return ("\n".join(lines) + "\n").encode("utf-8", "replace")
+
+
+class _Store:
+    """Where the sink keeps messages: a Maildir, an mbox file, or nowhere."""
+
+    def __init__(self, maildir: Optional[PathLike], mbox: Optional[PathLike]) -> None:
+        import mailbox
+
+        if maildir is not None and mbox is not None:
+            raise OptionError("give maildir or mbox, not both")
+        self.maildir: Optional[mailbox.Maildir] = (
+            mailbox.Maildir(os.fspath(maildir), create=True) if maildir else None
+        )
+        self.mbox: Optional[mailbox.mbox] = (
+            mailbox.mbox(os.fspath(mbox), create=True) if mbox else None
+        )
+        where = maildir if maildir is not None else mbox
+        self.path = Path(where) if where is not None else None
+
+    def add(self, data: bytes, sender: str) -> Optional[str]:
+        # Stored with this system's newlines, as a local delivery agent would.
+        data = data.replace(b"\r\n", b"\n")
+        if self.maildir is not None:
+            return self.maildir.add(data)
+        if self.mbox is not None:
+            from_line = f"From {sender or 'MAILER-DAEMON'} {time.asctime(time.gmtime())}\n"
+            self.mbox.lock()
+            try:
+                key = self.mbox.add(from_line.encode("utf-8", "replace") + data)
+                self.mbox.flush()
+            finally:
+                self.mbox.unlock()
+            return str(key)
+        return None
+
+    def close(self) -> None:
+        if self.mbox is not None:
+            self.mbox.close()
+
+    def file_of(self, key: str) -> Optional[Path]:
+        """The Maildir file of a stored message."""
+        if self.maildir is None or self.path is None:
+            return None
+        for candidate in (self.path / "new" / key, *sorted((self.path / "cur").glob(key + ":*"))):
+            if candidate.exists():
+                return candidate
+        return None
+
+
+class _Handler:
+    """The aiosmtpd handler.  No member may start with ``auth_`` or ``handle_`` unless it is
+    meant as an aiosmtpd AUTH mechanism or hook: aiosmtpd looks such names up by prefix."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return self.sink._received(server, session, envelope)
+
+
+# --------------------------------------------------------------------------- the sink
+
+
+@dataclass
+class _Running:
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+    restore_logging: Callable[[], None]
+    server: Optional[asyncio.AbstractServer] = None
+    connections: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
+
+
+class Sink:
+    """A catch-all SMTP server on aiosmtpd, in a thread of its own.
+
+    :param host: the address to listen on; a non-loopback one needs ``public=True``.
+    :param port: the port; 0 picks a free one (read :attr:`port` after :meth:`start`).
+    :param maildir: store every message in this Maildir (created when missing).
+    :param mbox: store every message in this mbox file instead.
+    :param tls_context: offer STARTTLS with this server context.
+    :param require_starttls: refuse everything but EHLO, NOOP, QUIT before STARTTLS.
+    :param credentials: ``(login, password)``: require AUTH (PLAIN or LOGIN) with these.
+    :param on_message: called with each :class:`ReceivedMessage` (in the sink's thread).
+    :param keep: keep every message in :attr:`messages` (a long-running sink may not want to).
+    :param log: where aiosmtpd's warnings and errors go, one line each (None: nowhere).
+    :param log_level: the least :mod:`logging` level shown there (DEBUG shows the dialogue,
+        AUTH payloads masked by aiosmtpd).
+    :param data_size_limit: the largest message accepted, in bytes.
+
+    Storing happens before the server says 250, so a client that got its reply finds the
+    message stored.  Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    Python only: Allegro has no counterpart (``post-office serve`` and ``demo`` run on it).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        maildir: Optional[PathLike] = None,
+        mbox: Optional[PathLike] = None,
+        tls_context: Optional[ssl.SSLContext] = None,
+        require_starttls: bool = False,
+        credentials: Optional[Tuple[str, str]] = None,
+        on_message: Optional[Callable[[ReceivedMessage], None]] = None,
+        keep: bool = True,
+        log: Optional[TextIO] = None,
+        log_level: int = logging.WARNING,
+        data_size_limit: int = 32 * 1024 * 1024,
+        public: bool = False,
+        hostname: Optional[str] = None,
+    ) -> None:
+        if not public and not is_loopback_host(host):
+            raise OptionError(
+                f"host {host!r} is not a loopback address: a catch-all sink on the network "
+                "would take anyone's mail; pass public=True (--public) to do it anyway"
+            )
+        if require_starttls and tls_context is None:
+            raise OptionError("require_starttls needs a tls_context (a certificate to offer)")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise OptionError(f"port {port!r} is not an integer in 0..65535")
+        self.host = host
+        self.port = port
+        self.tls_context = tls_context
+        self.require_starttls = require_starttls
+        self.credentials = credentials
+        self.on_message = on_message
+        self.keep = keep
+        self.log = log
+        self.log_level = log_level
+        self.data_size_limit = data_size_limit
+        self.hostname = hostname or (
+            "localhost" if is_loopback_host(host) else socket.gethostname()
+        )
+        self.messages: List[ReceivedMessage] = []
+        #: How many messages were accepted (also when ``keep`` is false).
+        self.received = 0
+        self._maildir, self._mbox = maildir, mbox
+        self._store: Optional[_Store] = None
+        self._running: Optional[_Running] = None
+        self._lock = threading.Lock()
+        self._aiosmtpd: Any = None
+
+    # ------------------------------------------------------------------ what it is
+    @property
+    def storage(self) -> str:
+        """Where messages go, e.g. ``"Maildir /tmp/x"``."""
+        if self._maildir is not None:
+            return f"Maildir {os.path.abspath(os.fspath(self._maildir))}"
+        if self._mbox is not None:
+            return f"mbox {os.path.abspath(os.fspath(self._mbox))}"
+        return "memory only"
+
+    def message_file(self, message: ReceivedMessage) -> Optional[Path]:
+        """The Maildir file a message was stored in (None for mbox or memory)."""
+        if self._store is None or message.stored_as is None:
+            return None
+        return self._store.file_of(message.stored_as)
+
+    def server_spec(self, ca_file: Optional[PathLike] = None) -> MailServer:
+        """The mail-server spec that reaches this sink (STARTTLS required when offered)."""
+        starttls: Union[bool, str] = "required" if self.tls_context is not None else False
+        tls = tls_settings({"ca-file": os.fspath(ca_file)} if ca_file is not None else {})
+        return MailServer(self.host.strip("[]"), self.port, False, starttls, tls)
+
+    def describe(self) -> str:
+        """One line: address, TLS, AUTH and storage."""
+        tls = (
+            "STARTTLS required"
+            if self.require_starttls
+            else "STARTTLS offered"
+            if self.tls_context is not None
+            else "no TLS"
+        )
+        auth = f"AUTH required (login {self.credentials[0]!r})" if self.credentials else "no AUTH"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}, {tls}, {auth}, storing in {self.storage}"
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> Sink:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Listen; returns once the port is bound (the port is in :attr:`port`).
+
+        Raises :class:`SinkUnavailableError` without aiosmtpd and ``OSError`` when the address
+        cannot be bound.
+        """
+        if self._running is not None:
+            raise RuntimeError("the sink is already running")
+        self._aiosmtpd = require_aiosmtpd()
+        if self.credentials is not None and self.tls_context is None:
+            # Plain-text AUTH on loopback is a development convenience here.
+            warnings.filterwarnings(
+                "ignore", message="Requiring AUTH while not requiring TLS", module="aiosmtpd"
+            )
+        import asyncio
+        from concurrent.futures import Future
+
+        try:
+            self._store = _Store(self._maildir, self._mbox)
+        except OSError as exc:
+            raise OptionError(f"cannot store messages in {self.storage}: {exc}") from exc
+        loop = asyncio.new_event_loop()
+        started: Future[int] = Future()
+        thread = threading.Thread(
+            target=self._serve, args=(loop, started), name="post_office-sink", daemon=True
+        )
+        self._running = _Running(loop, thread, _route_logging(self.log, self.log_level))
+        thread.start()
+        try:
+            self.port = started.result(_THREAD_TIMEOUT)
+        except BaseException:
+            thread.join(_THREAD_TIMEOUT)
+            self._running.restore_logging()
+            self._running = None
+            self._store.close()
+            raise
+
+    def stop(self) -> None:
+        """Stop listening, drop open connections, end the thread.  Again is a no-op."""
+        running, self._running = self._running, None
+        if running is None:
+            return
+        if running.thread.is_alive():
+            running.loop.call_soon_threadsafe(running.loop.stop)
+            running.thread.join(_THREAD_TIMEOUT)
+        running.restore_logging()
+        if self._store is not None:
+            self._store.close()
+
+    def _serve(self, loop: asyncio.AbstractEventLoop, started: Future[int]) -> None:
+        import asyncio
+
+        asyncio.set_event_loop(loop)
+        loop.set_exception_handler(self._loop_error)
+        running = self._running
+        assert running is not None
+        try:
+            server = loop.run_until_complete(
+                loop.create_server(lambda: self._protocol(loop), self.host, self.port)
+            )
+        except BaseException as exc:
+            loop.close()
+            started.set_exception(exc)
+            return
+        running.server = server
+        started.set_result(server.sockets[0].getsockname()[1])
+        try:
+            loop.run_forever()
+        finally:
+            server.close()
+            for connection in list(running.connections):
+                # After STARTTLS this is the TLS transport, whose abort() drops the socket.
+                transport = connection.transport
+                if transport is not None and not transport.is_closing():
+                    transport.abort()
+            loop.run_until_complete(asyncio.sleep(0))
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def _protocol(self, loop: asyncio.AbstractEventLoop) -> Any:
+        smtp = self._aiosmtpd
+        running = self._running
+        assert running is not None
+        options: Dict[str, Any] = {}
+        if self.credentials is not None:
+            options.update(
+                authenticator=self._authenticate,
+                auth_required=True,
+                auth_require_tls=self.tls_context is not None,
+            )
+        protocol = smtp.SMTP(
+            _Handler(self),
+            hostname=self.hostname,
+            ident="post_office sink",
+            tls_context=self.tls_context,
+            require_starttls=self.require_starttls,
+            data_size_limit=self.data_size_limit,
+            enable_SMTPUTF8=True,
+            loop=loop,
+            **options,
+        )
+        running.connections.add(protocol)
+        return protocol
+
+    # ------------------------------------------------------------------ aiosmtpd hooks
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> Any:
+        result = self._aiosmtpd.AuthResult
+        assert self.credentials is not None
+        login, password = self.credentials
+        given_login = getattr(auth_data, "login", None)
+        given_password = getattr(auth_data, "password", None)
+        if (
+            isinstance(given_login, bytes)
+            and isinstance(given_password, bytes)
+            and secrets.compare_digest(given_login, login.encode("utf-8"))
+            and secrets.compare_digest(given_password, password.encode("utf-8"))
+        ):
+            return result(success=True, auth_data=login)
+        # handled=False: aiosmtpd sends the 535 itself (with True it would send nothing).
+        return result(success=False, handled=False)
+
+    def _received(self, server: Any, session: Any, envelope: Any) -> str:
+        transport = server.transport
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        peer = session.peer
+        content = envelope.original_content or b""
+        mail_from = envelope.mail_from or ""
+        message = ReceivedMessage(
+            mail_from="" if mail_from == "<>" else mail_from,
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            content=content,
+            peer=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer),
+            tls_version=ssl_object.version() if ssl_object is not None else None,
+            login=session.auth_data if session.authenticated else None,
+            received_at=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0),
+        )
+        assert self._store is not None
+        try:
+            trace = _trace_headers(message, session.host_name or "", self.hostname)
+            key = self._store.add(trace + content, message.mail_from)
+        except Exception as exc:  # a full disk: the client keeps the message
+            self._log_line(f"could not store a message: {exc}")
+            return "451 4.3.0 the sink could not store the message"
+        if key is not None:
+            message = ReceivedMessage(**{**message.__dict__, "stored_as": key})
+        with self._lock:
+            self.received += 1
+            if self.keep:
+                self.messages.append(message)
+        if self.on_message is not None:
+            try:
+                self.on_message(message)
+            except Exception as exc:
+                self._log_line(f"on_message failed: {exc!r}")
+        return "250 2.0.0 OK: stored"
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: Dict[str, Any]) -> None:
+        error = context.get("exception")
+        self._log_line(str(error or context.get("message", "event loop error")))
+
+    def _log_line(self, text: str) -> None:
+        if self.log is not None:
+            try:
+                self.log.write(f"sink: {text}\n")
+                self.log.flush()
+            except (OSError, ValueError):
+                pass
+
+
+class _OneLine(logging.Handler):
+    """aiosmtpd's warnings and errors as one line each, without tracebacks."""
+
+    def __init__(self, stream: Optional[TextIO], level: int) -> None:
+        super().__init__(level)
+        self.stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if self.stream is None or "login_data is deprecated" in text:
+            return  # aiosmtpd 1.4 says so itself on every successful AUTH
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            cause = error.__cause__ or error
+            text += f": {type(cause).__name__}: {cause}"
+        try:
+            self.stream.write(f"sink: {text}\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _route_logging(stream: Optional[TextIO], level: int) -> Callable[[], None]:
+    """Send aiosmtpd's logger (``mail.log``) to ``stream``, one line per record, while the
+    sink runs; returns the function that undoes it.
+
+    With a handler of its own the logger no longer falls back to :mod:`logging`'s
+    "last resort" (tracebacks on stderr); handlers the application configured still get
+    the records.
+    """
+    logger = logging.getLogger("mail.log")
+    handler = _OneLine(stream, level)
+    previous_level = logger.level
+    logger.addHandler(handler)
+    if level < logger.getEffectiveLevel():
+        logger.setLevel(level)
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+
+    return restore

@@ -1,0 +1,772 @@
+"""The command line, driven as a user would: ``python -m post_office ...`` in subprocesses.
+
+One ``serve`` process (STARTTLS required, AUTH, Maildir, throwaway certificate) is shared
+by the tests of ``send`` and ``check``; readiness is read from its output.  Other tests
+start their own ``serve`` (Ctrl-C, mbox) or run ``demo``.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import mailbox
+import os
+import queue
+import re
+import select
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+import pytest
+
+from post_office import (
+    OptionError,
+    ReceivedMessage,
+    Sink,
+    SinkUnavailableError,
+    make_throwaway_certificate,
+    send_smtp_auth,
+)
+from post_office.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTALL = "python -m pip install -e '.[sink]'"
+USER = "user"
+PASSWORD = "pässwörd-ü"
+#: Seconds any CLI run may take before the test fails (a bound, not a measurement).
+LIMIT = 60.0
+
+# Runs the command line with aiosmtpd (and, optionally, more modules) impossible to import,
+# as on a machine without the sink extra.
+BLOCKER = (
+    "import runpy, sys\n"
+    "for name in sys.argv[1].split(','):\n"
+    "    sys.modules[name] = None\n"
+    "sys.argv = ['post_office', *sys.argv[2:]]\n"
+    "runpy.run_module('post_office', run_name='__main__', alter_sys=True)\n"
+)
+
+
+def cli_env(**extra: str) -> Dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.pop("PW", None)
+    env.update(extra)
+    return env
+
+
+def run(
+    *args: str,
+    input: Optional[bytes] = None,
+    env: Optional[Dict[str, str]] = None,
+    cwd: Optional[Path] = None,
+    **popen: object,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m post_office ARGS``; stdout and stderr as text."""
+    result = subprocess.run(
+        [sys.executable, "-m", "post_office", *args],
+        input=input,
+        capture_output=True,
+        env=env or cli_env(),
+        cwd=cwd or ROOT,
+        timeout=LIMIT,
+        check=False,
+        **popen,  # type: ignore[call-overload]
+    )
+    return subprocess.CompletedProcess(
+        result.args,
+        result.returncode,
+        result.stdout.decode("utf-8", "replace"),
+        result.stderr.decode("utf-8", "replace"),
+    )
+
+
+def assert_clean_error(result: subprocess.CompletedProcess[str], status: int) -> str:
+    """The run failed with ``status`` and one ``post-office: error:`` line, no traceback."""
+    assert result.returncode == status, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+# --------------------------------------------------------------------------- serve
+
+
+class Serve:
+    """A ``post-office serve`` subprocess; its output lines arrive in :attr:`lines`."""
+
+    def __init__(self, args: Sequence[str], cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "post_office", "serve", "--port", "0", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=cli_env(),
+            cwd=cwd,
+            text=True,
+            encoding="utf-8",
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.stderr: List[str] = []
+        assert self.process.stdout is not None and self.process.stderr is not None
+        threading.Thread(target=self._pump, args=(self.process.stdout,), daemon=True).start()
+        self._stderr_reader = threading.Thread(
+            target=lambda: self.stderr.extend(self.process.stderr),  # type: ignore[arg-type]
+            daemon=True,
+        )
+        self._stderr_reader.start()
+        self.banner = self.read_until("Ctrl-C stops it")
+        text = "\n".join(self.banner)
+        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", text)
+        assert match, text
+        self.port = int(match.group(1))
+        ca = re.search(r"trust it with :ca-file\): (.+)", text)
+        self.ca_file = ca.group(1).strip() if ca else None
+
+    def _pump(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put("")  # end of output
+
+    def read_until(self, marker: str) -> List[str]:
+        """Lines up to and including the first one containing ``marker``."""
+        seen: List[str] = []
+        while True:
+            try:
+                line = self.lines.get(timeout=LIMIT)
+            except queue.Empty:
+                pytest.fail(f"serve said no {marker!r}; so far {seen}; stderr {self.stderr}")
+            if line == "" and self.process.poll() is not None:
+                self._stderr_reader.join(LIMIT)
+                pytest.fail(f"serve ended before {marker!r}: {seen}; stderr {self.stderr}")
+            seen.append(line)
+            if marker in line:
+                return seen
+
+    def spec(self, **keywords: str) -> str:
+        extra = "".join(f" :{key.replace('_', '-')} {value}" for key, value in keywords.items())
+        return (
+            f'("127.0.0.1" :port {self.port} :starttls :required :ca-file "{self.ca_file}"{extra})'
+        )
+
+    def interrupt(self) -> str:
+        """Ctrl-C; returns the rest of the output.  The process must end by itself."""
+        self.process.send_signal(signal.SIGINT)
+        rest = self.read_until("stopped")
+        self.process.wait(LIMIT)
+        self._stderr_reader.join(LIMIT)
+        return "\n".join(rest)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(LIMIT)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture(scope="module")
+def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
+    """serve --self-signed --require-starttls --auth user:pässwörd-ü, Maildir in a tmp dir."""
+    directory = tmp_path_factory.mktemp("sink")
+    server = Serve(
+        ["--self-signed", "--require-starttls", "--auth", f"{USER}:{PASSWORD}", "--maildir",
+         str(directory / "maildir")],
+        directory,
+    )  # fmt: skip
+    try:
+        yield server
+        output = server.interrupt()
+        assert server.process.returncode == 0, (output, server.stderr)
+    finally:
+        server.kill()
+
+
+@dataclass
+class Stored:
+    summary: str
+    message: email.message.EmailMessage
+    raw: bytes
+
+
+def received(sink: Serve) -> Stored:
+    """The server's line for the message just sent, and the message from its Maildir."""
+    [summary] = sink.read_until(" bytes, subject ")
+    maildir = Path(sink.banner[0].split("storing in Maildir ", 1)[1])
+    newest = max((maildir / "new").iterdir(), key=lambda path: path.stat().st_mtime_ns)
+    raw = newest.read_bytes()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, email.message.EmailMessage)
+    return Stored(summary, parsed, raw)
+
+
+def password_env() -> Dict[str, str]:
+    return cli_env(PW=PASSWORD)
+
+
+# --------------------------------------------------------------------------- help, parse
+
+
+@pytest.mark.parametrize("command", ["demo", "serve", "send", "check", "parse"])
+def test_every_subcommand_has_help_with_an_example(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert f"usage: post-office {command}" in out
+    assert "example" in out
+    assert "post-office " + command in out.split("example", 1)[1]
+
+
+def test_top_level_help_and_version() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("demo", "serve", "send", "check", "parse"):
+        assert command in result.stdout
+    assert "exit status: 0 success, 1 SMTP or network failure, 2 usage" in result.stdout
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("post-office 0.")
+
+
+def test_parse_shows_the_spec_in_lisp_and_python() -> None:
+    result = run("parse", '("mail.corp" :port 587 :starttls t :ca-file "/etc/ca.pem")')
+    assert result.returncode == 0, result.stderr
+    assert "host:     mail.corp" in result.stdout
+    assert "port:     587" in result.stdout
+    assert "starttls: yes, when offered" in result.stdout
+    assert 'lisp:     ("mail.corp" :port 587 :starttls t :ca-file "/etc/ca.pem")' in result.stdout
+    assert (
+        "python:   ('mail.corp', ':port', 587, ':starttls', True, ':ca-file', '/etc/ca.pem')"
+        in result.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["parse", '("mail.corp" :port 0)'], "port 0 is not an integer in 1..65535"),
+        (["parse", '("mail.corp" :port 25'], "position"),
+        (["check", '("mail.corp" :bogus 1)'], "unknown keyword :bogus"),
+        (["send", "mail.corp:99999", "a@b.c", "d@e.f", "--raw"], "1..65535"),
+        (["send", "mail.corp", "Joe <a@b.c>", "d@e.f", "--raw"], "bare address"),
+    ],
+)
+def test_bad_arguments_exit_2_with_the_message(args: List[str], expected: str) -> None:
+    result = run(*args, input=b"Subject: x\n\nbody\n")
+    line = assert_clean_error(result, 2)
+    assert expected in line
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run().returncode == 2
+    result = run("send", "mail.corp", "a@b.c", "d@e.f", "--password", "secret")
+    assert result.returncode == 2
+    assert "unrecognized arguments: --password" in result.stderr
+    raw = run("send", "mail.corp", "a@b.c", "d@e.f", "--raw", "--subject", "x", input=b"")
+    assert "--subject cannot be used with --raw" in assert_clean_error(raw, 2)
+
+
+# --------------------------------------------------------------------------- without the extra
+
+
+@pytest.mark.parametrize("command", ["demo", "serve"])
+def test_demo_and_serve_without_the_sink_extra_exit_2_naming_the_install(command: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCKER, "aiosmtpd", command],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        cwd=ROOT,
+        timeout=LIMIT,
+        check=False,
+    )
+    line = assert_clean_error(result, 2)  # type: ignore[arg-type]
+    assert "aiosmtpd" in line
+    assert INSTALL in line
+
+
+def test_without_cryptography_or_openssl_a_throwaway_certificate_names_the_install(
+    tmp_path: Path,
+) -> None:
+    env = cli_env()
+    env["PATH"] = str(tmp_path)  # no openssl here
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCKER, "cryptography", "serve", "--self-signed", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=LIMIT,
+        check=False,
+    )
+    line = assert_clean_error(result, 2)  # type: ignore[arg-type]
+    assert "cryptography" in line and "openssl" in line and INSTALL in line
+
+
+@pytest.mark.parametrize("method", ["cryptography", "openssl"])
+def test_throwaway_certificate_verifies_strictly_as_its_own_ca_file(
+    method: str, tmp_path: Path
+) -> None:
+    try:
+        certificate = make_throwaway_certificate(tmp_path, method=method)
+    except SinkUnavailableError:
+        pytest.skip(f"{method} is not available here")
+    assert certificate.made_with == method
+    assert oct(certificate.key_file.stat().st_mode & 0o777) == "0o600"
+    server = certificate.server_context()
+    for host in ("localhost", "127.0.0.1", "::1"):
+        client = ssl.create_default_context(cafile=str(certificate.ca_file))
+        client.verify_flags |= ssl.VERIFY_X509_STRICT  # Python 3.13's default
+        handshake(client, server, host)
+    stranger = ssl.create_default_context()  # the system CAs do not know it
+    with pytest.raises(ssl.SSLCertVerificationError):
+        handshake(stranger, server, "localhost")
+    other_name = ssl.create_default_context(cafile=str(certificate.ca_file))
+    with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
+        handshake(other_name, server, "mail.example.org")
+
+
+def handshake(client: ssl.SSLContext, server: ssl.SSLContext, host: str) -> None:
+    """A TLS handshake through memory BIOs (no sockets)."""
+    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
+    tls_client = client.wrap_bio(c_in, c_out, server_hostname=host)
+    tls_server = server.wrap_bio(s_in, s_out, server_side=True)
+    done = {"client": False, "server": False}
+    for _ in range(10):
+        for name, side in (("client", tls_client), ("server", tls_server)):
+            if not done[name]:
+                try:
+                    side.do_handshake()
+                    done[name] = True
+                except ssl.SSLWantReadError:
+                    pass
+        s_in.write(c_out.read())
+        c_in.write(s_out.read())
+        if all(done.values()):
+            return
+    raise AssertionError("the handshake did not finish")
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def test_demo_runs_end_to_end() -> None:
+    result = run("demo")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Traceback" not in result.stderr and "Traceback" not in out
+    # the spec, in both forms, verifying the throwaway certificate through :ca-file
+    lisp = re.search(
+        r'Lisp: +(\("127\.0\.0\.1" :port (\d+) :starttls :required :ca-file "(.+?)"\))', out
+    )
+    assert lisp, out
+    port, ca_file = lisp.group(2), lisp.group(3)
+    assert f"Python: ('127.0.0.1', ':port', {port}, ':starttls', ':required', ':ca-file', " in out
+    assert ca_file.endswith("cert.pem") and not os.path.exists(ca_file)  # cleaned up
+    # the transcript: STARTTLS, then AUTH, redacted
+    transcript = out.split("4. The SMTP transcript", 1)[1].split("5. The message", 1)[0]
+    assert transcript.index("'STARTTLS'") < transcript.index("TLS established (TLSv1.")
+    assert transcript.index("TLS established") < transcript.index("'AUTH PLAIN <redacted>'")
+    assert "235 " in transcript and "250 2.0.0 OK: stored" in transcript
+    assert "-> True" in out
+    # the message as received: a letter with the attachment
+    received_text = out.split("5. The message", 1)[1].split("\nNext:", 1)[0]
+    raw = "\n".join(line[3:] for line in received_text.splitlines()[4:])
+    message = email.message_from_string(raw, policy=email.policy.default)
+    assert message["Subject"] == "post_office demo"
+    assert message["From"] == "demo-sender@example.org"
+    assert "with ESMTPSA (TLSv1." in str(message["Received"])
+    body, attachment = message.iter_parts()  # type: ignore[attr-defined]
+    assert "Hello from post_office!" in body.get_content()
+    assert attachment.get_filename() == "report.csv"
+    assert attachment.get_content().startswith("month,letters")
+    assert "(TLSv1." in received_text and "auth demo" in received_text
+
+
+# --------------------------------------------------------------------------- serve + send + check
+
+
+def test_send_raw_through_serve_with_starttls_and_auth(sink: Serve) -> None:
+    message = "From: a@example.org\nTo: b@example.org\nSubject: raw ü\n\n.dot line\nbody\n"
+    result = run(
+        "send", sink.spec(), "a@example.org", "b@example.org", "--bcc", "hidden@example.org",
+        "--raw", "--login", USER, "--password-env", "PW",
+        input=message.encode("utf-8"), env=password_env(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "for 2 recipient(s)" in result.stdout
+    stored = received(sink)
+    assert "from <a@example.org> to <b@example.org>, <hidden@example.org>" in stored.summary
+    assert "subject 'raw ü'" in stored.summary and f"auth {USER}" in stored.summary
+    assert "TLSv1." in stored.summary
+    assert stored.raw.endswith(b"Subject: raw \xc3\xbc\n\n.dot line\nbody\n")
+    assert stored.message.get_all("Delivered-To") == ["b@example.org", "hidden@example.org"]
+    assert "with ESMTPSA" in str(stored.message["Received"])
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_send_a_letter_with_attachments_cc_and_bcc(sink: Serve, tmp_path: Path) -> None:
+    report = tmp_path / "report.csv"
+    report.write_text("a,b\n1,2\n", encoding="utf-8")
+    body = tmp_path / "body.txt"
+    body.write_text("Hëllo,\n.the report is attached.\n", encoding="utf-8")
+    result = run(
+        "send", sink.spec(), "me@example.org", "you@example.org", "them@example.org",
+        "--cc", "cc@example.org", "--bcc", "bcc@example.org", "--subject", "Report ü",
+        "--reply-to", "replies@example.org", "--header", "X-Mailer: post-office test",
+        "--attach", str(report), "--file", str(body), "--login", USER, "--password-env", "PW",
+        env=password_env(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "for 4 recipient(s)" in result.stdout
+    stored = received(sink)
+    assert (
+        "from <me@example.org> to <you@example.org>, <them@example.org>, <cc@example.org>, "
+        "<bcc@example.org>" in stored.summary
+    )
+    message = stored.message
+    assert message["Subject"] == "Report ü"
+    assert message["To"] == "you@example.org, them@example.org"
+    assert message["Cc"] == "cc@example.org"
+    assert message["Reply-To"] == "replies@example.org"
+    assert message["X-Mailer"] == "post-office test"
+    header = stored.raw.split(b"\n\n", 1)[0].replace(b"Delivered-To: bcc@example.org", b"")
+    assert b"bcc@example.org" not in header  # only the envelope has it
+    text, attachment = message.iter_parts()  # type: ignore[attr-defined]
+    assert text.get_content() == "Hëllo,\n.the report is attached.\n"
+    assert attachment.get_filename() == "report.csv"
+    assert attachment.get_content() == "a,b\n1,2\n"
+
+
+def test_send_a_letter_body_from_stdin(sink: Serve) -> None:
+    result = run(
+        "send", sink.spec(), "me@example.org", "you@example.org", "--subject", "stdin",
+        "--login", USER, "--password-env", "PW", input=b"Body from stdin.\n",
+        env=password_env(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    stored = received(sink)
+    assert stored.message["Subject"] == "stdin"
+    assert stored.message.get_content() == "Body from stdin.\n"
+    not_text = run(
+        "send", sink.spec(), "me@example.org", "you@example.org", "--login", USER,
+        "--password-env", "PW", input=b"\xff\xfe binary", env=password_env(),
+    )  # fmt: skip
+    assert "not UTF-8" in assert_clean_error(not_text, 2)
+    missing = run("send", sink.spec(), "me@example.org", "you@example.org", "--attach", "nope.pdf")
+    assert "--attach 'nope.pdf': no such file" in assert_clean_error(missing, 2)
+
+
+def test_debug_shows_the_transcript_on_stderr_redacted(sink: Serve, tmp_path: Path) -> None:
+    eml = tmp_path / "m.eml"
+    eml.write_bytes(b"Subject: debug\r\n\r\nhello\r\n")
+    result = run(
+        "send", sink.spec(), "a@example.org", "b@example.org", "--raw", "--file", str(eml),
+        "--login", USER, "--password-env", "PW", "--debug", env=password_env(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "to smtp command: 'STARTTLS'" in result.stderr
+    assert "to smtp command: 'AUTH PLAIN <redacted>'" in result.stderr
+    assert "250 2.0.0 OK: stored" in result.stderr
+    assert PASSWORD not in result.stderr
+    assert "subject 'debug'" in received(sink).summary
+
+
+def test_send_failures_exit_1_with_code_and_reply(sink: Serve) -> None:
+    wrong = run(
+        "send", sink.spec(), "a@example.org", "b@example.org", "--raw", "--login", USER,
+        "--password-env", "PW", input=b"Subject: x\n\nx\n", env=cli_env(PW="wrong"),
+    )  # fmt: skip
+    line = assert_clean_error(wrong, 1)
+    assert "535" in line and "AUTH" in line and "wrong" not in line
+    anonymous = run(
+        "send", sink.spec(), "a@example.org", "b@example.org", "--raw", input=b"Subject: x\n\n"
+    )
+    assert "530" in assert_clean_error(anonymous, 1)
+
+
+def test_a_missing_password_variable_or_terminal_is_a_usage_error(sink: Serve) -> None:
+    unset = run(
+        "send", sink.spec(), "a@example.org", "b@example.org", "--raw", "--login", USER,
+        "--password-env", "NO_SUCH_VARIABLE_HERE", input=b"x",
+    )  # fmt: skip
+    assert "NO_SUCH_VARIABLE_HERE is not set" in assert_clean_error(unset, 2)
+    # A new session has no controlling terminal: nowhere to ask.
+    no_tty = run(
+        "send", sink.spec(), "a@example.org", "b@example.org", "--raw", "--login", USER,
+        input=b"x", start_new_session=True,
+    )  # fmt: skip
+    assert "--password-env" in assert_clean_error(no_tty, 2)
+
+
+def test_the_password_is_asked_on_the_terminal(sink: Serve, tmp_path: Path) -> None:
+    body = tmp_path / "body.eml"
+    body.write_bytes(b"Subject: prompted\n\nhi\n")
+    master, slave = os.openpty()
+    # Make the pty the child's controlling terminal, as a login shell would.
+    take_tty = (
+        "import fcntl, os, sys, termios\n"
+        "os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0)\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'post_office', *sys.argv[1:]])\n"
+    )
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-c", take_tty, "send", sink.spec(), "a@example.org",
+             "b@example.org", "--raw", "--file", str(body), "--login", USER],
+            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(), cwd=ROOT,
+        )  # fmt: skip
+        os.close(slave)
+        slave = -1
+        seen = b""
+        while b"password for user:" not in seen:
+            ready, _, _ = select.select([master], [], [], LIMIT)
+            assert ready, f"no password prompt; saw {seen!r}"
+            seen += os.read(master, 1024)
+        os.write(master, PASSWORD.encode("utf-8") + b"\n")
+        out, err = process.communicate(timeout=LIMIT)
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    assert process.returncode == 0, err
+    assert PASSWORD.encode("utf-8") not in seen + out + err  # not echoed
+    assert "subject 'prompted'" in received(sink).summary
+
+
+@pytest.mark.parametrize("how", ["--raw", "--attach"])
+def test_a_progress_line_for_big_messages_on_a_terminal(
+    how: str, sink: Serve, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.eml"
+    line = b"x" * 76 + b"\r\n"
+    big.write_bytes(b"Subject: big\r\n\r\n" + line * (5 * 1024 * 1024 // len(line)))
+    if how == "--raw":
+        what = ["--raw", "--file", str(big)]
+    else:
+        (tmp_path / "body.txt").write_text("See the attachment.\n")
+        what = ["--subject", "big", "--attach", str(big), "--file", str(tmp_path / "body.txt")]
+    master, slave = os.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "post_office", "send", sink.spec(), "a@example.org",
+             "b@example.org", *what, "--login", USER, "--password-env", "PW"],
+            stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE, env=password_env(),
+            cwd=ROOT,
+        )  # fmt: skip
+        os.close(slave)
+        slave = -1
+        shown = b""
+        while True:
+            ready, _, _ = select.select([master], [], [], LIMIT)
+            assert ready, f"no output; saw {shown[-200:]!r}"
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        _, err = process.communicate(timeout=LIMIT)
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    assert process.returncode == 0, err
+    text = shown.decode()
+    assert "\rsending: " in text
+    assert "of 5.2 MB (100%)" in text
+    assert "(100%)\r\nsent: accepted for 1 recipient(s)" in text
+    assert "subject 'big'" in received(sink).summary
+
+
+def test_check_reports_what_the_server_offers(sink: Serve) -> None:
+    result = run("check", sink.spec(), "--login", USER, "--password-env", "PW", env=password_env())
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "greeting:    220 localhost" in out
+    assert re.search(r"EHLO: .*STARTTLS", out)
+    assert "STARTTLS:    upgraded (TLSv1." in out
+    assert "certificate: subject CN=localhost" in out
+    assert "issuer  CN=localhost" in out
+    assert "names   DNS:localhost, IP:127.0.0.1, IP:::1" in out
+    assert re.search(r"expires \d{4}-\d\d-\d\d .* \(in \d+ days\)", out)
+    assert f"verified:    yes: the chain (:ca-file {sink.ca_file}) and the name 127.0.0.1" in out
+    assert re.search(r"EHLO \(TLS\): .*AUTH LOGIN PLAIN", out)
+    assert "AUTH:        LOGIN PLAIN (post_office would use PLAIN)" in out
+    assert f"login:       accepted for {USER}" in out
+    assert "result:      OK" in out
+
+
+def test_check_fails_when_the_spec_would_not_verify(sink: Serve) -> None:
+    spec = f'("127.0.0.1" :port {sink.port} :starttls t)'
+    line = assert_clean_error(run("check", spec), 1)
+    assert "did not verify" in line and ":ca-file" in line and ":verify nil" in line
+
+
+def test_check_with_verify_nil_says_whether_verification_would_pass(sink: Serve) -> None:
+    result = run("check", f'("127.0.0.1" :port {sink.port} :starttls t :verify nil)')
+    assert result.returncode == 0, result.stderr
+    assert "verified:    no, this spec says :verify nil" in result.stdout
+    assert "with verification on (the default) it would NOT" in result.stdout
+    assert "certificate: subject CN=localhost" in result.stdout
+    assert "the certificate is not checked (:verify nil)" in result.stdout
+
+
+def test_check_without_tls_points_at_starttls(sink: Serve) -> None:
+    result = run("check", f"127.0.0.1:{sink.port}")
+    assert result.returncode == 0, result.stderr
+    assert "STARTTLS:    offered, but this spec does not use it: add :starttls t" in result.stdout
+    assert "AUTH:        not offered (many servers offer AUTH only after STARTTLS" in result.stdout
+
+
+def test_check_a_wrong_password_and_a_closed_port_exit_1(sink: Serve) -> None:
+    wrong = run("check", sink.spec(), "--login", USER, "--password-env", "PW", env=cli_env(PW="x"))
+    assert "535" in assert_clean_error(wrong, 1)
+    with socket.socket() as probe:  # a port nobody listens on: bound, never listening
+        probe.bind(("127.0.0.1", 0))
+        closed = run("check", f"127.0.0.1:{probe.getsockname()[1]}", "--timeout", "10")
+    assert "could not connect" in assert_clean_error(closed, 1)
+
+
+def test_check_implicit_tls_and_a_server_without_starttls(smtp_server_factory: Any) -> None:
+    tls = smtp_server_factory("tls")
+    result = run("check", f'("127.0.0.1" :port {tls.port} :ssl t :ca-file "{tls.ca_file}")')
+    assert result.returncode == 0, result.stderr
+    assert "connected:   127.0.0.1 port" in result.stdout and "(implicit TLS)" in result.stdout
+    assert re.search(r"TLS: +TLSv1\.[23], ", result.stdout)
+    assert "verified:    yes" in result.stdout and "result:      OK" in result.stdout
+    plain = smtp_server_factory("plain")
+    opportunistic = run("check", f'("127.0.0.1" :port {plain.port} :starttls t)')
+    assert opportunistic.returncode == 0, opportunistic.stderr
+    assert "STARTTLS:    not offered by the server; went on in plain text" in opportunistic.stdout
+    assert "works, but the server does not offer STARTTLS" in opportunistic.stdout
+    required = run("check", f'("127.0.0.1" :port {plain.port} :starttls :required)')
+    assert "does not offer STARTTLS" in assert_clean_error(required, 1)
+
+
+def test_send_through_a_program() -> None:
+    ok = run("send", '(:program "cat")', "a@example.org", "b@example.org", input=b"hi\n")
+    assert ok.returncode == 0, ok.stderr
+    failing = run("send", '(:program "false")', "a@example.org", "b@example.org", input=b"hi\n")
+    assert "exited with status 1" in assert_clean_error(failing, 1)
+
+
+# --------------------------------------------------------------------------- Sink from Python
+
+
+def test_sink_in_process_with_starttls_and_auth(tmp_path: Path) -> None:
+    certificate = make_throwaway_certificate(tmp_path / "tls")
+    seen: List[ReceivedMessage] = []
+    sink = Sink(
+        maildir=tmp_path / "maildir",
+        tls_context=certificate.server_context(),
+        require_starttls=True,
+        credentials=(USER, PASSWORD),
+        on_message=seen.append,
+    )
+    with sink:
+        spec = sink.server_spec(certificate.ca_file)
+        assert spec.starttls == "required" and spec.tls.ca_file == str(certificate.cert_file)
+        send_smtp_auth(
+            spec, "", ["x@example.org"], USER, PASSWORD, "Subject: =?utf-8?q?h=C3=A9?=\n\n.\n"
+        )
+        [message] = sink.messages
+        assert seen == [message] and sink.received == 1
+        assert message.mail_from == "" and message.rcpt_tos == ("x@example.org",)
+        assert message.login == USER and (message.tls_version or "").startswith("TLSv1.")
+        assert message.subject == "hé"
+        assert message.content == b"Subject: =?utf-8?q?h=C3=A9?=\r\n\r\n.\r\n"
+        stored = sink.message_file(message)
+        assert stored is not None and stored.read_bytes().endswith(b"\n\n.\n")
+        with socket.create_connection(("127.0.0.1", sink.port)) as idle:
+            assert idle.recv(1024).startswith(b"220 ")
+            sink.stop()  # drops the idle connection instead of waiting for it
+            assert idle.recv(1024) == b""
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", sink.port)).close()
+
+
+def test_sink_arguments_are_checked_before_binding(tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match="not a loopback address"):
+        Sink("192.0.2.1")
+    with pytest.raises(OptionError, match="needs a tls_context"):
+        Sink(require_starttls=True)
+    with pytest.raises(OptionError, match=r"0\.\.65535"):
+        Sink(port=70000)
+    assert not list(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------- serve alone
+
+
+def test_serve_with_its_own_certificate_stores_in_mbox_and_stops_on_ctrl_c(
+    tmp_path: Path,
+) -> None:
+    certificate = make_throwaway_certificate(tmp_path / "tls")
+    server = Serve(
+        ["--mbox", "mail.mbox", "--tls-cert", str(certificate.cert_file), "--tls-key",
+         str(certificate.key_file)],
+        tmp_path,
+    )  # fmt: skip
+    try:
+        assert "STARTTLS offered, no AUTH, storing in mbox" in server.banner[0]
+        spec = f'("127.0.0.1" :port {server.port} :starttls t :ca-file "{certificate.ca_file}")'
+        sent = run(
+            "send", spec, "", "b@example.org", "--raw", input=b"Subject: to mbox\n\nFrom here on\n"
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        line = server.read_until("subject 'to mbox'")[-1]
+        assert "from <> to <b@example.org>" in line and "(TLSv1." in line
+        rest = server.interrupt()
+        assert server.process.returncode == 0
+        assert "post-office sink stopped after 1 message(s)" in rest
+        assert "Traceback" not in "".join(server.stderr)
+    finally:
+        server.kill()
+    box = mailbox.mbox(str(tmp_path / "mail.mbox"))
+    try:
+        [message] = list(box)
+        assert message.get_from().startswith("MAILER-DAEMON ")
+        assert message["Subject"] == "to mbox"
+        # mbox quotes a body line starting with "From " so that it cannot start a message
+        assert message.get_payload() == ">From here on\n"
+    finally:
+        box.close()
+
+
+def test_serve_refuses_a_non_loopback_address_without_public(tmp_path: Path) -> None:
+    result = run("serve", "--host", "192.0.2.1", "--port", "0", cwd=tmp_path)
+    line = assert_clean_error(result, 2)
+    assert "--public" in line and "192.0.2.1" in line
+    assert not (tmp_path / "maildir").exists()
+
+
+def test_serve_on_a_busy_port_or_an_unusable_maildir_fails_cleanly(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        taken = run("serve", "--port", port, "--maildir", str(tmp_path / "m"), cwd=tmp_path)
+    line = assert_clean_error(taken, 1)
+    assert f"could not listen on 127.0.0.1 port {port}" in line
+    (tmp_path / "file").write_text("not a directory")
+    unusable = run("serve", "--port", "0", "--maildir", str(tmp_path / "file" / "m"))
+    assert "cannot store messages in Maildir" in assert_clean_error(unusable, 2)
+
+
+def test_serve_option_errors_exit_2(tmp_path: Path) -> None:
+    need_cert = run("serve", "--port", "0", "--require-starttls", cwd=tmp_path)
+    assert "--require-starttls needs a certificate" in assert_clean_error(need_cert, 2)
+    bad_auth = run("serve", "--port", "0", "--auth", "nopassword", cwd=tmp_path)
+    assert "USER:PASSWORD" in assert_clean_error(bad_auth, 2)
+    both = run("serve", "--self-signed", "--tls-cert", "x.pem", cwd=tmp_path)
+    assert both.returncode == 2 and "not allowed with" in both.stderr
