@@ -12,6 +12,8 @@ started before the test and stopped after it, so every test sees a fresh server)
   ``line_length_limit=``, ``enable_SMTPUTF8=False``, ``data_size_limit=``).
 - ``smtp_subprocess``: a plain server in a child process that records only digests
   (for memory measurements of big messages).
+- ``fault_server_factory(script, **options)``: a scripted, misbehaving server on plain
+  sockets (``faultserver.py``) for the failure matrix and hostile-input tests.
 
 Configure refusals through ``server.handler`` (see :class:`servers.RecordingHandler`);
 read what arrived in ``server.messages``.
@@ -26,6 +28,7 @@ from typing import Any, Callable, Iterator, List
 
 import pytest
 import trustme
+from faultserver import FaultServer
 from hypothesis import HealthCheck, settings
 from servers import (
     PASSWORD,
@@ -138,4 +141,27 @@ def smtp_subprocess(tmp_path: Path) -> Iterator[SubprocessServer]:
     try:
         yield server
     finally:
+        server.stop()
+
+
+# --------------------------------------------------------------------------- fault server
+
+
+@pytest.fixture
+def fault_server_factory(
+    server_ssl_context: ssl.SSLContext,
+) -> Iterator[Callable[..., FaultServer]]:
+    """``factory(script=None, *, tls=False, **options)`` starts a scripted fault server
+    (``faultserver.FaultServer``); ``tls=True`` gives it the test certificate, for STARTTLS
+    and ``implicit_tls=True``.  All stop after the test."""
+    started: List[FaultServer] = []
+
+    def factory(script: Any = None, *, tls: bool = False, **options: Any) -> FaultServer:
+        context = server_ssl_context if tls or options.get("implicit_tls") else None
+        server = FaultServer(script, tls_context=context, **options)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in reversed(started):
         server.stop()
