@@ -1,0 +1,216 @@
+"""A session for bulk sending: many messages over one connection (issue 7).
+
+Allegro's ``send-smtp`` opens a connection per message.  :func:`smtp_session` keeps one
+open, with TLS and AUTH done once, and sends each message as one transaction on it:
+``MAIL FROM``, ``RCPT TO``, ``DATA`` (in one write when the server offers PIPELINING,
+RFC 2920), the body streamed, the final reply.  A refused message raises for that
+message only; the transaction is reset (RSET) and the next message goes out on the same
+connection.  A connection the server dropped while it sat idle is replaced once before
+the next message; a message whose body was (even partly) sent is never sent again, since
+the server may have delivered it even if its final reply was lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from types import TracebackType
+from typing import IO, Any, List, Optional, Sequence, Tuple, Type, Union
+
+from .addresses import check_address, check_recipients
+from .errors import OptionError, ServerDisconnectedError, SMTPError, SMTPTimeoutError
+from .letter import Attachment, prepare_letter
+from .mime import MimePart
+from .smtp import OAuth2Token, Session, check_credentials
+from .wire import check_messages
+
+__all__ = ["SmtpSession", "smtp_session"]
+
+
+class SmtpSession:
+    """One SMTP connection for many messages; made by :func:`smtp_session`.
+
+    Use it in a ``with`` block: entering connects (TLS and AUTH included), leaving says
+    QUIT and closes the socket, also when the block raises.  :attr:`connections` counts
+    the connections opened so far (more than one after a reconnect).  One connection
+    carries one conversation: use a session from one thread at a time.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        credentials: Optional[Tuple[str, Union[str, OAuth2Token]]],
+    ) -> None:
+        self._session = session
+        self._credentials = credentials
+        self._state = "new"  # "new", "open" (inside the with block), "closed"
+        self.connections = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> SmtpSession:
+        if self._state != "new":
+            raise OptionError("an smtp_session can be entered only once; make a new one")
+        self._state = "open"
+        try:
+            self._connect()
+        except BaseException:
+            self._state = "closed"
+            self._session.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Say QUIT (a failure is only logged: the messages were accepted) and close."""
+        self._state = "closed"
+        self._session.quit()
+
+    def _connect(self) -> None:
+        session = self._session
+        session.close()
+        self.connections += 1
+        session.open()
+        if self._credentials is not None:
+            session.authenticate(*self._credentials)
+
+    def _ready(self) -> bool:
+        """Make sure there is a live connection; True when a new one had to be opened."""
+        if self._state != "open":
+            raise ServerDisconnectedError(
+                "this smtp_session is not open: send inside its with block"
+            )
+        if self._session.idle_alive():
+            return False
+        self._connect()
+        return True
+
+    # ------------------------------------------------------------------ sending
+    def send_smtp(self, from_: str, to: object, *messages: object) -> None:
+        """Send one message on the session's connection (Allegro's ``send-smtp``).
+
+        :param from_: Allegro's ``from``: a bare address, ``""`` for the null reverse path.
+        :param to: Allegro's ``to``: one bare address or a list of them.
+        :param messages: Allegro's ``&rest message``: str, bytes, streams,
+            ``email.message.Message`` objects and MIME parts, sent in order as one message,
+            with no header added (SPEC section 4).
+
+        Arguments are checked before anything is sent.  Returns ``None`` once the server
+        accepted the message.  A refusal raises (the first refused recipient, as in
+        Allegro) and leaves the session usable for the next message.
+        """
+        sender = check_address(from_, "from_", allow_empty=True)
+        recipients = check_recipients(to, "to")
+        check_messages(messages)
+        self._transaction(sender, recipients, messages)
+
+    def send_letter(
+        self,
+        from_: str,
+        to: Union[str, Sequence[str]],
+        message: Union[str, IO[Any], MimePart],
+        *,
+        cc: Union[str, Sequence[str], None] = None,
+        bcc: Union[str, Sequence[str], None] = None,
+        subject: Optional[str] = None,
+        reply_to: Optional[str] = None,
+        headers: Union[str, Sequence[str], None] = None,
+        attachments: Union[Attachment, Sequence[Attachment], None] = None,
+    ) -> bool:
+        """Build a letter and send it on the session's connection (Allegro's ``send-letter``).
+
+        The parameters are :func:`~post_office.send_letter`'s, without the server and the
+        credentials, which belong to the session: ``from_`` (Allegro's ``from``), ``to``,
+        ``message``, ``cc``, ``bcc``, ``subject``, ``reply_to``, ``headers`` and
+        ``attachments`` (Allegro's keywords of the same names).  The letter is built by
+        the same code as ``send_letter`` (SPEC section 6) and everything is checked
+        before anything is sent.  Returns True (Allegro returns ``t``).
+        """
+        # send_letter's own builder; it also prepares a Session for its server, which we
+        # do not use: handing it the server without TLS spares it a TLS context per letter.
+        server = dataclasses.replace(self._session.server, ssl=False, starttls=False)
+        letter = prepare_letter(
+            server,
+            from_,
+            to,
+            message,
+            cc=cc,
+            bcc=bcc,
+            subject=subject,
+            reply_to=reply_to,
+            headers=headers,
+            attachments=attachments,
+            timeout=self._session.timeout,
+        )
+        self._transaction(letter.sender, list(letter.recipients), (letter.header, letter.part))
+        return True
+
+    def _transaction(
+        self, sender: str, recipients: List[str], messages: Tuple[object, ...]
+    ) -> None:
+        reconnected = self._ready()
+        try:
+            self._session.send(sender, recipients, messages)
+        except SMTPError as exc:
+            if reconnected or not self._dropped_before_mail(exc):
+                raise
+            # The server hung up just as the message began (its idle timeout raced our
+            # check): nothing of this message was accepted, so it is safe to send again.
+            self._session.transcript.note("the server dropped the connection; reconnecting")
+            self._connect()
+            self._session.send(sender, recipients, messages)
+
+    def _dropped_before_mail(self, exc: SMTPError) -> bool:
+        """The server went away (EOF, reset, or 421 "closing") in answer to MAIL FROM."""
+        session = self._session
+        if session.mail_accepted or session.body_started:
+            return False
+        if isinstance(exc, SMTPTimeoutError):
+            return False  # a slow server is not a closed one; waiting again would double it
+        return isinstance(exc, ServerDisconnectedError) or exc.code == 421
+
+
+def smtp_session(
+    server: object,
+    *,
+    login: Optional[str] = None,
+    password: Union[str, OAuth2Token, None] = None,
+    timeout: float = 60,
+    local_hostname: Optional[str] = None,
+    source_address: Optional[Tuple[str, int]] = None,
+) -> SmtpSession:
+    """A connection for many messages: ``with smtp_session(server) as s: s.send_smtp(...)``.
+
+    Python only (Allegro opens a connection per ``send-smtp`` call).  The parameters are
+    those of :func:`~post_office.send_smtp_auth`:
+
+    :param server: Allegro's ``mail-server``, in any form :func:`~post_office.send_smtp`
+        accepts (SPEC section 2); TLS (``:ssl`` or ``:starttls``) is negotiated once.
+    :param login: Allegro's ``login`` (send-smtp-auth); with ``password``, AUTH is done once
+        per connection.
+    :param password: Allegro's ``password``: a string, or an
+        :class:`~post_office.OAuth2Token`.
+    :param timeout: seconds per socket operation (Python only).
+    :param local_hostname: the EHLO name (Python only).
+    :param source_address: ``(host, port)`` to bind the socket to (Python only).
+
+    Every argument is checked here, before any connection; the ``with`` statement
+    connects.  See :class:`SmtpSession` for what the session does between messages.
+    """
+    session = Session.prepare(
+        server, timeout=timeout, local_hostname=local_hostname, source_address=source_address
+    )
+    credentials: Optional[Tuple[str, Union[str, OAuth2Token]]] = None
+    if login is not None or password is not None:
+        if login is None or password is None:
+            given, missing = ("login", "password") if login is not None else ("password", "login")
+            raise OptionError(
+                f"smtp_session got a {given} but no {missing}: AUTH needs both, or neither"
+            )
+        credentials = check_credentials(login, password)
+    return SmtpSession(session, credentials)
