@@ -778,13 +778,17 @@ class Session:
         sent = 0
         try:
             for chunk in encode_data(messages, BODY_CHUNK_SIZE):
-                sendall(chunk)
+                try:
+                    sendall(chunk)
+                except OSError as exc:
+                    raise _io_error(exc, "(message body)", "sending the message") from exc
                 sent += len(chunk)
-        except BaseException as exc:
-            # Half a message is on the wire and cannot be taken back: drop the line.
+        except BaseException:
+            # Half a message is on the wire and cannot be taken back: drop the line, so
+            # the server discards it (RFC 5321 4.1.1.4), whatever stopped us: the socket,
+            # or a message source that failed while being read (that error is raised as
+            # it is, not disguised as a network failure).
             conn.close()
-            if isinstance(exc, (OSError, ValueError)) and not isinstance(exc, SMTPError):
-                raise _io_error(exc, "(message body)", "sending the message") from exc
             raise
         self.transcript.note(f"message body sent: {sent} bytes")
         conn.last_command = "(end of message) ."

@@ -391,3 +391,24 @@ def test_debug_true_prints_to_stdout(smtp_plain, monkeypatch, capsys) -> None:
     monkeypatch.setattr(post_office, "smtp_debug", True)
     send_smtp(spec(smtp_plain), "me@example.test", "you@example.test", "x\n")
     assert "to smtp command: 'DATA'" in capsys.readouterr().out
+
+
+def test_a_source_failing_mid_body_raises_its_own_error_and_delivers_nothing(smtp_plain) -> None:
+    class Failing(io.RawIOBase):
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls > 2:
+                raise OSError(5, "disk went away")
+            buffer[:6] = b"chunk\n"
+            return 6
+
+    with pytest.raises(OSError, match="disk went away") as info:
+        send_smtp(spec(smtp_plain), "me@example.test", "you@example.test", Failing())
+    assert not isinstance(info.value, post_office.PostOfficeError)
+    assert smtp_plain.messages == []
