@@ -12,13 +12,12 @@ the server may have delivered it even if its final reply was lost.
 
 from __future__ import annotations
 
-import dataclasses
 from types import TracebackType
 from typing import IO, Any, List, Optional, Sequence, Tuple, Type, Union
 
 from .addresses import check_address, check_recipients
 from .errors import OptionError, ServerDisconnectedError, SMTPError, SMTPTimeoutError
-from .letter import Attachment, prepare_letter
+from .letter import Attachment, build_letter
 from .mime import MimePart
 from .smtp import OAuth2Token, Session, check_credentials
 from .wire import check_messages
@@ -131,11 +130,7 @@ class SmtpSession:
         the same code as ``send_letter`` (SPEC section 6) and everything is checked
         before anything is sent.  Returns True (Allegro returns ``t``).
         """
-        # send_letter's own builder; it also prepares a Session for its server, which we
-        # do not use: handing it the server without TLS spares it a TLS context per letter.
-        server = dataclasses.replace(self._session.server, ssl=False, starttls=False)
-        letter = prepare_letter(
-            server,
+        letter = build_letter(
             from_,
             to,
             message,
@@ -145,7 +140,6 @@ class SmtpSession:
             reply_to=reply_to,
             headers=headers,
             attachments=attachments,
-            timeout=self._session.timeout,
         )
         self._transaction(letter.sender, list(letter.recipients), (letter.header, letter.part))
         return True

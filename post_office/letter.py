@@ -227,12 +227,9 @@ def send_letter(
 
 
 @dataclass(frozen=True)
-class Letter:
-    """Everything send_letter checked and built, before anything is sent."""
+class LetterContent:
+    """A letter as send_letter builds it, whatever carries it (SMTP or a program)."""
 
-    transport: Union[MailServer, MailProgram]
-    session: Optional[Session]
-    """The prepared (unopened) SMTP session; None for the :program transport."""
     sender: str
     recipients: Tuple[str, ...]
     """RCPT order: all To, then Cc, then Bcc."""
@@ -240,13 +237,73 @@ class Letter:
     header: bytes
     """The header lines send_letter writes before the MIME part."""
     part: MimePart
-    credentials: Optional[Tuple[str, Union[str, OAuth2Token]]]
-    timeout: float
 
     def chunks(self) -> Generator[bytes, None, None]:
         """The whole letter, ``\n`` newlines, generated lazily (as a program receives it)."""
         yield self.header
         yield from self.part.__post_office_chunks__()
+
+
+@dataclass(frozen=True)
+class Letter(LetterContent):
+    """Everything send_letter checked and built, before anything is sent."""
+
+    transport: Union[MailServer, MailProgram]
+    session: Optional[Session]
+    """The prepared (unopened) SMTP session; None for the :program transport."""
+    credentials: Optional[Tuple[str, Union[str, OAuth2Token]]]
+    timeout: float
+
+
+def build_letter(
+    from_: object,
+    to: object,
+    message: object,
+    *,
+    cc: object = None,
+    bcc: object = None,
+    subject: object = None,
+    reply_to: object = None,
+    headers: object = None,
+    attachments: object = None,
+) -> LetterContent:
+    """Check send_letter's letter arguments and build the letter (SPEC section 6).
+
+    Needs no server: :func:`prepare_letter` adds the transport, and an ``smtp_session``
+    sends the result over its own connection.
+    """
+    sender = check_address(from_, "from_", allow_empty=True)
+    tos = _recipients(to, "to", required=True)
+    ccs = _recipients(cc, "cc", required=False)
+    bccs = _recipients(bcc, "bcc", required=False)
+    checked_subject = None if subject is None else check_header_value(subject, "subject")
+    checked_reply_to = None if reply_to is None else check_header_value(reply_to, "reply_to")
+    raw_headers = check_raw_header_lines(headers, "headers")
+    part = _message_part(message)
+    extra = _attachment_parts(attachments)
+    if extra:
+        if isinstance(message, MimePart):
+            if (part.type.lower(), part.subtype.lower()) != ("multipart", "mixed"):
+                raise MimeError(
+                    "attachments are not allowed for non-multipart/mixed messages (the "
+                    f"message is {part.content_type}); make it with "
+                    "make_mime_part(subparts=[...]) or pass a str or stream"
+                )
+            part = append_subparts(part, extra)  # a copy: the caller's part is unchanged
+        else:
+            part = make_mime_part(subparts=[part, *extra])
+    header = letter_header(
+        sender,
+        tos,
+        ccs,
+        part,
+        subject=checked_subject,
+        reply_to=checked_reply_to,
+        raw_headers=raw_headers,
+    )
+    return LetterContent(
+        sender=sender, recipients=(*tos, *ccs, *bccs), bcc=tuple(bccs), header=header, part=part
+    )
 
 
 def prepare_letter(
@@ -281,50 +338,31 @@ def prepare_letter(
         checked_timeout = session.timeout
     else:
         checked_timeout = _check_program_timeout(timeout)
-    sender = check_address(from_, "from_", allow_empty=True)
-    tos = _recipients(to, "to", required=True)
-    ccs = _recipients(cc, "cc", required=False)
-    bccs = _recipients(bcc, "bcc", required=False)
-    checked_subject = None if subject is None else check_header_value(subject, "subject")
-    checked_reply_to = None if reply_to is None else check_header_value(reply_to, "reply_to")
-    raw_headers = check_raw_header_lines(headers, "headers")
     credentials: Optional[Tuple[str, Union[str, OAuth2Token]]] = None
     if login is not None or password is not None:
         if login is None or password is None:
             missing = "password" if password is None else "login"
             raise OptionError(f"login and password go together: {missing} is missing")
         credentials = check_credentials(login, password)
-
-    part = _message_part(message)
-    extra = _attachment_parts(attachments)
-    if extra:
-        if isinstance(message, MimePart):
-            if (part.type.lower(), part.subtype.lower()) != ("multipart", "mixed"):
-                raise MimeError(
-                    "attachments are not allowed for non-multipart/mixed messages (the "
-                    f"message is {part.content_type}); make it with "
-                    "make_mime_part(subparts=[...]) or pass a str or stream"
-                )
-            part = append_subparts(part, extra)  # a copy: the caller's part is unchanged
-        else:
-            part = make_mime_part(subparts=[part, *extra])
-    header = letter_header(
-        sender,
-        tos,
-        ccs,
-        part,
-        subject=checked_subject,
-        reply_to=checked_reply_to,
-        raw_headers=raw_headers,
+    content = build_letter(
+        from_,
+        to,
+        message,
+        cc=cc,
+        bcc=bcc,
+        subject=subject,
+        reply_to=reply_to,
+        headers=headers,
+        attachments=attachments,
     )
     return Letter(
+        sender=content.sender,
+        recipients=content.recipients,
+        bcc=content.bcc,
+        header=content.header,
+        part=content.part,
         transport=transport,
         session=session,
-        sender=sender,
-        recipients=(*tos, *ccs, *bccs),
-        bcc=tuple(bccs),
-        header=header,
-        part=part,
         credentials=credentials,
         timeout=checked_timeout,
     )
