@@ -20,6 +20,7 @@ import contextlib
 import functools
 import hmac
 import ipaddress
+import re
 import select
 import smtplib
 import socket
@@ -147,13 +148,10 @@ class _Connection(smtplib.SMTP):
     # -- writing
     def putcmd(self, cmd: str, args: str = "", *, shown: Optional[str] = None) -> None:
         line = f"{cmd} {args}" if args else cmd
-        if any(ch in line for ch in "\r\n\x00"):
-            raise OptionError(
-                f"refusing to send an SMTP command containing CR, LF or NUL: {line!r}"
-            )
+        data = _command_bytes(line, shown)
         self.last_command = shown if shown is not None else line
         self.transcript.command(self.last_command)
-        self.send(line.encode("utf-8") + b"\r\n")
+        self.send(data)
 
     def send(self, s: Union[ReadableBuffer, str]) -> None:
         if self.sock is None:
@@ -234,6 +232,19 @@ class _Connection(smtplib.SMTP):
                     + _while(self.last_command),
                     command=self.last_command,
                 )
+
+
+_FORBIDDEN_IN_COMMAND = re.compile("[\r\n\x00]")
+
+
+def _command_bytes(line: str, shown: Optional[str]) -> bytes:
+    """One command line on the wire; CR, LF or NUL in it could smuggle another command."""
+    if _FORBIDDEN_IN_COMMAND.search(line):
+        raise OptionError(
+            "refusing to send an SMTP command containing CR, LF or NUL: "
+            + repr(shown if shown is not None else line)
+        )
+    return line.encode("utf-8") + b"\r\n"
 
 
 def _while(command: str) -> str:
@@ -715,15 +726,11 @@ class Session:
         4.1.1.4: an unterminated message is discarded).
         """
         conn = self._conn()
-        for step in steps:
-            if any(ch in step.line for ch in "\r\n\x00"):
-                raise OptionError(
-                    f"refusing to send an SMTP command containing CR, LF or NUL: {step.line!r}"
-                )
+        data = b"".join([_command_bytes(step.line, None) for step in steps])
         for step in steps:
             self.transcript.command(step.line)
         conn.last_command = steps[0].line
-        conn.send("".join([step.line + "\r\n" for step in steps]).encode("utf-8"))
+        conn.send(data)
         failure: Optional[SMTPError] = None
         code = 0
         for step in steps:
