@@ -251,7 +251,7 @@ def _cases() -> Iterator[object]:
             yield pytest.param(entry, ch, id=f"{entry.name}-{ch!r}")
 
 
-@pytest.mark.parametrize(("entry", "bad"), _cases())
+@pytest.mark.parametrize(("entry", "bad"), list(_cases()))
 def test_control_characters_raise_before_any_connection(
     entry: Entry, bad: str, fault_server_factory: Callable[..., FaultServer]
 ) -> None:
