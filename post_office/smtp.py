@@ -141,7 +141,8 @@ class _Connection(smtplib.SMTP):
             return self.tls_context.wrap_socket(sock, server_hostname=self.server_name)
         except BaseException as exc:
             sock.close()
-            if isinstance(exc, (ssl.SSLEOFError, ConnectionError)):  # a hang-up, not a TLS fault
+            # A hang-up, not a TLS fault (Python 3.9 reports it as SSLZeroReturnError).
+            if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError)):
                 raise _io_error(exc, "(TLS handshake)", "negotiating TLS") from exc
             raise
 
