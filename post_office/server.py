@@ -283,7 +283,14 @@ def parse_mail_server(spec: object) -> MailServer:
     465 when ``ssl`` is true.  Raises :class:`ServerSpecError` (a ``ValueError``).
     """
     if isinstance(spec, MailServer):
-        return spec
+        # A MailServer built by hand has not been checked: take it apart and parse it,
+        # which gives back an equal value when it is valid (the round-trip property).
+        if not isinstance(spec.ssl, bool) or spec.starttls not in (False, True, "required"):
+            raise ServerSpecError(
+                f"{spec!r}: ssl must be True or False and starttls True, False or 'required'"
+            )
+        checked = _from_options(spec.host, spec._items(lisp=False)[1:], spec)
+        return spec if checked == spec else checked
     if isinstance(spec, str):
         return _from_string(spec)
     if isinstance(spec, (int, ipaddress.IPv4Address, ipaddress.IPv6Address)):

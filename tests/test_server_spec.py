@@ -939,3 +939,17 @@ def test_any_mapping_type_is_accepted() -> None:
 
     for make in (dict, OrderedDict, MappingProxyType):
         assert parse_mail_server(make({"host": "mail.corp", "port": 26})) == server("mail.corp", 26)
+
+
+def test_a_mail_server_built_by_hand_is_checked_too() -> None:
+    good = MailServer("mail.corp", 587, starttls=True)
+    assert parse_mail_server(good) == good
+    for bad in (
+        MailServer("mail\r\n.corp"),
+        MailServer("mail.corp", 0),
+        MailServer("mail.corp", "25"),  # type: ignore[arg-type]
+        MailServer("mail.corp", starttls="sometimes"),
+        MailServer("mail.corp", tls=TlsSettings(verify="bogus")),
+    ):
+        with pytest.raises(ServerSpecError):
+            parse_mail_server(bad)
