@@ -41,7 +41,6 @@ from .errors import (
     RecipientRefusedError,
     SenderRefusedError,
     ServerDisconnectedError,
-    ServerSpecError,
     SMTPError,
     SMTPTimeoutError,
     SMTPUTF8Error,
@@ -428,15 +427,10 @@ class Session:
         use_ssl = server.ssl
         if (use_ssl or server.starttls) and self.context is None:
             raise ValueError("a TLS context is needed for :ssl or :starttls")
-        server_name = server.tls.server_name or server.host
-        if any(ch.isspace() or not ch.isprintable() for ch in server_name):  # goes into SNI
-            raise ServerSpecError(
-                f"mail-server keyword :server-name has the value {server_name!r}; expected "
-                "a host name without whitespace or control characters"
-            )
         conn = _Connection(
             context=self.context if use_ssl else None,
-            server_name=server_name,
+            # both checked when the spec was parsed: no whitespace or control characters
+            server_name=server.tls.server_name or server.host,
             timeout=self.timeout,
             source_address=self.source_address,
             transcript=self.transcript,
@@ -501,8 +495,10 @@ class Session:
             raise error(what, code=code, reply=text, command=conn.last_command, **extra)
         return code, text
 
-    def _hello(self) -> None:
+    def _hello(self, when: str = "") -> None:
+        """EHLO, and HELO when EHLO is refused (``when``: " after STARTTLS" in messages)."""
         conn = self._conn()
+        conn.esmtp_features = {}
         code, raw = conn.ehlo()
         _check_not_closing(code, raw, conn.last_command)
         if code == 250:
@@ -511,7 +507,10 @@ class Session:
         self.features = {}
         conn.esmtp_features = {}
         self._command(
-            f"HELO {conn.local_hostname}", expect=(2,), error=HeloError, what="HELO was refused"
+            f"HELO {conn.local_hostname}",
+            expect=(2,),
+            error=HeloError,
+            what=f"HELO{when} was refused",
         )
 
     def _starttls(self) -> None:
@@ -540,19 +539,7 @@ class Session:
             raise _io_error(exc, "STARTTLS", "negotiating TLS after STARTTLS") from exc
         self.encrypted = True
         self.transcript.note(f"TLS established ({conn.sock.version()})")
-        conn.esmtp_features = {}
-        code, raw = conn.ehlo()
-        _check_not_closing(code, raw, conn.last_command)
-        if code != 250:
-            self.features = {}
-            self._command(
-                f"HELO {conn.local_hostname}",
-                expect=(2,),
-                error=HeloError,
-                what="HELO after STARTTLS was refused",
-            )
-        else:
-            self.features = dict(conn.esmtp_features)
+        self._hello(" after STARTTLS")
 
     # ------------------------------------------------------------------ AUTH
     def authenticate(self, login: str, password: Union[str, OAuth2Token]) -> None:
