@@ -314,13 +314,20 @@ def test_bad_server_spec_raises_before_connecting() -> None:
         send_smtp(("127.0.0.1", ":prot", 25), "me@example.test", "you@example.test", "x")
 
 
-def test_ehlo_name_is_not_looked_up_per_message(smtp_plain) -> None:
-    default_local_hostname()
-    before = default_local_hostname.cache_info()
+def test_ehlo_name_is_not_looked_up_per_message(smtp_plain, monkeypatch) -> None:
+    """smtplib calls socket.getfqdn() (a DNS lookup) per connection; we do it once."""
+    lookups = []
+    real_getfqdn = socket.getfqdn
+
+    def counting_getfqdn(name: str = "") -> str:
+        lookups.append(name)
+        return real_getfqdn(name)
+
+    monkeypatch.setattr(socket, "getfqdn", counting_getfqdn)
+    default_local_hostname.cache_clear()
     for _ in range(3):
         send_smtp(spec(smtp_plain), "me@example.test", "you@example.test", "x\n")
-    after = default_local_hostname.cache_info()
-    assert after.misses == before.misses
+    assert len(lookups) == 1
     names = {m.ehlo_name for m in smtp_plain.messages}
     assert len(names) == 1 and names != {None}
 
