@@ -247,6 +247,11 @@ def _command_bytes(line: str, shown: Optional[str]) -> bytes:
     return line.encode("utf-8") + b"\r\n"
 
 
+def _expected(code: int, expect: Sequence[int]) -> bool:
+    """Whether a reply code is one of ``expect``; a one-digit entry is a class (2: 2xx)."""
+    return code in expect or code // 100 in expect
+
+
 def _while(command: str) -> str:
     return f" (we had said {command!r})" if command else ""
 
@@ -491,7 +496,7 @@ class Session:
         conn.putcmd(line, shown=shown)
         code, raw = conn.getreply()
         text = raw.decode("utf-8", "replace")
-        if code not in expect and code // 100 not in expect:
+        if not _expected(code, expect):
             raise error(what, code=code, reply=text, command=conn.last_command, **extra)
         return code, text
 
@@ -729,7 +734,7 @@ class Session:
                 if failure is not None:
                     raise failure from None  # e.g. 421 then the server hung up
                 raise
-            if code == step.expect or (step.expect == 2 and 200 <= code < 300):
+            if _expected(code, (step.expect,)):
                 if step.error is SenderRefusedError:
                     self.mail_accepted = True
                 continue
