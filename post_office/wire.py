@@ -26,13 +26,15 @@ import email.errors
 import email.generator
 import email.message
 import io
+import os
 import re
 import reprlib
-from typing import Any, Iterator, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
 
 from .errors import MessageArgumentError
 
 __all__ = [
+    "ACCELERATED",
     "DEFAULT_CHUNK_SIZE",
     "TERMINATOR",
     "DotStuffer",
@@ -76,6 +78,24 @@ _DOT = 46
 _LF_DOT = re.compile(rb"\n\.")
 _DOT_SAMPLE = 1024
 _SPARSE_DOTS = 4
+
+# The optional C encoder (post_office/_speedups.c): the same transformation in one pass,
+# about three times the speed of the Python path, which has to make several whole-chunk
+# passes.  Missing when the package was installed without a C compiler, or on purpose with
+# POST_OFFICE_PURE_PYTHON=1 at install time; the same variable at run time switches it off.
+_NativeEncoder = Callable[[_BytesLike, int], Tuple[bytes, int]]
+_built_native: Optional[_NativeEncoder]
+try:
+    from ._speedups import encode_chunk as _built_native
+except ImportError:
+    _built_native = None
+_default_native = None if os.environ.get("POST_OFFICE_PURE_PYTHON") else _built_native
+# The state bits the C encoder takes and returns (see _speedups.c).
+_AT_LINE_START = 1
+_SKIP_LF = 2
+
+#: Whether DATA is encoded by the C encoder (``post_office._speedups``) by default.
+ACCELERATED = _default_native is not None
 
 
 # --------------------------------------------------------------------------- validation
@@ -361,10 +381,10 @@ class DotStuffer:
 
     Sans-IO: :meth:`feed` takes raw bytes and returns the wire bytes for them at once;
     :meth:`finish` returns the end of the data.  LF, CRLF and bare CR each become one
-    CRLF; a line starting with ``.`` gets one more.  Every chunk is handled with whole-chunk
-    ``bytes`` operations (``in``, ``count``, ``split``/``join``, ``replace``,
-    ``translate``) that run in C, so the cost per byte is a few memory passes, never a
-    Python loop.
+    CRLF; a line starting with ``.`` gets one more.  Without the C encoder, every chunk is
+    handled with whole-chunk ``bytes`` operations (``in``, ``count``, ``split``/``join``,
+    ``replace``, ``translate``) that run in C, so the cost per byte is a few memory
+    passes, never a Python loop.
 
     Two facts carry over between chunks, which is what makes any split give the same
     output: whether the output stands at the start of a line (so a ``.`` opening the next
@@ -380,15 +400,33 @@ class DotStuffer:
     sends CRLF ``.`` CRLF instead, which delivers a message of one empty line.)  A
     line-based receiver such as aiosmtpd ends the data at a first line of ``.`` and
     stores an empty message.
+
+    The work per chunk is done by the C encoder when it is built (:data:`ACCELERATED`),
+    otherwise by the Python code below, which is the reference the C one is tested
+    against.  ``accelerated`` chooses: None (the default) for the C encoder when
+    available, False for pure Python, True for C or RuntimeError.
     """
 
-    __slots__ = ("_at_line_start", "_finished", "_skip_lf", "_started")
+    __slots__ = ("_at_line_start", "_finished", "_native", "_skip_lf", "_started")
 
-    def __init__(self) -> None:
+    def __init__(self, *, accelerated: Optional[bool] = None) -> None:
+        if accelerated is None:
+            self._native = _default_native
+        elif not accelerated:
+            self._native = None
+        elif _built_native is None:
+            raise RuntimeError("the C encoder post_office._speedups is not built")
+        else:
+            self._native = _built_native
         self._at_line_start = True  # the data begins a line, so a leading "." is stuffed
         self._skip_lf = False  # the last chunk ended in CR, already emitted as CRLF
         self._started = False  # any byte emitted (decides the empty-message terminator)
         self._finished = False
+
+    @property
+    def accelerated(self) -> bool:
+        """Whether this encoder runs on the C encoder."""
+        return self._native is not None
 
     def feed(self, data: bytes) -> bytes:
         """Wire bytes for ``data``; everything fed so far is fully emitted on return."""
@@ -396,6 +434,15 @@ class DotStuffer:
             raise ValueError("DotStuffer.feed() after finish()")
         if type(data) is not bytes:
             data = bytes(data)
+        native = self._native
+        if native is not None:
+            if not data:
+                return b""
+            out, state = native(data, self._at_line_start | self._skip_lf << 1)
+            self._at_line_start = bool(state & _AT_LINE_START)
+            self._skip_lf = bool(state & _SKIP_LF)
+            self._started = self._started or bool(out)
+            return out
         if self._skip_lf and data:
             self._skip_lf = False
             if data[0] == _LF:

@@ -3,6 +3,7 @@
 The examples pin each rule; the properties check the rules against an independent oracle
 (a regex newline normaliser and a line-by-line stuffer) for any input and any split of it
 into chunks, since a chunk boundary in the wrong place is where a streaming encoder breaks.
+Every test runs twice: on the C encoder (when it is built) and on the pure-Python one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import post_office.wire
 from post_office.errors import MessageArgumentError
 from post_office.wire import (
     DotStuffer,
@@ -33,6 +35,20 @@ from post_office.wire import (
     normalise_newlines,
     unstuff,
 )
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The encoder every DotStuffer of the test uses by default: C, then pure Python."""
+    if request.param == "c":
+        if post_office.wire._built_native is None:
+            pytest.skip("the C encoder post_office._speedups is not built")
+        monkeypatch.setattr(post_office.wire, "_default_native", post_office.wire._built_native)
+    else:
+        monkeypatch.setattr(post_office.wire, "_default_native", None)
+    assert DotStuffer().accelerated == (request.param == "c")
+    return str(request.param)
+
 
 # --------------------------------------------------------------------------- oracle
 

@@ -1,0 +1,106 @@
+"""The optional C encoder (post_office/_speedups.c) against the pure-Python reference.
+
+test_wire.py runs every encoder rule on both; here the two are compared directly, chunk
+by chunk, so a difference in the state carried between chunks shows at the chunk where
+it happens, and the C function's own argument checks are pinned.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import List
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+import post_office.wire
+from post_office.wire import DotStuffer
+
+native = post_office.wire._built_native
+needs_c = pytest.mark.skipif(native is None, reason="post_office._speedups is not built")
+
+_PIECES = [b"\r", b"\n", b"\r\n", b".", b"..", b"\x00", b"a", b"xyz", b"\xff", b"\r\r", b"\n\n"]
+contents = st.lists(st.sampled_from(_PIECES), max_size=60).map(b"".join) | st.binary(max_size=80)
+
+
+@st.composite
+def split_contents(draw: st.DrawFn) -> List[bytes]:
+    content = draw(contents)
+    cuts = sorted(draw(st.lists(st.integers(0, len(content)), max_size=10)))
+    bounds = [0, *cuts, len(content)]
+    return [content[start:end] for start, end in zip(bounds, bounds[1:])]
+
+
+@needs_c
+@given(split_contents())
+@example([b"a\r", b"\n", b".b"])
+@example([b"\r", b"", b"\n."])
+@example([b".", b".\r", b"\r\n."])
+@example([b"x" * 70_000 + b"\n." * 5000])
+def test_c_and_python_agree_chunk_by_chunk(chunks: List[bytes]) -> None:
+    c, python = DotStuffer(accelerated=True), DotStuffer(accelerated=False)
+    assert c.accelerated and not python.accelerated
+    for chunk in chunks:
+        assert c.feed(chunk) == python.feed(chunk), chunk
+    assert c.finish() == python.finish()
+
+
+@needs_c
+@pytest.mark.parametrize("state", [0, 1, 2, 3])
+@pytest.mark.parametrize("data", [b"", b"\n", b".", b"\r", b"a.\n.b\r\r\n", b"\n" * 1000])
+def test_encode_chunk_states(state: int, data: bytes) -> None:
+    """The state bits in and out mean what DotStuffer's Python path keeps."""
+    assert native is not None
+    python = DotStuffer(accelerated=False)
+    python._at_line_start = bool(state & 1)
+    python._skip_lf = bool(state & 2)
+    out, new_state = native(data, state)
+    assert out == python.feed(data)
+    assert new_state == python._at_line_start | python._skip_lf << 1
+
+
+@needs_c
+def test_encode_chunk_takes_any_contiguous_buffer() -> None:
+    assert native is not None
+    for data in (b"a\n.b", bytearray(b"a\n.b"), memoryview(b"xa\n.b")[1:]):
+        assert native(data, 1) == (b"a\r\n..b", 0)
+
+
+@needs_c
+def test_encode_chunk_refuses_bad_arguments() -> None:
+    encode = post_office.wire._built_native
+    assert encode is not None
+    with pytest.raises(TypeError):
+        encode("text", 1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="state must be 0-3"):
+        encode(b"a", 4)
+    with pytest.raises(ValueError, match="state must be 0-3"):
+        encode(b"a", -1)
+    with pytest.raises(TypeError, match="exactly 2 arguments"):
+        encode(b"a")  # type: ignore[call-arg]
+
+
+def test_forcing_c_without_it_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(post_office.wire, "_built_native", None)
+    with pytest.raises(RuntimeError, match="not built"):
+        DotStuffer(accelerated=True)
+    assert not DotStuffer().accelerated or post_office.wire._default_native is not None
+
+
+def test_pure_python_switch_at_run_time() -> None:
+    """POST_OFFICE_PURE_PYTHON=1 in the environment turns the C encoder off."""
+    code = "import post_office.wire as w; print(w.ACCELERATED, w.DotStuffer().accelerated)"
+    env = {**os.environ, "POST_OFFICE_PURE_PYTHON": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]
+    env.pop("POST_OFFICE_PURE_PYTHON")
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    expected = str(native is not None)
+    assert result.stdout.split() == [expected, expected]
