@@ -39,11 +39,12 @@ from common import Sink, interleave, machine, median_of, median_ratio, run_clien
 
 from post_office.wire import encode_data
 
-VARIANTS = ("sendmail_str", "sendmail_bytes", "send_smtp", "floor", "raw")
+VARIANTS = ("sendmail_str", "sendmail_bytes", "send_smtp", "send_smtp_pure", "floor", "raw")
 LABELS = {
     "sendmail_str": "smtplib `sendmail(str)`",
     "sendmail_bytes": "smtplib `sendmail(bytes)`",
     "send_smtp": "post_office `send_smtp(file)`",
+    "send_smtp_pure": "post_office `send_smtp(file)`, pure-Python encoder",
     "floor": "floor: read + `bytes.replace` + `sendall`",
     "raw": "raw `sendall` of the DATA bytes",
 }
@@ -148,7 +149,9 @@ def main(argv: List[str]) -> int:
             with Sink(args.server) as sink:
 
                 def run(variant: str, files: Dict[str, str] = files, port: int = sink.port) -> Any:
-                    return run_client({"task": "large", "variant": variant, "port": port, **files})
+                    env = {"POST_OFFICE_PURE_PYTHON": "1"} if variant == "send_smtp_pure" else {}
+                    task = {"task": "large", "variant": variant, "port": port, "env": env}
+                    return run_client({**task, **files})
 
                 results = interleave(VARIANTS, args.rounds, run)
                 stats = sink.stop()

@@ -78,7 +78,7 @@ def run_client(task: Dict[str, Any]) -> Dict[str, Any]:
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **task.get("env", {})},
     )
     if result.returncode != 0:
         raise RuntimeError(f"client {task['variant']} failed:\n{result.stderr}")
