@@ -39,6 +39,7 @@ _FORMS = (
     ("\\", "it contains a backslash"),
 )
 _COLON = "it contains a colon (source routes and group syntax are not supported)"
+_FORM_CHARACTERS = re.compile("[" + re.escape("".join(chars for chars, _ in _FORMS)) + "]")
 
 # Zero-width joiner and non-joiner are legitimate inside words of some scripts (IDNA
 # allows them in context); every other format character is invisible and refused.
@@ -60,13 +61,22 @@ def _show(value: object) -> str:
 
 def _character_fault(address: str) -> Optional[str]:
     """Why a character of ``address`` cannot be in a bare address, or None."""
-    for characters, reason in _FORMS:
-        if any(c in address for c in characters):
-            return reason
+    # Every message checks its sender and recipients, so the common case (none of these
+    # characters, plain printable ASCII) is decided by one regex and two string methods;
+    # the reasons are still looked up in _FORMS's order when something is found.
+    if _FORM_CHARACTERS.search(address) is not None:
+        for characters, reason in _FORMS:
+            if any(c in address for c in characters):
+                return reason
     # A colon is only at home inside an IPv6 domain literal: user@[IPv6:2001:db8::1].
-    literal = _DOMAIN_LITERAL.search(address)
-    if ":" in (address[: literal.start()] if literal else address):
-        return _COLON
+    if ":" in address:
+        literal = _DOMAIN_LITERAL.search(address)
+        if ":" in (address[: literal.start()] if literal else address):
+            return _COLON
+    # Printable ASCII other than the space has no control, whitespace, surrogate or
+    # format character: the loop below would find nothing.
+    if address.isascii() and address.isprintable() and " " not in address:
+        return None
     for index, c in enumerate(address):
         category = unicodedata.category(c)
         if category == "Cc":

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 import sys
+import unicodedata
 from typing import List, Optional
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from post_office import addresses
 from post_office.addresses import check_address, check_recipients, needs_smtputf8, smtp_path
 from post_office.errors import AddressError, ArgumentError, PostOfficeError
 
@@ -315,3 +317,39 @@ def test_any_non_string_is_refused_with_address_error(value: object) -> None:
         check_address(value, "from_")
     with pytest.raises(AddressError):
         check_recipients(value)
+
+
+def _reasons_by_scanning(address: str) -> Optional[str]:
+    """The character check written plainly: every form, then every character, in order.
+
+    ``_character_fault`` decides the common case with a shortcut; this is what the
+    shortcut must agree with.
+    """
+    for characters, reason in addresses._FORMS:
+        if any(c in address for c in characters):
+            return reason
+    literal = addresses._DOMAIN_LITERAL.search(address)
+    if ":" in (address[: literal.start()] if literal else address):
+        return addresses._COLON
+    for index, c in enumerate(address):
+        category = unicodedata.category(c)
+        if category == "Cc":
+            return f"it contains the control character {c!r} at index {index}"
+        if c.isspace() or category in ("Zs", "Zl", "Zp"):
+            return f"it contains whitespace {c!r} at index {index}"
+        if category == "Cs":
+            return f"it contains a lone surrogate {c!r} at index {index} (not valid text)"
+        if category == "Cf" and c not in addresses._ALLOWED_FORMAT:
+            return f"it contains the invisible format character {c!r} at index {index}"
+    return None
+
+
+@given(st.text() | st.text(st.characters(max_codepoint=127)) | bare_addresses)
+@example("a b@c")
+@example("a\x7f@c")
+@example("user@[IPv6:2001:db8::1]")
+@example("user:x@[IPv6:2001:db8::1]")
+@example("joe <a,b>")
+@example("x\u200b@y")
+def test_the_character_check_shortcut_agrees_with_scanning(text: str) -> None:
+    assert addresses._character_fault(text) == _reasons_by_scanning(text)
