@@ -272,6 +272,26 @@ def _from_string(spec: str) -> MailServer:
     return MailServer(_host(spec, spec))
 
 
+# send_smtp parses its server argument on every call, and a program that sends many
+# messages passes the same one each time.  The common forms, an exact str or an exact
+# (str, int) pair, are hashable and compare only equal to themselves (a float or bool port
+# would compare equal to an int one, so other types are never looked up), and their
+# parse is a pure function of them.  Only results without TLS settings are kept, so no
+# path, password or context outlives the call that gave it; MailServer is immutable, so
+# handing out the same instance again is safe.
+_PARSED: Dict[object, MailServer] = {}
+_PARSED_MAX = 64
+_NO_TLS = TlsSettings()
+
+
+def _cache_key(spec: object) -> object:
+    if type(spec) is str:
+        return spec
+    if type(spec) is tuple and len(spec) == 2 and type(spec[0]) is str and type(spec[1]) is int:
+        return spec
+    return None
+
+
 def parse_mail_server(spec: object) -> MailServer:
     """Understand Allegro's ``mail-server`` argument in any of its forms (SPEC section 2).
 
@@ -282,6 +302,20 @@ def parse_mail_server(spec: object) -> MailServer:
     ``"host"`` key, a :class:`MailServer`, or literal Lisp text.  Port defaults to 25, or
     465 when ``ssl`` is true.  Raises :class:`ServerSpecError` (a ``ValueError``).
     """
+    key = _cache_key(spec)
+    if key is None:
+        return _parse_mail_server(spec)
+    server = _PARSED.get(key)
+    if server is None:
+        server = _parse_mail_server(spec)
+        if server.tls == _NO_TLS:
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            _PARSED[key] = server
+    return server
+
+
+def _parse_mail_server(spec: object) -> MailServer:
     if isinstance(spec, MailServer):
         # A MailServer built by hand has not been checked: take it apart and parse it,
         # which gives back an equal value when it is valid (the round-trip property).

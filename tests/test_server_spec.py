@@ -17,6 +17,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from post_office import Keyword, MailProgram, MailServer, parse_mail_server, to_lisp
+from post_office import server as server_module
 from post_office.errors import LispSyntaxError, PostOfficeError, ServerSpecError
 from post_office.server import parse_transport
 from post_office.tls import TLS_KEYWORDS, TlsSettings, tls_settings
@@ -953,3 +954,37 @@ def test_a_mail_server_built_by_hand_is_checked_too() -> None:
     ):
         with pytest.raises(ServerSpecError):
             parse_mail_server(bad)
+
+
+# --------------------------------------------------------------------------- the parse cache
+
+
+def test_a_repeated_spec_parses_the_same_and_a_refused_one_stays_refused() -> None:
+    for _ in range(2):
+        assert parse_mail_server(("mail.corp", 587)) == MailServer("mail.corp", 587)
+        assert parse_mail_server("mail.corp:2525") == MailServer("mail.corp", 2525)
+        with pytest.raises(ServerSpecError):
+            parse_mail_server("mail.corp:0")
+
+
+@pytest.mark.parametrize("port", [587.0, True])
+def test_a_port_that_only_compares_equal_to_an_int_is_not_served_from_the_cache(
+    port: object,
+) -> None:
+    int_port = int(port)  # type: ignore[call-overload]
+    assert parse_mail_server(("mail.corp", int_port)).port == int_port
+    with pytest.raises(ServerSpecError):
+        parse_mail_server(("mail.corp", port))
+
+
+def test_a_spec_with_tls_settings_is_not_kept() -> None:
+    text = '("mail.corp" :ssl t :ca-file "/etc/ssl/ca.pem")'
+    assert parse_mail_server(text) == parse_mail_server(text)
+    assert parse_mail_server(text) is not parse_mail_server(text)
+    assert all(server.tls == TlsSettings() for server in server_module._PARSED.values())
+
+
+def test_the_cache_stays_bounded() -> None:
+    for port in range(1, 1000):
+        parse_mail_server(("mail.corp", port))
+    assert len(server_module._PARSED) <= server_module._PARSED_MAX
