@@ -107,7 +107,14 @@ def default_local_hostname() -> Optional[str]:
 
 
 def _address_literal(sock: socket.socket) -> str:
-    address = ipaddress.ip_address(sock.getsockname()[0])
+    return _literal_of(sock.getsockname()[0])
+
+
+@functools.lru_cache(maxsize=16)
+def _literal_of(host: str) -> str:
+    """A pure function of the local address, which is the same on every connection of a
+    host without an FQDN: parsed once, not per message."""
+    address = ipaddress.ip_address(host)
     return f"[IPv6:{address}]" if address.version == 6 else f"[{address}]"
 
 
