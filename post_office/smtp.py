@@ -67,6 +67,8 @@ Reply = Tuple[int, str]
 #: the fastest of 32 KiB..512 KiB end to end (bench/README.md); each chunk's passes still
 #: run in the CPU cache, and the syscalls are few.  Memory stays a small constant.
 BODY_CHUNK_SIZE = 1 << 18
+#: Bytes asked of the socket per read of replies (io.BufferedReader's default buffer).
+RECV_SIZE = 8192
 
 
 class _Step:
@@ -136,6 +138,7 @@ class _Connection(smtplib.SMTP):
         self.server_name = server_name
         self.transcript = transcript
         self.last_command = "(connect)"
+        self.pending = b""  # received from the server, not yet read as reply lines
         super().__init__(local_hostname="localhost", timeout=timeout, source_address=source_address)
 
     # -- socket set-up: implicit TLS uses our context and :server-name
@@ -173,18 +176,42 @@ class _Connection(smtplib.SMTP):
             raise _io_error(exc, self.last_command, "sending") from exc
 
     # -- reading: bounded, and a timeout is not a disconnect
+    def _readline(self, sock: socket.socket) -> bytes:
+        """The next reply line with its LF, at most ``MAX_LINE + 1`` bytes (the caller
+        refuses a longer one); at end of file what is left, then ``b""``.
+
+        Our own buffer rather than ``sock.makefile()``: a reply is usually one
+        ``recv``, and the file object's Python layers cost more than the reading.  It
+        holds at most ``MAX_LINE + RECV_SIZE`` bytes: we only receive while it has no
+        complete line and is not yet too long for one.
+        """
+        pending = self.pending
+        end = pending.find(b"\n", 0, MAX_LINE + 1)
+        while end < 0 and len(pending) <= MAX_LINE:
+            chunk = sock.recv(RECV_SIZE)
+            if not chunk:
+                self.pending = b""
+                return pending
+            start = len(pending)
+            pending += chunk
+            end = pending.find(b"\n", start, MAX_LINE + 1)
+        if end < 0:
+            end = MAX_LINE
+        self.pending = pending[end + 1 :]
+        return pending[: end + 1]
+
     def getreply(self) -> Tuple[int, bytes]:
-        if self.sock is None:
+        sock = self.sock
+        if sock is None:
             raise ServerDisconnectedError(
                 "the connection is already closed", command=self.last_command
             )
-        if self.file is None:
-            self.file = self.sock.makefile("rb")
+        transcript = self.transcript
         lines: List[bytes] = []
         code = -1
         while True:
             try:
-                line = self.file.readline(MAX_LINE + 1)
+                line = self._readline(sock)
             except BaseException as exc:
                 self.close()
                 raise _io_error(exc, self.last_command, "waiting for the reply") from exc
@@ -203,17 +230,17 @@ class _Connection(smtplib.SMTP):
                     command=self.last_command,
                 )
             text = line.rstrip(b"\r\n")
-            self.transcript.reply(text.decode("utf-8", "replace"))
-            try:
-                this_code = int(text[:3])
-            except ValueError:
-                this_code = -1
-            # RFC 5321 4.2: three digits, then "-", a space or the end of the line.
+            if transcript.enabled:
+                transcript.reply(text.decode("utf-8", "replace"))
+            # RFC 5321 4.2: three digits (a code from 200 to 599), then "-", a space or
+            # the end of the line.
+            digits = text[:3]
+            separator = text[3:4]
             if (
-                this_code < 200
-                or this_code > 599
-                or not text[:3].isdigit()
-                or text[3:4] not in (b"", b" ", b"-")
+                len(digits) != 3
+                or not digits.isdigit()
+                or not b"200" <= digits <= b"599"
+                or separator not in _SEPARATORS
             ):
                 self.close()
                 raise ProtocolError(
@@ -221,6 +248,7 @@ class _Connection(smtplib.SMTP):
                     command=self.last_command,
                     reply=text.decode("utf-8", "replace")[:200],
                 )
+            this_code = int(digits)
             if lines and this_code != code:
                 self.close()
                 raise ProtocolError(
@@ -230,8 +258,8 @@ class _Connection(smtplib.SMTP):
                 )
             code = this_code
             lines.append(text[4:].strip(b" \t"))
-            if text[3:4] != b"-":
-                return code, b"\n".join(lines)
+            if separator != b"-":
+                return code, lines[0] if len(lines) == 1 else b"\n".join(lines)
             if len(lines) >= MAX_REPLY_LINES:
                 self.close()
                 raise ProtocolError(
@@ -239,6 +267,9 @@ class _Connection(smtplib.SMTP):
                     + _while(self.last_command),
                     command=self.last_command,
                 )
+
+
+_SEPARATORS = (b"", b" ", b"-")
 
 
 _FORBIDDEN_IN_COMMAND = re.compile("[\r\n\x00]")
@@ -538,9 +569,7 @@ class Session:
             return
         self._command("STARTTLS", expect=(220,), error=StartTLSError, what="STARTTLS was refused")
         assert self.context is not None and conn.sock is not None
-        if conn.file is not None:
-            conn.file.close()  # drops anything the server sent early, in plain text
-            conn.file = None
+        conn.pending = b""  # anything the server sent early, in plain text, is dropped
         try:
             conn.sock = self.context.wrap_socket(conn.sock, server_hostname=conn.server_name)
         except ssl.SSLCertVerificationError as exc:
