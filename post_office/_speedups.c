@@ -70,80 +70,25 @@ copy_run_sse2(const char *p, const char *end, char **out)
 }
 #endif
 
-PyDoc_STRVAR(encode_chunk_doc,
-"encode_chunk(data, state, portable=False, /)\n--\n\n"
-"Wire bytes for one chunk of message content, and the state for the next chunk.\n\n"
-"data is a contiguous bytes-like object; state holds bit 1 (the output stands at a\n"
-"line start) and bit 2 (the previous chunk ended in a CR).  Returns (bytes, state).\n"
-"portable=True uses the plain C search instead of SSE2 (for the tests).");
-
-static PyObject *
-encode_chunk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* The transformation itself, on plain memory; returns the end of the output.  The state
+ * (AT_LINE_START | SKIP_LF) is read from and written back to *state. */
+static char *
+encode(const char *p, const char *end, char *o, int *state,
+       const char *(*copy_run)(const char *, const char *, char **))
 {
-    Py_buffer view;
-    long state;
-    int portable = 0;
-    const char *p, *end;
-    char *out, *o;
-    int at_line_start, skip_lf;
-    PyObject *result;
-    const char *(*copy_run)(const char *, const char *, char **);
+    int at_line_start = (*state & AT_LINE_START) != 0;
+    int skip_lf = (*state & SKIP_LF) != 0;
 
-    (void)module;
-    if (nargs < 2 || nargs > 3) {
-        PyErr_Format(PyExc_TypeError,
-                     "encode_chunk() takes 2 or 3 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    state = PyLong_AsLong(args[1]);
-    if (state == -1 && PyErr_Occurred())
-        return NULL;
-    if (state < 0 || state > (AT_LINE_START | SKIP_LF)) {
-        PyErr_Format(PyExc_ValueError, "encode_chunk(): state must be 0-3, not %ld", state);
-        return NULL;
-    }
-    if (nargs == 3) {
-        portable = PyObject_IsTrue(args[2]);
-        if (portable < 0)
-            return NULL;
-    }
-#if HAVE_SSE2
-    copy_run = portable ? copy_run_portable : copy_run_sse2;
-#else
-    copy_run = copy_run_portable;
-#endif
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    /* Every input byte gives at most two output bytes (LF or CR -> CRLF, "." -> ".."),
-     * plus 16 bytes of slack for the SSE2 loop's whole-block stores. */
-    if (view.len > (PY_SSIZE_T_MAX - 16) / 2) {
-        PyBuffer_Release(&view);
-        return PyErr_NoMemory();
-    }
-    /* A scratch buffer of the worst-case size, then an exact-size bytes copy: growing a
-     * bytes object in place and shrinking it would leave glibc handing out fresh mmap'd
-     * pages (and their page faults) for every chunk, which cost more than the copy. */
-    out = PyMem_RawMalloc((size_t)view.len * 2 + 16);
-    if (out == NULL) {
-        PyBuffer_Release(&view);
-        return PyErr_NoMemory();
-    }
-    p = (const char *)view.buf;
-    end = p + view.len;
-    at_line_start = (state & AT_LINE_START) != 0;
-    skip_lf = (state & SKIP_LF) != 0;
-    o = out;
-
-    Py_BEGIN_ALLOW_THREADS
     if (skip_lf && p < end) {
         if (*p == '\n')
             p++; /* the LF of a CRLF split between two chunks: the CRLF is already out */
         skip_lf = 0;
     }
     while (p < end) {
+        const char *stop;
         if (at_line_start && *p == '.')
             *o++ = '.';
-        const char *stop = copy_run(p, end, &o);
+        stop = copy_run(p, end, &o);
         if (stop != p)
             at_line_start = 0;
         p = stop;
@@ -159,20 +104,83 @@ encode_chunk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 p++;
         }
     }
-    Py_END_ALLOW_THREADS
+    *state = (at_line_start ? AT_LINE_START : 0) | (skip_lf ? SKIP_LF : 0);
+    return o;
+}
 
-    PyBuffer_Release(&view);
-    result = PyBytes_FromStringAndSize(out, o - out);
-    PyMem_RawFree(out);
-    if (result == NULL)
+PyDoc_STRVAR(encode_into_doc,
+"encode_into(data, state, out, portable=False, /)\n--\n\n"
+"Write the wire bytes for one chunk of message content into out.\n\n"
+"data is a contiguous bytes-like object; out a writable buffer of at least\n"
+"2 * len(data) + 16 bytes, which the caller keeps from chunk to chunk; state holds\n"
+"bit 1 (the output stands at a line start) and bit 2 (the previous chunk ended in a\n"
+"CR).  Returns (bytes written, state for the next chunk).  portable=True uses the\n"
+"plain C search instead of SSE2 (for the tests).");
+
+static PyObject *
+encode_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer data, out;
+    long state_arg;
+    int state, portable = 0;
+    char *written;
+    Py_ssize_t needed, length;
+    const char *(*copy_run)(const char *, const char *, char **);
+
+    (void)module;
+    if (nargs < 3 || nargs > 4) {
+        PyErr_Format(PyExc_TypeError,
+                     "encode_into() takes 3 or 4 arguments (%zd given)", nargs);
         return NULL;
-    return Py_BuildValue("(Ni)", result,
-                         (at_line_start ? AT_LINE_START : 0) | (skip_lf ? SKIP_LF : 0));
+    }
+    state_arg = PyLong_AsLong(args[1]);
+    if (state_arg == -1 && PyErr_Occurred())
+        return NULL;
+    if (state_arg < 0 || state_arg > (AT_LINE_START | SKIP_LF)) {
+        PyErr_Format(PyExc_ValueError, "encode_into(): state must be 0-3, not %ld",
+                     state_arg);
+        return NULL;
+    }
+    state = (int)state_arg;
+    if (nargs == 4) {
+        portable = PyObject_IsTrue(args[3]);
+        if (portable < 0)
+            return NULL;
+    }
+#if HAVE_SSE2
+    copy_run = portable ? copy_run_portable : copy_run_sse2;
+#else
+    copy_run = copy_run_portable;
+#endif
+    if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(args[2], &out, PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    /* Every input byte gives at most two output bytes (LF or CR -> CRLF, "." -> ".."),
+     * plus 16 bytes of slack for the SSE2 loop's whole-block stores. */
+    needed = data.len <= (PY_SSIZE_T_MAX - 16) / 2 ? data.len * 2 + 16 : PY_SSIZE_T_MAX;
+    if (out.len < needed) {
+        PyErr_Format(PyExc_ValueError, "encode_into(): out holds %zd bytes, %zd needed",
+                     out.len, needed);
+        PyBuffer_Release(&out);
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    written = encode((const char *)data.buf, (const char *)data.buf + data.len,
+                     (char *)out.buf, &state, copy_run);
+    Py_END_ALLOW_THREADS
+    length = (Py_ssize_t)(written - (char *)out.buf);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&data);
+    return Py_BuildValue("(ni)", length, state);
 }
 
 static PyMethodDef speedups_methods[] = {
-    {"encode_chunk", (PyCFunction)(void (*)(void))encode_chunk, METH_FASTCALL,
-     encode_chunk_doc},
+    {"encode_into", (PyCFunction)(void (*)(void))encode_into, METH_FASTCALL,
+     encode_into_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -2,7 +2,11 @@
 
 from typing import Tuple, Union
 
-def encode_chunk(
-    data: Union[bytes, bytearray, memoryview], state: int, portable: bool = False, /
-) -> Tuple[bytes, int]:
-    """Wire bytes for one chunk of content, and the state for the next chunk."""
+def encode_into(
+    data: Union[bytes, bytearray, memoryview],
+    state: int,
+    out: Union[bytearray, memoryview],
+    portable: bool = False,
+    /,
+) -> Tuple[int, int]:
+    """Write the wire bytes for one chunk into ``out``; (bytes written, next state)."""

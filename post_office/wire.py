@@ -40,6 +40,7 @@ __all__ = [
     "DotStuffer",
     "check_messages",
     "encode_data",
+    "encode_data_transient",
     "iter_source_chunks",
     "known_7bit",
     "normalise_newlines",
@@ -83,10 +84,10 @@ _SPARSE_DOTS = 4
 # about three times the speed of the Python path, which has to make several whole-chunk
 # passes.  Missing when the package was installed without a C compiler, or on purpose with
 # POST_OFFICE_PURE_PYTHON=1 at install time; the same variable at run time switches it off.
-_NativeEncoder = Callable[[_BytesLike, int], Tuple[bytes, int]]
+_NativeEncoder = Callable[[_BytesLike, int, bytearray], Tuple[int, int]]
 _built_native: Optional[_NativeEncoder]
 try:
-    from ._speedups import encode_chunk as _built_native
+    from ._speedups import encode_into as _built_native
 except ImportError:
     _built_native = None
 _default_native = None if os.environ.get("POST_OFFICE_PURE_PYTHON") else _built_native
@@ -407,7 +408,7 @@ class DotStuffer:
     available, False for pure Python, True for C or RuntimeError.
     """
 
-    __slots__ = ("_at_line_start", "_finished", "_native", "_skip_lf", "_started")
+    __slots__ = ("_at_line_start", "_finished", "_native", "_scratch", "_skip_lf", "_started")
 
     def __init__(self, *, accelerated: Optional[bool] = None) -> None:
         if accelerated is None:
@@ -418,6 +419,7 @@ class DotStuffer:
             raise RuntimeError("the C encoder post_office._speedups is not built")
         else:
             self._native = _built_native
+        self._scratch = bytearray()  # the C encoder's work space, reused chunk to chunk
         self._at_line_start = True  # the data begins a line, so a leading "." is stuffed
         self._skip_lf = False  # the last chunk ended in CR, already emitted as CRLF
         self._started = False  # any byte emitted (decides the empty-message terminator)
@@ -430,6 +432,16 @@ class DotStuffer:
 
     def feed(self, data: bytes) -> bytes:
         """Wire bytes for ``data``; everything fed so far is fully emitted on return."""
+        out = self.feed_transient(data)
+        return out if type(out) is bytes else bytes(out)
+
+    def feed_transient(self, data: bytes) -> Union[bytes, memoryview]:
+        """Like :meth:`feed`, but the result may be a view that the next call overwrites.
+
+        For a caller that writes each chunk out before it feeds the next (the socket
+        loop): the C encoder then works in one buffer for the whole message, which saves
+        an allocation and a copy per chunk.
+        """
         if self._finished:
             raise ValueError("DotStuffer.feed() after finish()")
         if type(data) is not bytes:
@@ -438,11 +450,17 @@ class DotStuffer:
         if native is not None:
             if not data:
                 return b""
-            out, state = native(data, self._at_line_start | self._skip_lf << 1)
+            if len(self._scratch) < 2 * len(data) + 16:  # the C encoder's worst case
+                # A new buffer rather than a resize: views handed out earlier keep theirs.
+                self._scratch = bytearray(2 * len(data) + 16)
+            length, state = native(data, self._at_line_start | self._skip_lf << 1, self._scratch)
             self._at_line_start = bool(state & _AT_LINE_START)
             self._skip_lf = bool(state & _SKIP_LF)
-            self._started = self._started or bool(out)
-            return out
+            self._started = self._started or length > 0
+            return memoryview(self._scratch)[:length]
+        return self._feed_python(data)
+
+    def _feed_python(self, data: bytes) -> bytes:
         if self._skip_lf and data:
             self._skip_lf = False
             if data[0] == _LF:
@@ -487,8 +505,9 @@ def encode_data(
     whose concatenation is the dot-stuffed, CRLF-only content followed by the terminator;
     the last chunk ends with ``.`` CRLF.  Tiny pieces (many short arguments, a MIME part
     producing lines) are coalesced up to ``chunk_size`` so the socket sees few writes;
-    at most about ``3 * chunk_size`` bytes (``9 *`` for text streams, whose characters
-    may take 4 bytes each) are held at any time, whatever the message size.  The one
+    at most about ``5 * chunk_size`` bytes (``8 *`` more for text streams, whose
+    characters may take 4 bytes each) are held at any time, whatever the message size.
+    The one
     exception is an :class:`email.message.Message`, which the email package can only
     flatten whole: it is held once more in serialised form.
 
@@ -497,12 +516,27 @@ def encode_data(
     connection rather than send the terminator, or a truncated message would be delivered.
     """
     source = iter_source_chunks(messages, chunk_size)
-    return _encode(source, chunk_size)
+    return _encode(source, chunk_size, transient=False)  # type: ignore[return-value]
 
 
-def _encode(source: Iterator[bytes], chunk_size: int) -> Iterator[bytes]:
+def encode_data_transient(
+    messages: Sequence[object], chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> Iterator[Union[bytes, memoryview]]:
+    """:func:`encode_data` for a caller that writes each chunk out before the next.
+
+    A chunk may be a memoryview of the C encoder's buffer, which producing the next
+    chunk overwrites; in exchange the whole message is encoded in one buffer, with no
+    allocation and no copy per chunk.  What ``smtp.py`` sends a body with.
+    """
+    source = iter_source_chunks(messages, chunk_size)
+    return _encode(source, chunk_size, transient=True)
+
+
+def _encode(
+    source: Iterator[bytes], chunk_size: int, transient: bool
+) -> Iterator[Union[bytes, memoryview]]:
     stuffer = DotStuffer()
-    feed = stuffer.feed
+    feed = stuffer.feed_transient if transient else stuffer.feed
     pending: list[bytes] = []
     pending_len = 0
     for chunk in source:
@@ -512,7 +546,7 @@ def _encode(source: Iterator[bytes], chunk_size: int) -> Iterator[bytes]:
         if not pending and len(out) >= chunk_size:
             yield out  # the usual case for big inputs: no join, no copy
             continue
-        pending.append(out)
+        pending.append(out if type(out) is bytes else bytes(out))
         pending_len += len(out)
         if pending_len >= chunk_size:
             yield b"".join(pending)

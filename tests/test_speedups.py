@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import List
+from typing import List, Tuple
 
 import pytest
 from hypothesis import example, given
@@ -23,6 +23,14 @@ from post_office.wire import DotStuffer
 
 native = post_office.wire._built_native
 needs_c = pytest.mark.skipif(native is None, reason="post_office._speedups is not built")
+
+
+def c_encode(data: bytes, state: int, portable: bool = False) -> Tuple[bytes, int]:
+    """The C encoder on one chunk, in a fresh buffer of exactly the size it asks for."""
+    assert native is not None
+    out = bytearray(2 * len(data) + 16)
+    length, new_state = native(data, state, out, portable)  # type: ignore[call-arg]
+    return bytes(out[:length]), new_state
 
 # Runs of 15, 16 and 17 plain bytes put newlines on both sides of a 16-byte block edge.
 _PIECES = [b"\r", b"\n", b"\r\n", b".", b"..", b"\x00", b"a", b"xyz", b"\xff", b"\r\r", b"\n\n"]
@@ -52,7 +60,7 @@ def test_c_and_python_agree_chunk_by_chunk(chunks: List[bytes]) -> None:
     for chunk in chunks:
         expected = python.feed(chunk)
         assert c.feed(chunk) == expected, chunk
-        portable, portable_state = native(chunk, portable_state, True)
+        portable, portable_state = c_encode(chunk, portable_state, True)
         assert portable == expected, chunk
     assert c.finish() == python.finish()
 
@@ -68,16 +76,16 @@ def test_encode_chunk_states(state: int, data: bytes) -> None:
     python._skip_lf = bool(state & 2)
     expected = python.feed(data)
     expected_state = python._at_line_start | python._skip_lf << 1
-    assert native(data, state) == (expected, expected_state)
-    assert native(data, state, True) == (expected, expected_state)
+    assert c_encode(data, state) == (expected, expected_state)
+    assert c_encode(data, state, True) == (expected, expected_state)
 
 
 @needs_c
 def test_encode_chunk_takes_any_contiguous_buffer() -> None:
     assert native is not None
     for data in (b"a\n.b", bytearray(b"a\n.b"), memoryview(b"xa\n.b")[1:]):
-        assert native(data, 1) == (b"a\r\n..b", 0)
-        assert native(data, 1, True) == (b"a\r\n..b", 0)
+        assert c_encode(data, 1) == (b"a\r\n..b", 0)
+        assert c_encode(data, 1, True) == (b"a\r\n..b", 0)
 
 
 @needs_c
@@ -87,24 +95,54 @@ def test_encode_chunk_large_input() -> None:
     lines = [b"x" * n + end for n in range(40) for end in (b"\n", b"\r\n", b"\r", b"\n.")]
     data = b"".join(lines) * 500
     expected = DotStuffer(accelerated=False).feed(data)
-    assert native(data, 1)[0] == expected
-    assert native(data, 1, True)[0] == expected
+    assert c_encode(data, 1)[0] == expected
+    assert c_encode(data, 1, True)[0] == expected
 
 
 @needs_c
-def test_encode_chunk_refuses_bad_arguments() -> None:
+def test_encode_into_refuses_bad_arguments() -> None:
     encode = post_office.wire._built_native
     assert encode is not None
+    out = bytearray(100)
     with pytest.raises(TypeError):
-        encode("text", 1)  # type: ignore[arg-type]
+        encode("text", 1, out)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="state must be 0-3"):
-        encode(b"a", 4)
+        encode(b"a", 4, out)
     with pytest.raises(ValueError, match="state must be 0-3"):
-        encode(b"a", -1)
-    with pytest.raises(TypeError, match="2 or 3 arguments"):
-        encode(b"a")  # type: ignore[call-arg]
-    with pytest.raises(TypeError, match="2 or 3 arguments"):
-        encode(b"a", 1, True, 4)  # type: ignore[call-arg]
+        encode(b"a", -1, out)
+    with pytest.raises(TypeError, match="3 or 4 arguments"):
+        encode(b"a", 1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="3 or 4 arguments"):
+        encode(b"a", 1, out, True, 5)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="out holds 17 bytes, 18 needed"):
+        encode(b"a", 1, bytearray(17))
+    with pytest.raises(BufferError):  # bytes are read-only
+        encode(b"a", 1, b"x" * 100)  # type: ignore[arg-type]
+
+
+@needs_c
+def test_encode_into_writes_only_the_start_of_out() -> None:
+    assert native is not None
+    out = bytearray(b"\xff" * 100)
+    assert native(b"a\n.b", 1, out) == (6, 0)
+    assert out[:6] == b"a\r\n..b" and out[6:] == b"\xff" * 94
+    assert native(b"", 1, bytearray(16)) == (0, 1)
+
+
+@needs_c
+def test_transient_chunks_are_overwritten_and_feed_copies() -> None:
+    """feed_transient hands out a view of one buffer; feed returns bytes of its own."""
+    stuffer = DotStuffer(accelerated=True)
+    first = stuffer.feed_transient(b"one\n")
+    assert isinstance(first, memoryview) and first == b"one\r\n"
+    second = stuffer.feed_transient(b"two\n")
+    assert second == b"two\r\n" and first == b"two\r\n"  # the same buffer
+    third = stuffer.feed(b"six\n")
+    assert type(third) is bytes and third == b"six\r\n"
+    assert second == b"six\r\n"  # feed works in the same buffer, then copies
+    fourth = stuffer.feed_transient(b"a much longer chunk than before\n")
+    assert fourth == b"a much longer chunk than before\r\n"
+    assert second == b"six\r\n"  # a bigger buffer replaced the old one, left alone
 
 
 def test_forcing_c_without_it_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:

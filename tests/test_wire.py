@@ -30,6 +30,7 @@ from post_office.wire import (
     DotStuffer,
     check_messages,
     encode_data,
+    encode_data_transient,
     iter_source_chunks,
     known_7bit,
     normalise_newlines,
@@ -613,6 +614,17 @@ def test_mixed_arguments_any_chunk_size(args: List[object], chunk_size: int) -> 
     assert chunks[-1].endswith(b".\r\n")
     # Never more than a few chunk sizes at once (text may take 4 bytes per character).
     assert all(len(chunk) <= 10 * chunk_size + 8 for chunk in chunks)
+
+
+@given(split_contents(), st.integers(1, 64))
+@example([b"x" * 100, b"\n.", b"y" * 3], 16)
+def test_transient_chunks_give_the_same_wire(chunks: List[bytes], chunk_size: int) -> None:
+    """Each chunk copied before the next is asked for: the same bytes as encode_data."""
+    content = b"".join(chunks)
+    streams = [io.BytesIO(chunk) for chunk in chunks]
+    out = [bytes(piece) for piece in encode_data_transient(streams, chunk_size)]
+    assert b"".join(out) == oracle_wire(content)
+    assert all(out)
 
 
 @given(argument_lists())
