@@ -120,6 +120,7 @@ def main(argv: List[str]) -> int:
         "encode_data, CRLF input, pure Python": encode(crlf, native=False),
         "smtplib sendmail(str) conversion": smtplib_str,
     }
+
     def transient() -> int:
         # What the session sends from: one buffer for the whole message, no copies.
         return sum(len(piece) for piece in encode_data_transient([data], chunk))

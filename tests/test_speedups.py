@@ -32,6 +32,7 @@ def c_encode(data: bytes, state: int, portable: bool = False) -> Tuple[bytes, in
     length, new_state = native(data, state, out, portable)  # type: ignore[call-arg]
     return bytes(out[:length]), new_state
 
+
 # Runs of 15, 16 and 17 plain bytes put newlines on both sides of a 16-byte block edge.
 _PIECES = [b"\r", b"\n", b"\r\n", b".", b"..", b"\x00", b"a", b"xyz", b"\xff", b"\r\r", b"\n\n"]
 _PIECES += [b"b" * 15, b"c" * 16, b"d" * 17, b"e" * 40]
