@@ -3,9 +3,9 @@
 A session connects (plain or implicit TLS), checks the greeting, says EHLO (HELO as a
 fall-back), upgrades with STARTTLS, authenticates, and then sends any number of messages:
 ``MAIL FROM``, ``RCPT TO`` for each recipient, and ``DATA`` streamed from
-:func:`post_office.wire.encode_data` straight onto the socket.  Every failure becomes an
-exception of :mod:`post_office.errors` carrying the command we sent and the server's reply,
-and the socket is closed on every path that leaves the session unusable.
+:func:`post_office.wire.encode_data_transient` straight onto the socket.  Every failure
+becomes an exception of :mod:`post_office.errors` carrying the command we sent and the
+server's reply, and the socket is closed on every path that leaves the session unusable.
 
 smtplib gives us the socket handling and the EHLO feature parsing; we replace its reply
 reader (bounded in memory, timeouts told apart from disconnects), its command writer
@@ -52,7 +52,7 @@ from .errors import (
 )
 from .server import MailServer, parse_mail_server
 from .tls import make_ssl_context
-from .wire import encode_data, known_7bit
+from .wire import encode_data_transient, known_7bit
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -234,7 +234,7 @@ class _Connection(smtplib.SMTP):
             return
         start = monotonic()
         sent = sock.send(data)
-        if isinstance(data, bytes) and sent == len(data):
+        if sent == (len(data) if isinstance(data, bytes) else memoryview(data).nbytes):
             return  # the usual case: one send() took it all
         with memoryview(data) as view, view.cast("B") as octets:
             total = len(octets)
@@ -896,7 +896,9 @@ class Session:
         sendall = conn.sendall
         sent = 0
         try:
-            for chunk in encode_data(messages, BODY_CHUNK_SIZE):
+            # Each chunk is written out before the next is made, so the encoder may hand
+            # out a view of one buffer it reuses (no allocation or copy per chunk).
+            for chunk in encode_data_transient(messages, BODY_CHUNK_SIZE):
                 try:
                     sendall(sock, chunk)
                 except OSError as exc:
@@ -933,8 +935,8 @@ class Session:
         if conn is None or conn.sock is None:
             return False
         sock = conn.sock
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
-            return False
+        if conn.pending or (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+            return False  # the server said something we have not read: it is closing
         try:
             if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
                 poller = select.poll()

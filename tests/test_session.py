@@ -138,7 +138,9 @@ class ScriptedServer:
     - ``refuse_421_on_mail``: answer it ``421`` and hang up (a server going down);
     - ``close_after_body``: read the whole body, then hang up without the final reply;
     - ``idle_drop_after``: after accepting that message, say ``421`` (idle timeout) and
-      hang up; :meth:`wait_for` ``dropped`` to know it happened.
+      hang up; :meth:`wait_for` ``dropped`` to know it happened;
+    - ``notice_421_after``: send the final reply of that message and a ``421`` in one
+      write, then keep the connection open, reading, until the client hangs up.
     """
 
     def __init__(self, *, pipelining: bool) -> None:
@@ -147,6 +149,8 @@ class ScriptedServer:
         self.refuse_421_on_mail: Set[int] = set()
         self.close_after_body: Set[int] = set()
         self.idle_drop_after: Set[int] = set()
+        self.notice_421_after: Set[int] = set()
+        self.unanswered = b""  # what came after a notice_421_after
         self.received: List[Received] = []
         self.bodies: List[Tuple[int, bytes]] = []
         self.connections = 0
@@ -214,6 +218,13 @@ class ScriptedServer:
                         self._changed.notify_all()
                     if self.transactions in self.close_after_body:
                         return
+                    if self.transactions in self.notice_421_after:
+                        client.sendall(b"250 2.0.0 accepted\r\n421 4.4.2 closing soon\r\n")
+                        while True:  # whatever the client says now gets no answer
+                            data = client.recv(65536)
+                            if not data:
+                                return
+                            self.unanswered += data
                     client.sendall(b"250 2.0.0 accepted\r\n")
                     if self.transactions in self.idle_drop_after:
                         client.sendall(b"421 4.4.2 idle too long, closing\r\n")
@@ -548,6 +559,23 @@ def test_idle_drop_with_421_is_survived(
     assert [c for c, _ in server.bodies] == [1, 2]
     # The dead connection got no command after the drop: the idle check caught it.
     assert server.lines(1)[-1] == "DATA"
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_421_read_with_the_last_reply_is_seen_before_the_next_message(
+    scripted: Callable[..., ScriptedServer], pipelining: bool
+) -> None:
+    """The 421 came in the same packet as the 250: it sits in our buffer, not on the
+    socket, and the idle check must still see it."""
+    server = scripted(pipelining=pipelining)
+    server.notice_421_after = {1}
+    with smtp_session(spec(server), timeout=TIMEOUT) as session:
+        session.send_smtp(FROM, "you@example.test", "one")
+        session.send_smtp(FROM, "you@example.test", "two")
+    assert [b for _, b in server.bodies] == [b"one\r\n", b"two\r\n"]
+    assert [c for c, _ in server.bodies] == [1, 2]
+    assert server.unanswered == b""  # nothing was sent on the closing connection
+    assert session.connections == 2
 
 
 @pytest.mark.parametrize("pipelining", [False, True])
