@@ -81,7 +81,7 @@ _DOT_SAMPLE = 1024
 _SPARSE_DOTS = 4
 
 # The optional C encoder (post_office/_speedups.c): the same transformation in one pass,
-# about three times the speed of the Python path, which has to make several whole-chunk
+# about four times the speed of the Python path, which has to make several whole-chunk
 # passes.  Missing when the package was installed without a C compiler, or on purpose with
 # POST_OFFICE_PURE_PYTHON=1 at install time; the same variable at run time switches it off.
 _NativeEncoder = Callable[[_BytesLike, int, bytearray], Tuple[int, int]]
