@@ -811,7 +811,15 @@ def _render(part: MimePart, top_level: bool) -> Generator[bytes, None, None]:
         elif part.encoding == "quoted-printable":
             yield from _quoted_printable(chunks)
         else:
-            yield from chunks
+            last = b""
+            for chunk in chunks:
+                yield chunk
+                last = chunk
+            if last.endswith(b"\r"):
+                # The newline before the next delimiter would join a final bare CR into
+                # one CRLF, which belongs to the delimiter (RFC 2046 5.1.1), and the
+                # part's last line break would be lost: end it with a whole CRLF.
+                yield b"\n"
     finally:
         chunks.close()  # closes a file opened for this rendering at once
 

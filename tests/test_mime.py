@@ -663,6 +663,7 @@ def _build(spec: Tuple[str, object, object, object]) -> Tuple[MimePart, bytes, o
 @example([("text", "--" + BOUNDARY_PREFIX, "utf-8", None)])
 @example([("text", "line\r\n.\r\nFrom x\n", "ascii", "quoted-printable")])
 @example([("binary", b"", "=?utf-8?q?x?=", None)])
+@example([("text", "ends in a bare CR\r", "utf-8", None), ("text", "\r", "ascii", None)])
 def test_round_trip_any_parts(specs: List[Tuple[str, object, object, object]]) -> None:
     built = [_build(spec) for spec in specs]
     part = make_mime_part(subparts=[b[0] for b in built])
