@@ -20,7 +20,8 @@
 #define AT_LINE_START 1 /* the output stands at the start of a line */
 #define SKIP_LF 2       /* the last chunk ended in a CR, already sent as CRLF */
 
-#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+/* GCC and Clang only (__builtin_ctz); other compilers take the memchr path. */
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
 #include <emmintrin.h>
 #define HAVE_SSE2 1
 #else

@@ -77,6 +77,11 @@ def _character_fault(address: str) -> Optional[str]:
     # format character: the loop below would find nothing.
     if address.isascii() and address.isprintable() and " " not in address:
         return None
+    return _scan_characters(address)
+
+
+def _scan_characters(address: str) -> Optional[str]:
+    """The first control, whitespace, surrogate or invisible format character, or None."""
     for index, c in enumerate(address):
         category = unicodedata.category(c)
         if category == "Cc":

@@ -29,7 +29,7 @@ import io
 import os
 import re
 import reprlib
-from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union, cast
 
 from .errors import MessageArgumentError
 
@@ -507,16 +507,16 @@ def encode_data(
     producing lines) are coalesced up to ``chunk_size`` so the socket sees few writes;
     at most about ``5 * chunk_size`` bytes (``8 *`` more for text streams, whose
     characters may take 4 bytes each) are held at any time, whatever the message size.
-    The one
-    exception is an :class:`email.message.Message`, which the email package can only
-    flatten whole: it is held once more in serialised form.
+    The one exception is an :class:`email.message.Message`, which the email package can
+    only flatten whole: it is held once more in serialised form.
 
     If reading an argument fails part-way (a stream error, a stream yielding neither str
     nor bytes), the exception propagates from ``next()``: the caller must then drop the
     connection rather than send the terminator, or a truncated message would be delivered.
     """
     source = iter_source_chunks(messages, chunk_size)
-    return _encode(source, chunk_size, transient=False)  # type: ignore[return-value]
+    # Without transient, DotStuffer.feed gives bytes, so every chunk is bytes.
+    return cast(Iterator[bytes], _encode(source, chunk_size, transient=False))
 
 
 def encode_data_transient(

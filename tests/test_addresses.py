@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import sys
-import unicodedata
 from typing import List, Optional
 
 import pytest
@@ -320,10 +319,11 @@ def test_any_non_string_is_refused_with_address_error(value: object) -> None:
 
 
 def _reasons_by_scanning(address: str) -> Optional[str]:
-    """The character check written plainly: every form, then every character, in order.
+    """The character check written plainly: every form, the colon, then every character
+    (``_scan_characters``), in order, for every address.
 
-    ``_character_fault`` decides the common case with a shortcut; this is what the
-    shortcut must agree with.
+    ``_character_fault`` decides the common case with shortcuts (one regex for the forms,
+    no per-character scan for printable ASCII); this is what the shortcuts must agree with.
     """
     for characters, reason in addresses._FORMS:
         if any(c in address for c in characters):
@@ -331,17 +331,7 @@ def _reasons_by_scanning(address: str) -> Optional[str]:
     literal = addresses._DOMAIN_LITERAL.search(address)
     if ":" in (address[: literal.start()] if literal else address):
         return addresses._COLON
-    for index, c in enumerate(address):
-        category = unicodedata.category(c)
-        if category == "Cc":
-            return f"it contains the control character {c!r} at index {index}"
-        if c.isspace() or category in ("Zs", "Zl", "Zp"):
-            return f"it contains whitespace {c!r} at index {index}"
-        if category == "Cs":
-            return f"it contains a lone surrogate {c!r} at index {index} (not valid text)"
-        if category == "Cf" and c not in addresses._ALLOWED_FORMAT:
-            return f"it contains the invisible format character {c!r} at index {index}"
-    return None
+    return addresses._scan_characters(address)
 
 
 @given(st.text() | st.text(st.characters(max_codepoint=127)) | bare_addresses)
