@@ -59,7 +59,7 @@ from .mime import (
     seed_boundaries,
     with_mime_part_constructed_stream,
 )
-from .server import MailProgram, MailServer, parse_mail_server
+from .spec import MailProgram, MailServer, parse_mail_server
 from .sink import ReceivedMessage, Sink, make_throwaway_certificate
 from .smtp import OAuth2Token
 from .tls import TlsSettings, make_ssl_context

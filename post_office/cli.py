@@ -42,7 +42,7 @@ from .errors import (
     PostOfficeError,
     SinkUnavailableError,
 )
-from .server import MailServer, parse_mail_server, parse_transport
+from .spec import MailServer, parse_mail_server, parse_transport
 from .smtp import Session, check_credentials
 
 __all__ = ["build_parser", "main"]

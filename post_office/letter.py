@@ -28,7 +28,7 @@ from .headers import (
     raw_header_names,
 )
 from .mime import MimePart, append_subparts, make_mime_part
-from .server import MailProgram, MailServer, parse_transport
+from .spec import MailProgram, MailServer, parse_transport
 from .smtp import OAuth2Token, Session, check_credentials, default_local_hostname
 
 __all__ = ["Letter", "prepare_letter", "send_letter"]

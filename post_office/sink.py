@@ -52,7 +52,7 @@ from typing import (
 )
 
 from .errors import OptionError, SinkUnavailableError
-from .server import MailServer
+from .spec import MailServer
 from .tls import tls_settings
 
 if TYPE_CHECKING:  # imported where used: importing post_office must stay cheap

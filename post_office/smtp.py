@@ -50,7 +50,7 @@ from .errors import (
     StartTLSError,
     TLSError,
 )
-from .server import MailServer, parse_mail_server
+from .spec import MailServer, parse_mail_server
 from .tls import make_ssl_context
 from .wire import encode_data_transient, known_7bit
 
@@ -465,7 +465,7 @@ def check_credentials(login: object, password: object) -> Tuple[str, Union[str, 
 class Session:
     """One SMTP connection; call :meth:`open`, then :meth:`send` any number of times.
 
-    ``server`` is a parsed :class:`~post_office.server.MailServer`; ``context`` the
+    ``server`` is a parsed :class:`~post_office.spec.MailServer`; ``context`` the
     :class:`ssl.SSLContext` built from its TLS keywords (needed when ``ssl`` or
     ``starttls`` is set).  Used as a context manager it always closes the socket.
     """

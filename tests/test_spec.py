@@ -17,9 +17,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from post_office import Keyword, MailProgram, MailServer, parse_mail_server, to_lisp
-from post_office import server as server_module
+from post_office import spec as server_module
 from post_office.errors import LispSyntaxError, PostOfficeError, ServerSpecError
-from post_office.server import parse_transport
+from post_office.spec import parse_transport
 from post_office.tls import TLS_KEYWORDS, TlsSettings, tls_settings
 
 StartTLS = Union[bool, str]
