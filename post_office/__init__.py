@@ -59,9 +59,9 @@ from .mime import (
     seed_boundaries,
     with_mime_part_constructed_stream,
 )
-from .spec import MailProgram, MailServer, parse_mail_server
+from .options import OAuth2Token
 from .sink import ReceivedMessage, Sink, make_throwaway_certificate
-from .smtp import OAuth2Token
+from .spec import MailProgram, MailServer, parse_mail_server
 from .tls import TlsSettings, make_ssl_context
 
 #: Allegro's ``*smtp-debug*``: None (quiet), True (standard output) or a text stream that

@@ -42,8 +42,8 @@ from .errors import (
     PostOfficeError,
     SinkUnavailableError,
 )
-from .spec import MailServer, parse_mail_server, parse_transport
 from .smtp import Session, check_credentials
+from .spec import MailServer, parse_mail_server, parse_transport
 
 __all__ = ["build_parser", "main"]
 
