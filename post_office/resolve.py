@@ -32,6 +32,7 @@ from .errors import AddressTypeError, ConnectError, OptionError
 
 __all__ = [
     "DEFAULT_DNS_MODE",
+    "FROM_PACKAGE",
     "DnsSettings",
     "Target",
     "check_dns_mode",
@@ -135,6 +136,13 @@ class DnsSettings:
         return f"dns_mode ({mode}): {how}; nameservers: {servers}"
 
 
+class _Settings(enum.Enum):
+    FROM_PACKAGE = "the post_office.dns_* setting"
+
+
+FROM_PACKAGE = _Settings.FROM_PACKAGE  # the default: read the package's setting at the call
+
+
 def current_settings() -> DnsSettings:
     """The settings in force now: ``post_office.dns_mode`` / ``dns_nameservers``, checked.
 
@@ -186,8 +194,8 @@ def _check_timeout(timeout: object) -> float:
 def resolve_mail_server(
     host: str,
     *,
-    mode: Union[str, Sequence[str]] = DEFAULT_DNS_MODE,
-    nameservers: Union[str, Sequence[str], None] = None,
+    mode: Union[str, Sequence[str], _Settings] = FROM_PACKAGE,
+    nameservers: Union[str, Sequence[str], _Settings, None] = FROM_PACKAGE,
     timeout: float,
     note: Optional[Note] = None,
 ) -> List[Target]:
@@ -199,15 +207,22 @@ def resolve_mail_server(
     itself.  Otherwise the name's own addresses.  ``nameservers`` (``"address[:port]"``
     strings) receive every question; without them MX questions follow the system's DNS
     configuration and, when ``":clib"`` is in ``mode``, addresses come from the system's
-    resolver.  All of it finishes within ``timeout`` seconds.  ``note`` receives one line
+    resolver.  ``mode`` and ``nameservers`` default to ``post_office.dns_mode`` and
+    ``post_office.dns_nameservers``, read at the call.  All of it finishes within
+    ``timeout`` seconds.  ``note`` receives one line
     per step of the resolution (for the transcript).
 
     Raises :class:`~post_office.errors.ConnectError` when no address can be had (Allegro's
     message "Can't determine ip address for mail server ..."), the domain has a null MX
     (RFC 7505), or DNS did not answer in time.
     """
-    modes = check_dns_mode(mode, what="dns_mode")
-    servers = check_dns_nameservers(nameservers, what="dns_nameservers")
+    from_package = isinstance(mode, _Settings) or isinstance(nameservers, _Settings)
+    settings = current_settings() if from_package else DnsSettings()
+    modes = settings.mode if isinstance(mode, _Settings) else check_dns_mode(mode, what="mode")
+    if isinstance(nameservers, _Settings):
+        servers = settings.nameservers
+    else:
+        servers = check_dns_nameservers(nameservers, what="nameservers")
     seconds = _check_timeout(timeout)
     say: Note = note if note is not None else (lambda _line: None)
     literal = _ip_literal(host)
@@ -302,15 +317,11 @@ def _mx_order(exchangers: Sequence[Tuple[int, str]]) -> List[Tuple[int, str]]:
 # --------------------------------------------------------------------------- net.mail
 
 
-class _Settings(enum.Enum):
-    FROM_PACKAGE = "post_office.dns_nameservers"
-
-
 def valid_email_domain_p(
     domain: str,
     *,
     timeout: float = 30.0,
-    nameservers: Union[str, Sequence[str], _Settings, None] = _Settings.FROM_PACKAGE,
+    nameservers: Union[str, Sequence[str], _Settings, None] = FROM_PACKAGE,
 ) -> Optional[Union[Literal[True], Literal[":unknown"]]]:
     """Allegro's ``net.mail:valid-email-domain-p``: can mail for ``domain`` be delivered?
 

@@ -218,6 +218,10 @@ def test_system_resolver_for_addresses(system: FakeSystem) -> None:
     with pytest.raises(ConnectError, match=f"^{CANT} nowhere.example"):
         resolve_mail_server("nowhere.example", timeout=2)
     assert addresses(resolve_mail_server("hosts-only", mode=":clib", timeout=2)) == ["127.0.0.8"]
+    # DNS failing for the MX question: (:acldns :clib) falls back to the system resolver.
+    with pytest.raises(ConnectError, match=f"^{CANT} servfail.example"):
+        resolve_mail_server("servfail.example", timeout=2)
+    assert system.asked[-1] == "servfail.example"
 
 
 def test_slow_system_resolver_is_bounded(system: FakeSystem) -> None:
@@ -353,6 +357,19 @@ def test_current_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(post_office, "dns_mode", "mx", raising=False)
     with pytest.raises(OptionError, match=r"post_office\.dns_mode is 'mx'"):
         current_settings()
+
+
+def test_settings_are_read_at_each_call(
+    dns_settings: DnsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert addresses(resolve_mail_server("corp.example", timeout=2)) == ["127.0.0.1"]
+    monkeypatch.setattr(post_office, "dns_mode", ":clib")
+    assert addresses(resolve_mail_server("corp.example", timeout=2)) == ["127.0.0.3"]
+    monkeypatch.setattr(post_office, "dns_mode", ("acldns",))
+    with pytest.raises(OptionError, match=r"^post_office\.dns_mode is \('acldns'\);"):
+        resolve_mail_server("corp.example", timeout=2)
+    with pytest.raises(OptionError, match=r"^mode is 'acldns';"):
+        resolve_mail_server("corp.example", mode="acldns", nameservers=None, timeout=2)
 
 
 @pytest.mark.parametrize("timeout", [0, -1, "5", True, None])
