@@ -32,6 +32,7 @@ from .options import ConnectOptions, OAuth2Token, check_connect_options
 from .protocol.auth import AuthExchange, choose_mechanism
 from .protocol.extensions import NO_EXTENSIONS, Extensions, parse_ehlo
 from .protocol.replies import Reply
+from .resolve import resolve_mail_server
 from .protocol.transaction import END_OF_DATA, Stage, Transaction, with_stage
 from .spec import MailServer, parse_mail_server
 from .tls import make_ssl_context
@@ -178,29 +179,20 @@ class Session:
         self.connection = connection
         where = f"{server.host} port {server.port}"
         try:
+            targets = resolve_mail_server(
+                server.host, timeout=self.options.timeout, note=self.transcript.note
+            )
             try:
-                connection.connect(
-                    server.host,
+                connection.connect_any(
+                    targets,
                     server.port,
                     source_address=self.options.source_address,
                     tls=self.context if server.ssl else None,
                     # checked when the spec was parsed: no whitespace or control characters
-                    server_name=server.tls.server_name or server.host,
+                    server_name=server.tls.server_name,
                 )
-            except SMTPError:
-                raise
             except ssl.SSLCertVerificationError as exc:
                 raise certificate_error(exc, server) from exc
-            except socket.timeout as exc:
-                raise SMTPTimeoutError(
-                    f"initial connect failed: connecting to {where} timed out"
-                ) from exc
-            except ssl.SSLError as exc:
-                raise TLSError(f"the TLS handshake with {where} failed: {exc}") from exc
-            except OSError as exc:
-                raise ConnectError(
-                    f"initial connect failed: could not connect to {where}: {exc}"
-                ) from exc
             self._tls = connection.tls_facts()
             greeting = connection.read_reply("waiting for the greeting")
             self.greeting = greeting
