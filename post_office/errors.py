@@ -1,10 +1,17 @@
-"""The exception hierarchy of post_office (SPEC section 10).
+"""The exception hierarchy of post_office (README: Porting notes).
 
 Every exception the package raises on purpose derives from :class:`PostOfficeError`.
 Argument errors also derive from ``ValueError`` or ``TypeError``; SMTP errors also derive
 from the matching :mod:`smtplib` exception, so code written against smtplib still catches
 them.  SMTP errors carry ``code`` (the reply code, or None), ``reply`` (the reply text),
-and ``command`` (what we sent, credentials redacted).
+``command`` (what we sent, credentials redacted) and ``stage`` (how far the transaction
+had gone, or None).
+
+Every class pickles to an equal exception (same class, ``args``, message and fields), so
+worker pools and :mod:`multiprocessing` can hand them between processes:
+:meth:`PostOfficeError.__reduce__` rebuilds the object without calling ``__init__`` (whose
+signature differs from class to class, and from the smtplib or subprocess base's), the way
+pickle rebuilds any plain object, then restores its attributes.
 """
 
 from __future__ import annotations
@@ -12,11 +19,26 @@ from __future__ import annotations
 import smtplib
 import ssl
 import subprocess
-from typing import Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Type, Union
 
 
 class PostOfficeError(Exception):
     """Root of every error post_office raises on purpose."""
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(vars(self))))
+
+
+def _rebuild(
+    cls: Type[BaseException], args: Tuple[Any, ...], state: Dict[str, Any]
+) -> BaseException:
+    """Unpickle an exception of ``cls``: ``__new__`` and the attributes, no ``__init__``."""
+    exc = cls.__new__(cls, *args)
+    # OSError.__new__ (smtplib's exceptions are OSErrors) leaves ``args`` empty for a
+    # subclass with its own __init__, so it is set here for every class alike.
+    exc.args = args
+    vars(exc).update(state)
+    return exc
 
 
 # --------------------------------------------------------------------------- arguments
@@ -66,6 +88,10 @@ class SinkUnavailableError(PostOfficeError, RuntimeError):
     """The embedded sink cannot run here: aiosmtpd (or a certificate tool) is not installed."""
 
 
+class SessionStateError(PostOfficeError, RuntimeError):
+    """A session was misused: sending after it was closed, or outside its ``with`` block."""
+
+
 class ProgramError(PostOfficeError, subprocess.CalledProcessError):
     """The ``(":program", ...)`` transport exited with a non-zero status."""
 
@@ -102,7 +128,9 @@ class SMTPError(PostOfficeError, smtplib.SMTPException):
     """A failure talking to the mail server.
 
     ``code`` is the server's reply code (None when there was no reply), ``reply`` the
-    server's text, ``command`` what we had sent (credentials redacted).
+    server's text, ``command`` what we had sent (credentials redacted), ``stage`` how far
+    the transaction had gone (a ``post_office.protocol.transaction.Stage``, or None outside
+    a transaction).
     """
 
     def __init__(
@@ -112,6 +140,7 @@ class SMTPError(PostOfficeError, smtplib.SMTPException):
         code: Optional[int] = None,
         reply: str = "",
         command: Optional[str] = None,
+        stage: object = None,
     ) -> None:
         replied = reply if code is None else f"{code} {reply}"  # no "None" for a non-reply
         if command is not None and (code is not None or reply):
@@ -123,6 +152,7 @@ class SMTPError(PostOfficeError, smtplib.SMTPException):
         self.code = code
         self.reply = reply
         self.command = command
+        self.stage = stage
         # smtplib.SMTPResponseException's attribute names, for code written against smtplib
         # (set through vars() because typeshed types them differently in each subclass).
         vars(self).update(
@@ -181,8 +211,9 @@ class SenderRefusedError(SMTPError, smtplib.SMTPSenderRefused):
         code: Optional[int] = None,
         reply: str = "",
         command: Optional[str] = None,
+        stage: object = None,
     ) -> None:
-        super().__init__(message, code=code, reply=reply, command=command)
+        super().__init__(message, code=code, reply=reply, command=command, stage=stage)
         self.sender = sender
 
 
@@ -197,8 +228,9 @@ class RecipientRefusedError(SMTPError, smtplib.SMTPRecipientsRefused):
         code: Optional[int] = None,
         reply: str = "",
         command: Optional[str] = None,
+        stage: object = None,
     ) -> None:
-        super().__init__(message, code=code, reply=reply, command=command)
+        super().__init__(message, code=code, reply=reply, command=command, stage=stage)
         self.recipient = recipient
         self.recipients = {recipient: (code if code is not None else -1, reply.encode())}
 
@@ -215,6 +247,10 @@ class SMTPTimeoutError(ServerDisconnectedError, TimeoutError):
     """The server did not answer within the configured ``timeout``."""
 
 
+class ConnectTimeoutError(ConnectError, SMTPTimeoutError):
+    """Connecting to the server took longer than ``timeout`` (a ConnectError and a timeout)."""
+
+
 __all__ = [
     "AddressError",
     "AddressTypeError",
@@ -222,6 +258,7 @@ __all__ = [
     "AuthenticationError",
     "CertificateError",
     "ConnectError",
+    "ConnectTimeoutError",
     "DataError",
     "HeaderError",
     "HeloError",
@@ -240,6 +277,7 @@ __all__ = [
     "SenderRefusedError",
     "ServerDisconnectedError",
     "ServerSpecError",
+    "SessionStateError",
     "SinkUnavailableError",
     "StartTLSError",
     "TLSError",
