@@ -5,17 +5,19 @@ Import everything from here; submodules are an implementation detail.
 
 from __future__ import annotations
 
-from typing import TextIO, Union
+from typing import List, Optional, TextIO, Tuple, Union
 
 from .api import send_smtp, send_smtp_auth, test_email_address
 from .bulk import SmtpSession, smtp_session
 from .errors import (
     AddressError,
+    AddressSyntaxError,
     AddressTypeError,
     ArgumentError,
     AuthenticationError,
     CertificateError,
     ConnectError,
+    ConnectTimeoutError,
     DataError,
     HeaderError,
     HeloError,
@@ -31,6 +33,7 @@ from .errors import (
     SenderRefusedError,
     ServerDisconnectedError,
     ServerSpecError,
+    SessionStateError,
     SinkUnavailableError,
     SMTPError,
     SMTPTimeoutError,
@@ -59,7 +62,9 @@ from .mime import (
     seed_boundaries,
     with_mime_part_constructed_stream,
 )
+from .netmail import extract_email_addresses, parse_email_address
 from .options import OAuth2Token
+from .resolve import valid_email_domain_p
 from .sink import ReceivedMessage, Sink, make_throwaway_certificate
 from .spec import MailProgram, MailServer, parse_mail_server
 from .tls import TlsSettings, make_ssl_context
@@ -68,15 +73,24 @@ from .tls import TlsSettings, make_ssl_context
 #: receives every SMTP command and reply (credentials redacted).  Read at call time.
 smtp_debug: Union[bool, TextIO, None] = None
 
+#: Allegro's ``socket:*dns-mode*``: ``(":acldns", ":clib")`` looks up a mail-server name's
+#: MX records first, ``":clib"`` connects to the name's own address (README "DNS").
+dns_mode: Union[str, Tuple[str, ...]] = (":acldns", ":clib")
+#: Allegro's ``socket:*dns-nameserver*``: None (the system's configuration) or a list of
+#: ``"address"`` / ``"address:port"`` strings that receive every DNS question.
+dns_nameservers: Optional[List[str]] = None
+
 __version__ = "0.1.0"
 
 __all__ = [
     "AddressError",
+    "AddressSyntaxError",
     "AddressTypeError",
     "ArgumentError",
     "AuthenticationError",
     "CertificateError",
     "ConnectError",
+    "ConnectTimeoutError",
     "DataError",
     "HeaderError",
     "HeloError",
@@ -101,12 +115,16 @@ __all__ = [
     "SenderRefusedError",
     "ServerDisconnectedError",
     "ServerSpecError",
+    "SessionStateError",
     "Sink",
     "SinkUnavailableError",
     "SmtpSession",
     "StartTLSError",
     "TLSError",
     "TlsSettings",
+    "dns_mode",
+    "dns_nameservers",
+    "extract_email_addresses",
     "make_mime_part",
     "make_ssl_context",
     "make_throwaway_certificate",
@@ -123,6 +141,7 @@ __all__ = [
     "mime_part_subtype",
     "mime_part_type",
     "mime_part_writer",
+    "parse_email_address",
     "parse_mail_server",
     "read_lisp",
     "seed_boundaries",
@@ -133,5 +152,6 @@ __all__ = [
     "smtp_session",
     "test_email_address",
     "to_lisp",
+    "valid_email_domain_p",
     "with_mime_part_constructed_stream",
 ]

@@ -16,7 +16,13 @@ from types import TracebackType
 from typing import IO, Any, Optional, Sequence, Tuple, Type, Union
 
 from .delivery import check_envelope, open_session
-from .errors import OptionError, ServerDisconnectedError, SMTPError, SMTPTimeoutError
+from .errors import (
+    OptionError,
+    ServerDisconnectedError,
+    SessionStateError,
+    SMTPError,
+    SMTPTimeoutError,
+)
 from .letter import Attachment, build_letter
 from .mime import MimePart
 from .options import Credentials, OAuth2Token, check_connect_options, check_credentials
@@ -46,7 +52,7 @@ class SmtpSession:
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> SmtpSession:
         if self._state != "new":
-            raise OptionError("an smtp_session can be entered only once; make a new one")
+            raise SessionStateError("an smtp_session can be entered only once; make a new one")
         self._state = "open"
         try:
             self._connect()
@@ -77,9 +83,7 @@ class SmtpSession:
     def _ready(self) -> bool:
         """Make sure there is a live connection; True when a new one had to be opened."""
         if self._state != "open":
-            raise ServerDisconnectedError(
-                "this smtp_session is not open: send inside its with block"
-            )
+            raise SessionStateError("this smtp_session is not open: send inside its with block")
         if self._session.idle_alive():
             return False
         self._connect()
@@ -157,7 +161,7 @@ class SmtpSession:
     @staticmethod
     def _dropped_before_mail(exc: SMTPError) -> bool:
         """The server went away (EOF, reset, or 421 "closing") in answer to MAIL FROM."""
-        if getattr(exc, "stage", None) is not Stage.BEFORE_MAIL:
+        if exc.stage is not Stage.BEFORE_MAIL:
             return False
         if isinstance(exc, SMTPTimeoutError):
             return False  # a slow server is not a closed one; waiting again would double it

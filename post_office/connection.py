@@ -163,6 +163,7 @@ class Connection:
                 return target
             self.transcript.note(f"could not connect to {failures[-1]}")
         raise _connect_failure(targets, port, failures, timed_out)
+
     def wrap(
         self,
         context: ssl.SSLContext,

@@ -68,6 +68,10 @@ class AddressTypeError(AddressError, TypeError):
     """An address argument is not a string (or, for to/cc/bcc, a list of strings)."""
 
 
+class AddressSyntaxError(PostOfficeError, ValueError):
+    """``extract_email_addresses`` met text it cannot read (with ``errorp``)."""
+
+
 class MessageArgumentError(ArgumentError, TypeError):
     """A message argument is of a type that cannot be sent."""
 
@@ -253,6 +257,7 @@ class ConnectTimeoutError(ConnectError, SMTPTimeoutError):
 
 __all__ = [
     "AddressError",
+    "AddressSyntaxError",
     "AddressTypeError",
     "ArgumentError",
     "AuthenticationError",

@@ -24,16 +24,14 @@ from .errors import (
     HeloError,
     ProtocolError,
     SMTPError,
-    SMTPTimeoutError,
     StartTLSError,
-    TLSError,
 )
 from .options import ConnectOptions, OAuth2Token, check_connect_options
 from .protocol.auth import AuthExchange, choose_mechanism
 from .protocol.extensions import NO_EXTENSIONS, Extensions, parse_ehlo
 from .protocol.replies import Reply
-from .resolve import resolve_mail_server
 from .protocol.transaction import END_OF_DATA, Stage, Transaction, with_stage
+from .resolve import resolve_mail_server
 from .spec import MailServer, parse_mail_server
 from .tls import make_ssl_context
 from .wire import encode_data, known_7bit

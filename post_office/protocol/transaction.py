@@ -50,8 +50,8 @@ class Stage(enum.Enum):
 
 def with_stage(error: SMTPError, stage: Stage) -> SMTPError:
     """``error`` with its ``stage`` set (unless an earlier step set it already)."""
-    if getattr(error, "stage", None) is None:
-        vars(error)["stage"] = stage
+    if error.stage is None:
+        error.stage = stage
     return error
 
 
