@@ -1,0 +1,116 @@
+"""Small checks every module needs, written once.
+
+- :func:`show`: how an error message names a caller's value, short and safe;
+- :func:`is_stream`: whether a value is a readable stream (has a callable ``read``);
+- :func:`check_timeout`: the ``timeout`` argument, a positive finite-or-not number;
+- :func:`is_loopback_host`: whether a host is ``localhost`` or a loopback literal.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import pathlib
+import reprlib
+from typing import Any
+
+from .errors import OptionError
+from .lisp import Keyword
+
+__all__ = ["check_timeout", "is_loopback_host", "is_stream", "show", "type_name"]
+
+#: Longest text :func:`show` returns by default.
+SHOW_LIMIT = 120
+
+# Types whose repr is computed by the interpreter itself, never by code of the caller's:
+# an error message built from them cannot raise and cannot run user code.  Containers
+# are walked by the Repr below, which applies the same rule to every element.
+_PLAIN_TYPES = frozenset(
+    {
+        type(None),
+        bool,
+        int,
+        float,
+        complex,
+        str,
+        bytes,
+        bytearray,
+        list,
+        tuple,
+        dict,
+        set,
+        frozenset,
+        pathlib.PurePosixPath,
+        pathlib.PureWindowsPath,
+        pathlib.PosixPath,
+        pathlib.WindowsPath,
+        Keyword,  # its repr is Keyword('name'), written here
+    }
+)
+
+
+def type_name(value: object) -> str:
+    """The name of ``value``'s type, for error messages (never raises)."""
+    try:
+        name = type(value).__qualname__
+    except Exception:  # a metaclass with a broken __qualname__
+        return "object"
+    return name if isinstance(name, str) else "object"
+
+
+class _SafeRepr(reprlib.Repr):
+    """reprlib's bounded repr (it stops early inside a 1 GB string or list), except that
+    a value of any other type than the plain built-in ones is shown as ``<Type object>``:
+    its ``__repr__`` is the caller's code, which may raise, hang or leak a secret."""
+
+    def repr1(self, x: Any, level: int) -> str:
+        if type(x) not in _PLAIN_TYPES:
+            return f"<{type_name(x)} object>"
+        try:
+            return super().repr1(x, level)
+        except Exception:  # an int too long for str() (sys.set_int_max_str_digits)
+            return f"<{type_name(x)} object>"
+
+
+_REPR = _SafeRepr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = SHOW_LIMIT
+
+
+def show(value: object, limit: int = SHOW_LIMIT) -> str:
+    """The repr of a refused value for an error message: at most ``limit`` characters
+    (cut at the end with ``...``), and never the result of the caller's own
+    ``__repr__``/``__str__``: other types than the plain built-in ones show as
+    ``<Type object>``."""
+    text = _REPR.repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
+def is_stream(value: object) -> bool:
+    """A readable stream: an instance (not a class) with a callable ``read``."""
+    return not isinstance(value, type) and callable(getattr(value, "read", None))
+
+
+def check_timeout(timeout: object, waits_for: str = "a dead server") -> float:
+    """``timeout`` as a float: a positive number of seconds (not a bool), else
+    :class:`~post_office.OptionError`.  ``waits_for`` names what must not hang the
+    caller, for the message (``"a dead server"``, ``"a program that never reads"``)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise OptionError(
+            f"timeout {show(timeout)} is not a positive number of seconds ({waits_for} "
+            "must never hang the caller, so there is no 'wait forever')"
+        )
+    return float(timeout)
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` (any case) or a loopback address literal (127.0.0.0/8, ``::1``,
+    with or without brackets)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
