@@ -18,10 +18,10 @@ Pure: no socket, no smtplib.
 from __future__ import annotations
 
 import re
-import reprlib
 import unicodedata
 from typing import List, Optional
 
+from ._checks import show as _show
 from .errors import AddressError, AddressTypeError
 
 __all__ = ["check_address", "check_recipients", "needs_smtputf8", "smtp_path"]
@@ -48,15 +48,6 @@ _ALLOWED_FORMAT = frozenset("\u200c\u200d")
 _DOMAIN_LITERAL = re.compile(r"(?<=@)\[[^\[\]]+\]\Z")
 _BRACKETED = re.compile(r"<([^<>]*)>")
 _COMMENT = re.compile(r"\([^()]*\)")
-
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 120
-
-
-def _show(value: object) -> str:
-    """The repr of a refused value, shortened in the middle when it is long."""
-    return _REPR.repr(value)
 
 
 def _character_fault(address: str) -> Optional[str]:
@@ -146,7 +137,7 @@ def check_address(address: object, argument: str, *, allow_empty: bool = False) 
         if allow_empty:
             return address
         raise AddressError(
-            f"{argument}: {address!r} is not a bare address: it is empty; "
+            f"{argument}: {_show(address)} is not a bare address: it is empty; "
             f"use the bare address, e.g. {_EXAMPLE!r}"
         )
     reason = _fault(address)
