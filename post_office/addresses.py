@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import List, Optional
+from typing import List, Optional, Sequence, Union
 
 from ._checks import show as _show
 from .errors import AddressError, AddressTypeError
 
-__all__ = ["check_address", "check_recipients", "needs_smtputf8", "smtp_path"]
+__all__ = ["Recipients", "check_address", "check_recipients", "needs_smtputf8", "smtp_path"]
+
+#: Allegro's ``to`` (and send-letter's ``:cc``/``:bcc``): one bare address or a list of them.
+Recipients = Union[str, Sequence[str]]
 
 _EXAMPLE = "user@host"
 

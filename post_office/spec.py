@@ -14,7 +14,14 @@ from .errors import LispSyntaxError, ServerSpecError
 from .lisp import Keyword, read_lisp, to_lisp
 from .tls import TLS_KEYWORDS, TlsSettings, tls_settings
 
-__all__ = ["MailProgram", "MailServer", "parse_mail_server", "parse_transport"]
+__all__ = [
+    "MailProgram",
+    "MailServer",
+    "ServerArgument",
+    "TransportArgument",
+    "parse_mail_server",
+    "parse_transport",
+]
 
 StartTLS = Union[bool, str]  # False, True or "required"
 
@@ -83,6 +90,25 @@ class MailProgram:
     """send_letter's ``(":program", command)`` transport: pipe the letter to a program."""
 
     command: Union[str, Tuple[str, ...]]
+
+
+#: Every form of Allegro's mail-server argument that :func:`parse_mail_server` reads: a
+#: host name or address (``"mail.corp"``, ``"mail.corp:587"``, ``"[::1]:25"``), an
+#: :mod:`ipaddress` address or an IPv4 address as an integer, ``(host, port)``,
+#: ``(host, ":port", 587, ":starttls", True, ...)``, a mapping with a ``"host"`` key, a
+#: :class:`MailServer`, or Lisp text.
+ServerArgument = Union[
+    str,
+    int,
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    MailServer,
+    Sequence[Any],
+    Mapping[str, Any],
+]
+#: send_letter's server argument: a :data:`ServerArgument`, or ``(":program", command)``
+#: (a :class:`MailProgram`) to pipe the letter to a local program.
+TransportArgument = Union[ServerArgument, MailProgram]
 
 
 _PASSWORD = Keyword("certificate-password")
