@@ -230,7 +230,7 @@ def _bounds(start: object, end: object, length: int) -> Tuple[int, int]:
     assert isinstance(first, int) and isinstance(last, int)
     if not 0 <= first <= last <= length:
         raise MimeError(
-            f"start {start!r} and end {end!r} do not delimit a piece of the text (its "
+            f"start {show(start)} and end {show(end)} do not delimit a piece of the text (its "
             f"length is {length}): expected 0 <= start <= end <= {length}"
         )
     return first, last
@@ -244,7 +244,7 @@ def text_bytes(text: object, start: object, end: object, codec: str) -> bytes:
             return piece.encode(codec)
         except UnicodeEncodeError as exc:
             raise MimeError(
-                f"text: the character {piece[exc.start]!r} at index {first + exc.start} "
+                f"text: the character {show(piece[exc.start])} at index {first + exc.start} "
                 f"cannot be encoded in the external format {codec!r}"
             ) from exc
     if isinstance(text, _BYTES_LIKE):
@@ -312,5 +312,5 @@ def check_boundary(boundary: object, parts: Sequence[MimePart]) -> str:
         )
     why = collides(boundary, parts)
     if why is not None:
-        raise MimeError(f"boundary: {boundary!r} cannot be used: {why}")
+        raise MimeError(f"boundary: {show(boundary)} cannot be used: {why}")
     return boundary

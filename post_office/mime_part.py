@@ -229,7 +229,7 @@ def collides(boundary: str, parts: Iterable[MimePart]) -> Optional[str]:
     for part in _descendants(parts):
         if part.boundary is not None:
             if part.boundary.startswith(boundary) or boundary.startswith(part.boundary):
-                return f"a nested multipart's boundary {part.boundary!r} overlaps it"
+                return f"a nested multipart's boundary {show(part.boundary)} overlaps it"
             continue
         if part.source_kind != "bytes" or part.encoding == "base64":
             continue
