@@ -11,8 +11,8 @@ Pure: no I/O.
 from __future__ import annotations
 
 import ipaddress
-import pathlib
 import reprlib
+import sys
 from typing import Any
 
 from .errors import OptionError
@@ -41,10 +41,6 @@ _PLAIN_TYPES = frozenset(
         dict,
         set,
         frozenset,
-        pathlib.PurePosixPath,
-        pathlib.PureWindowsPath,
-        pathlib.PosixPath,
-        pathlib.WindowsPath,
         Keyword,  # its repr is Keyword('name'), written here
     }
 )
@@ -55,13 +51,25 @@ def type_name(value: object) -> str:
     return type(value).__qualname__
 
 
+def _is_pathlib_path(value: object) -> bool:
+    """A path made by :mod:`pathlib` itself (not a subclass); pathlib is not imported for
+    this: if no one imported it, ``value`` cannot be one of its paths."""
+    pathlib = sys.modules.get("pathlib")
+    return pathlib is not None and type(value) in (
+        pathlib.PurePosixPath,
+        pathlib.PureWindowsPath,
+        pathlib.PosixPath,
+        pathlib.WindowsPath,
+    )
+
+
 class _SafeRepr(reprlib.Repr):
     """reprlib's bounded repr (it stops early inside a 1 GB string or list), except that
     a value of any other type than the plain built-in ones is shown as ``<Type object>``:
     its ``__repr__`` is the caller's code, which may raise, hang or leak a secret."""
 
     def repr1(self, x: Any, level: int) -> str:
-        if type(x) not in _PLAIN_TYPES:
+        if type(x) not in _PLAIN_TYPES and not _is_pathlib_path(x):
             return f"<{type_name(x)} object>"
         try:
             return super().repr1(x, level)
