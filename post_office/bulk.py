@@ -15,6 +15,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import IO, Any, Optional, Sequence, Tuple, Type, Union
 
+from .addresses import Recipients
 from .delivery import check_envelope, open_session
 from .errors import (
     OptionError,
@@ -28,7 +29,7 @@ from .mime import MimePart
 from .options import Credentials, OAuth2Token, check_connect_options, check_credentials
 from .protocol.transaction import Stage
 from .session import Session
-from .spec import MailServerArg, Recipients, parse_mail_server
+from .spec import ServerArgument, parse_mail_server
 from .wire import check_messages
 
 __all__ = ["SmtpSession", "smtp_session"]
@@ -169,7 +170,7 @@ class SmtpSession:
 
 
 def smtp_session(
-    server: MailServerArg,
+    server: ServerArgument,
     *,
     login: Optional[str] = None,
     password: Union[str, OAuth2Token, None] = None,

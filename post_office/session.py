@@ -15,6 +15,7 @@ import socket
 import ssl
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from ._checks import is_loopback_host
 from .connection import Connection, command_bytes
 from .debug import Transcript, logger, warn
 from .errors import (
@@ -36,7 +37,7 @@ from .spec import MailServer, parse_mail_server
 from .tls import make_ssl_context
 from .wire import encode_data, known_7bit
 
-__all__ = ["BODY_CHUNK_SIZE", "Session", "default_local_hostname", "is_loopback"]
+__all__ = ["BODY_CHUNK_SIZE", "Session", "default_local_hostname"]
 
 #: Bytes of raw message per encoder chunk and ``sendall`` on the DATA path: large enough
 #: that the syscalls are few, small enough that memory stays a small constant.
@@ -48,18 +49,6 @@ def default_local_hostname() -> Optional[str]:
     """This host's FQDN, looked up once per process (smtplib looks it up per connection)."""
     name = socket.getfqdn()
     return name if "." in name and name.isascii() else None
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine (``localhost`` or a loopback address)."""
-    import ipaddress
-
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def certificate_error(exc: ssl.SSLCertVerificationError, server: MailServer) -> CertificateError:
@@ -315,7 +304,7 @@ class Session:
                 "authenticating, as Allegro does"
             )
             return
-        if not self.encrypted and not is_loopback(server.host):
+        if not self.encrypted and not is_loopback_host(server.host):
             warn(
                 f"sending credentials to {server.host} over an unencrypted connection; "
                 "use :ssl t or :starttls :required"

@@ -51,6 +51,7 @@ from typing import (
     Union,
 )
 
+from ._checks import is_loopback_host
 from .errors import OptionError, SinkUnavailableError
 from .spec import MailServer
 from .tls import tls_settings
@@ -94,16 +95,6 @@ def require_aiosmtpd() -> Any:
             f"the embedded SMTP sink needs aiosmtpd: {INSTALL_HINT}"
         ) from exc
     return smtp_module
-
-
-def is_loopback_host(host: str) -> bool:
-    """``localhost`` or a loopback address literal (127.0.0.0/8, ``::1``)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 # --------------------------------------------------------------------------- certificates

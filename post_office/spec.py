@@ -17,8 +17,8 @@ from .tls import TLS_KEYWORDS, TlsSettings, tls_settings
 __all__ = [
     "MailProgram",
     "MailServer",
-    "MailServerArg",
-    "Recipients",
+    "ServerArgument",
+    "TransportArgument",
     "parse_mail_server",
     "parse_transport",
 ]
@@ -90,6 +90,25 @@ class MailProgram:
     """send_letter's ``(":program", command)`` transport: pipe the letter to a program."""
 
     command: Union[str, Tuple[str, ...]]
+
+
+#: Every form of Allegro's mail-server argument that :func:`parse_mail_server` reads: a
+#: host name or address (``"mail.corp"``, ``"mail.corp:587"``, ``"[::1]:25"``), an
+#: :mod:`ipaddress` address or an IPv4 address as an integer, ``(host, port)``,
+#: ``(host, ":port", 587, ":starttls", True, ...)``, a mapping with a ``"host"`` key, a
+#: :class:`MailServer`, or Lisp text.
+ServerArgument = Union[
+    str,
+    int,
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    MailServer,
+    Sequence[Any],
+    Mapping[str, Any],
+]
+#: send_letter's server argument: a :data:`ServerArgument`, or ``(":program", command)``
+#: (a :class:`MailProgram`) to pipe the letter to a local program.
+TransportArgument = Union[ServerArgument, MailProgram]
 
 
 _PASSWORD = Keyword("certificate-password")
@@ -390,19 +409,3 @@ def parse_transport(spec: object) -> Union[MailServer, MailProgram]:
             return MailProgram(tuple(command))
         raise _spec_error(spec, "a command string or a non-empty list of strings after :program")
     return parse_mail_server(spec)
-
-
-#: Allegro's ``mail-server`` argument in any form :func:`parse_mail_server` takes: a host
-#: name or address (text, integer, :mod:`ipaddress` object), ``"host:port"``, a keyword
-#: list or ``(host, port)``, a mapping, Lisp text, or a :class:`MailServer`.
-MailServerArg = Union[
-    str,
-    int,
-    ipaddress.IPv4Address,
-    ipaddress.IPv6Address,
-    Sequence[Any],
-    Mapping[Any, Any],
-    MailServer,
-]
-#: Allegro's ``to`` (and ``cc``, ``bcc``): one bare address or a list of them.
-Recipients = Union[str, Sequence[str]]

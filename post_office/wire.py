@@ -28,9 +28,10 @@ import email.message
 import io
 import os
 import re
-import reprlib
 from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union, cast
 
+from ._checks import is_stream as _is_stream
+from ._checks import show
 from .errors import MessageArgumentError
 
 __all__ = [
@@ -66,11 +67,7 @@ _BytesLike = Union[bytes, bytearray, memoryview]
 # bare CRs that remain after CRLF -> LF into LFs.
 _CR_TO_LF = bytes.maketrans(b"\r", b"\n")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_REPR_LIMIT = 60
-# reprlib stops early inside big containers and strings, so naming a 1 GB list in an error
-# message costs nothing; the result is cut to _REPR_LIMIT afterwards anyway.
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = _REPR_LIMIT
+_REPR_LIMIT = 60  # characters of a refused value shown in an error message
 _CR = 13
 _LF = 10
 _DOT = 46
@@ -102,32 +99,17 @@ ACCELERATED = _default_native is not None
 # --------------------------------------------------------------------------- validation
 
 
-def _short_repr(obj: object) -> str:
-    """repr() for an error message: bounded in length, and never raising itself."""
-    try:
-        text = _REPR.repr(obj)
-    except Exception:  # a broken __repr__ must not hide the real error
-        text = object.__repr__(obj)
-    if len(text) > _REPR_LIMIT:
-        text = text[: _REPR_LIMIT - 3] + "..."
-    return text
-
-
 def _describe(position: int, obj: object) -> str:
     """How an error names an argument, so the caller can find it among ``*messages``."""
     return (
         f"message argument {position} (counting from 1), "
-        f"{_short_repr(obj)} of type {type(obj).__qualname__}"
+        f"{show(obj, _REPR_LIMIT)} of type {type(obj).__qualname__}"
     )
 
 
 def _has_hook(obj: object) -> bool:
     # A class is not an instance: its hook is an unbound function that would fail later.
     return not isinstance(obj, type) and callable(getattr(obj, _HOOK, None))
-
-
-def _is_stream(obj: object) -> bool:
-    return not isinstance(obj, type) and callable(getattr(obj, "read", None))
 
 
 def _check_str(position: int, text: str) -> None:
@@ -257,7 +239,7 @@ def _stream_chunks(position: int, stream: Any, chunk_size: int) -> Iterator[byte
             )
         else:
             raise MessageArgumentError(
-                f"{_describe(position, stream)}: read() returned {_short_repr(piece)} of "
+                f"{_describe(position, stream)}: read() returned {show(piece, _REPR_LIMIT)} of "
                 f"type {type(piece).__qualname__}, neither str nor bytes"
             )
 
@@ -300,7 +282,7 @@ def _hook_chunks(position: int, part: object, chunk_size: int) -> Iterator[bytes
     for piece in pieces:
         if not isinstance(piece, _BYTES_LIKE):
             raise MessageArgumentError(
-                f"{_describe(position, part)}: {_HOOK}() produced {_short_repr(piece)} of "
+                f"{_describe(position, part)}: {_HOOK}() produced {show(piece, _REPR_LIMIT)} of "
                 f"type {type(piece).__qualname__}, not bytes"
             )
         yield from _slices(piece, chunk_size)

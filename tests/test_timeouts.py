@@ -16,10 +16,10 @@ import time
 from typing import Iterator, Tuple
 
 import pytest
+from post_office.smtp import Session, _Connection, _use_kernel_timeouts
 
 from post_office.debug import Transcript
 from post_office.spec import parse_mail_server
-from post_office.smtp import Session, _Connection, _use_kernel_timeouts
 
 ON_LINUX_64 = sys.platform.startswith("linux") and sys.maxsize > 2**32
 TIMEOUT = 0.5
