@@ -24,7 +24,7 @@ from .errors import (
     SMTPError,
     SMTPTimeoutError,
 )
-from .letter import Attachment, build_letter
+from .letter import Attachment, LetterOptions, build_letter
 from .mime import MimePart
 from .options import Credentials, OAuth2Token, check_connect_options, check_credentials
 from .protocol.transaction import Stage
@@ -130,10 +130,7 @@ class SmtpSession:
         the same code as ``send_letter`` (SPEC section 6) and everything is checked
         before anything is sent.  Returns True (Allegro returns ``t``).
         """
-        letter = build_letter(
-            from_,
-            to,
-            message,
+        options = LetterOptions(
             cc=cc,
             bcc=bcc,
             subject=subject,
@@ -141,6 +138,7 @@ class SmtpSession:
             headers=headers,
             attachments=attachments,
         )
+        letter = build_letter(from_, to, message, options)
         self._transaction(letter.sender, list(letter.recipients), (letter.header, letter.part))
         return True
 
