@@ -168,8 +168,18 @@ class SMTPError(PostOfficeError, smtplib.SMTPException):
         return self.message
 
 
+class SocketError(SMTPError):
+    """A failure below SMTP, what Allegro signals as ``excl:socket-error``: a refused or
+    reset connection, a hang-up, a timeout, a failed TLS handshake.  No refusal by the
+    server (a reply code) is one: ``except SocketError`` retries only the network."""
+
+
 class ConnectError(SMTPError, smtplib.SMTPConnectError):
     """The connection could not be made, or the greeting was not 2xx."""
+
+
+class ConnectionFailedError(ConnectError, SocketError):
+    """No TCP connection could be made to any address of the mail server."""
 
 
 class HeloError(SMTPError, smtplib.SMTPHeloError):
@@ -192,7 +202,7 @@ class SMTPUTF8Error(NotSupportedError):
     """A non-ASCII address was given and the server does not offer SMTPUTF8."""
 
 
-class TLSError(SMTPError, ssl.SSLError):
+class TLSError(SocketError, ssl.SSLError):
     """The TLS handshake failed (implicit TLS or after STARTTLS)."""
 
 
@@ -243,7 +253,7 @@ class DataError(SMTPError, smtplib.SMTPDataError):
     """The server refused ``DATA`` or did not accept the message after the body."""
 
 
-class ServerDisconnectedError(SMTPError, smtplib.SMTPServerDisconnected):
+class ServerDisconnectedError(SocketError, smtplib.SMTPServerDisconnected):
     """The server closed the connection unexpectedly."""
 
 
@@ -251,7 +261,7 @@ class SMTPTimeoutError(ServerDisconnectedError, TimeoutError):
     """The server did not answer within the configured ``timeout``."""
 
 
-class ConnectTimeoutError(ConnectError, SMTPTimeoutError):
+class ConnectTimeoutError(ConnectionFailedError, SMTPTimeoutError):
     """Connecting to the server took longer than ``timeout`` (a ConnectError and a timeout)."""
 
 
@@ -264,6 +274,7 @@ __all__ = [
     "CertificateError",
     "ConnectError",
     "ConnectTimeoutError",
+    "ConnectionFailedError",
     "DataError",
     "HeaderError",
     "HeloError",
@@ -284,6 +295,7 @@ __all__ = [
     "ServerSpecError",
     "SessionStateError",
     "SinkUnavailableError",
+    "SocketError",
     "StartTLSError",
     "TLSError",
 ]

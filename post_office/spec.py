@@ -25,7 +25,7 @@ __all__ = [
 
 StartTLS = Union[bool, str]  # False, True or "required"
 
-_SERVER_KEYWORDS = ("port", "ssl", "starttls")
+_SERVER_KEYWORDS = ("port", "ssl", "starttls", "allow-plaintext-auth")
 _KNOWN = _SERVER_KEYWORDS + TLS_KEYWORDS
 _HOST_PORT = re.compile(r"([^:\[\]]+):([0-9]+)\Z")
 _BRACKETED = re.compile(r"\[([0-9A-Fa-f:.%a-zA-Z0-9]+)\](?::([0-9]+))?\Z")
@@ -38,6 +38,8 @@ class MailServer:
 
     ``starttls`` is ``False``, ``True`` (upgrade when offered, as Allegro) or
     ``"required"`` (fail when the server does not offer STARTTLS).
+    ``allow_plaintext_auth`` (``:allow-plaintext-auth t``, ours) lets credentials go to
+    a server other than this machine without TLS (README "Reliability").
     """
 
     host: str
@@ -45,6 +47,7 @@ class MailServer:
     ssl: bool = False
     starttls: StartTLS = False
     tls: TlsSettings = field(default_factory=TlsSettings)
+    allow_plaintext_auth: bool = False
 
     def __repr__(self) -> str:
         return f"MailServer({self._python(redact=True)})"
@@ -78,6 +81,8 @@ class MailServer:
                 Keyword("starttls"),
                 Keyword("required") if self.starttls == "required" else True,
             ]
+        if self.allow_plaintext_auth:
+            items += [Keyword("allow-plaintext-auth"), True]
         for key, value in self.tls.keywords():
             items += [key, value]
         if lisp:
@@ -272,13 +277,16 @@ def _from_options(
         values[key] = value
     use_ssl = bool(_flag("ssl", values.pop("ssl", None), spec))
     starttls = _flag("starttls", values.pop("starttls", None), spec, allow_required=True)
+    plaintext_auth = bool(
+        _flag("allow-plaintext-auth", values.pop("allow-plaintext-auth", None), spec)
+    )
     port_value = values.pop("port", None)
     port = (465 if use_ssl else 25) if port_value is None else _port(port_value, spec)
     try:
         tls = tls_settings(values)
     except ServerSpecError as exc:
         raise ServerSpecError(f"mail-server argument {_show(spec)}: {exc}") from None
-    return MailServer(_host(host, spec), port, use_ssl, starttls, tls)
+    return MailServer(_host(host, spec), port, use_ssl, starttls, tls, plaintext_auth)
 
 
 def _from_string(spec: str) -> MailServer:
