@@ -3,7 +3,7 @@
 A session connects (plain or implicit TLS), checks the greeting, says EHLO (HELO as a
 fall-back), upgrades with STARTTLS, authenticates, and then sends any number of messages:
 ``MAIL FROM``, ``RCPT TO`` for each recipient, and ``DATA`` streamed from
-:func:`post_office.wire.encode_data_transient` straight onto the socket.  Every failure
+:func:`post_office.wire.encode_data` straight onto the socket.  Every failure
 becomes an exception of :mod:`post_office.errors` carrying the command we sent and the
 server's reply, and the socket is closed on every path that leaves the session unusable.
 
@@ -52,7 +52,7 @@ from .errors import (
 )
 from .spec import MailServer, parse_mail_server
 from .tls import make_ssl_context
-from .wire import encode_data_transient, known_7bit
+from .wire import encode_data, known_7bit
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -896,9 +896,7 @@ class Session:
         sendall = conn.sendall
         sent = 0
         try:
-            # Each chunk is written out before the next is made, so the encoder may hand
-            # out a view of one buffer it reuses (no allocation or copy per chunk).
-            for chunk in encode_data_transient(messages, BODY_CHUNK_SIZE):
+            for chunk in encode_data(messages, BODY_CHUNK_SIZE):
                 try:
                     sendall(sock, chunk)
                 except OSError as exc:
