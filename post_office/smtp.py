@@ -25,10 +25,7 @@ import select
 import smtplib
 import socket
 import ssl
-import struct
-import sys
 import warnings
-from time import monotonic
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .addresses import needs_smtputf8, smtp_path
@@ -111,47 +108,6 @@ def default_local_hostname() -> Optional[str]:
     return name if "." in name and name.isascii() else None
 
 
-# struct timeval for SO_RCVTIMEO and SO_SNDTIMEO: two C longs on Linux.  Elsewhere (or
-# with 32-bit longs, where time_t may not be a long) sockets keep Python's own timeout.
-_TIMEVAL: Optional[struct.Struct] = (
-    struct.Struct("@ll")
-    if sys.platform.startswith("linux") and struct.calcsize("@l") == 8
-    else None
-)
-
-
-def _timeval(seconds: float) -> bytes:
-    assert _TIMEVAL is not None
-    whole = int(seconds)
-    micro = int((seconds - whole) * 1_000_000)
-    # An all-zero timeval means "no timeout": a timeout under a microsecond is one.
-    return _TIMEVAL.pack(whole, micro if whole or micro else 1)
-
-
-def _use_kernel_timeouts(sock: socket.socket, timeout: float) -> bool:
-    """Make ``sock`` blocking with ``timeout`` enforced by the kernel; False, leaving the
-    socket's Python timeout in force, where that cannot be done.
-
-    A socket with a Python timeout polls before every send and recv, two system calls
-    for each; on an exchange of small commands and replies those polls were a tenth of
-    the client's CPU time.  With SO_RCVTIMEO and SO_SNDTIMEO a blocking socket waits in
-    the recv or send itself, and a silent server still makes it fail after ``timeout``
-    (with EAGAIN, which :func:`_io_error` reports as the timeout it is).
-    """
-    if _TIMEVAL is None:
-        return False
-    try:
-        value = _timeval(timeout)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
-    except (OverflowError, ValueError, struct.error, OSError):
-        # A socket with a Python timeout is non-blocking underneath, so a kernel
-        # timeout set before the failure has no effect.
-        return False
-    sock.settimeout(None)
-    return True
-
-
 def _address_literal(sock: socket.socket) -> str:
     return _literal_of(sock.getsockname()[0])
 
@@ -183,14 +139,12 @@ class _Connection(smtplib.SMTP):
         self.transcript = transcript
         self.last_command = "(connect)"
         self.pending = b""  # received from the server, not yet read as reply lines
-        self.kernel_timeouts = False  # the socket is blocking, with SO_RCVTIMEO/SO_SNDTIMEO
         super().__init__(local_hostname="localhost", timeout=timeout, source_address=source_address)
 
     # -- socket set-up: implicit TLS uses our context and :server-name
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock = socket.create_connection((host, port), timeout, self.source_address)
         if self.tls_context is None:
-            self.kernel_timeouts = _use_kernel_timeouts(sock, timeout)
             return sock
         try:
             return self.tls_context.wrap_socket(sock, server_hostname=self.server_name)
@@ -216,45 +170,10 @@ class _Connection(smtplib.SMTP):
             )
         data = s.encode("utf-8") if isinstance(s, str) else s
         try:
-            self.sendall(self.sock, data)
+            self.sock.sendall(data)
         except BaseException as exc:
             self.close()
             raise _io_error(exc, self.last_command, "sending") from exc
-
-    def sendall(self, sock: socket.socket, data: ReadableBuffer) -> None:
-        """``sock.sendall(data)``, given at most the timeout in all, as Python gives it.
-
-        With kernel timeouts SO_SNDTIMEO bounds each send() call, and one that times out
-        part way returns what it wrote: ``sock.sendall`` would then go on with a fresh
-        timeout, and a server that takes a little now and then could hold us forever.
-        So after a partial write the rest gets only what is left of the timeout.
-        """
-        if not self.kernel_timeouts:
-            sock.sendall(data)
-            return
-        start = monotonic()
-        sent = sock.send(data)
-        if sent == (len(data) if isinstance(data, bytes) else memoryview(data).nbytes):
-            return  # the usual case: one send() took it all
-        with memoryview(data) as view, view.cast("B") as octets:
-            total = len(octets)
-            try:
-                while sent < total:
-                    left = start + self.timeout - monotonic()
-                    if left <= 0:
-                        raise socket.timeout("timed out")
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(left))
-                    sent += sock.send(octets[sent:])
-            finally:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(self.timeout))
-
-    def use_python_timeouts(self) -> None:
-        """Before TLS: ssl wraps a socket with a Python timeout, and its reads and writes
-        would misreport a kernel timeout (EAGAIN) as "want read"."""
-        if self.kernel_timeouts and self.sock is not None:
-            self.sock.settimeout(self.timeout)
-            self.kernel_timeouts = False
 
     # -- reading: bounded, and a timeout is not a disconnect
     def _readline(self, sock: socket.socket) -> bytes:
@@ -389,8 +308,7 @@ def _check_not_closing(code: int, raw: bytes, command: str) -> None:
 def _io_error(exc: BaseException, command: str, doing: str) -> SMTPError:
     if isinstance(exc, SMTPError):
         return exc
-    # BlockingIOError (EAGAIN) is what a kernel timeout raises: see _use_kernel_timeouts.
-    if isinstance(exc, (socket.timeout, BlockingIOError)):
+    if isinstance(exc, socket.timeout):
         return SMTPTimeoutError(
             f"the server did not answer in time while {doing}" + _while(command), command=command
         )
@@ -652,7 +570,6 @@ class Session:
         self._command("STARTTLS", expect=(220,), error=StartTLSError, what="STARTTLS was refused")
         assert self.context is not None and conn.sock is not None
         conn.pending = b""  # anything the server sent early, in plain text, is dropped
-        conn.use_python_timeouts()
         try:
             conn.sock = self.context.wrap_socket(conn.sock, server_hostname=conn.server_name)
         except ssl.SSLCertVerificationError as exc:
@@ -893,12 +810,12 @@ class Session:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._nodelay = sock
-        sendall = conn.sendall
+        sendall = sock.sendall
         sent = 0
         try:
             for chunk in encode_data(messages, BODY_CHUNK_SIZE):
                 try:
-                    sendall(sock, chunk)
+                    sendall(chunk)
                 except OSError as exc:
                     raise _io_error(exc, "(message body)", "sending the message") from exc
                 sent += len(chunk)
