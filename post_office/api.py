@@ -13,7 +13,8 @@ from typing import Optional, Tuple, Union
 from .addresses import Recipients
 from .delivery import check_envelope, deliver, open_session
 from .errors import AddressError, ServerSpecError, SMTPError
-from .options import OAuth2Token, check_connect_options, check_credentials
+from .login import check_auth_transport
+from .options import OAuth2Token, check_connect_options, optional_credentials
 from .protocol.replies import Reply
 from .session import Session
 from .spec import ServerArgument, parse_mail_server
@@ -65,15 +66,19 @@ def send_smtp_auth(
 ) -> None:
     """:func:`send_smtp` with SMTP AUTH (Allegro's ``send-smtp-auth``, RFC 4954).
 
-    :param login: Allegro's ``login``; any Unicode text (sent as UTF-8).
+    :param login: Allegro's ``login``; any Unicode text (sent as UTF-8).  ``None``
+        together with ``password=None`` sends without AUTH, as Allegro does for nil.
     :param password: Allegro's ``password``; any Unicode text, or an
         :class:`~post_office.OAuth2Token` for XOAUTH2.  Never shown in transcripts or errors.
 
     The other parameters are :func:`send_smtp`'s.  AUTH happens after STARTTLS when both
-    are in use; when the server offers no AUTH the message is sent without it and a
-    ``UserWarning`` says so (Allegro skips AUTH silently).
+    are in use.  Credentials go only over TLS, or to this machine, or where the spec
+    says ``:allow-plaintext-auth t``; with a login, ``:starttls t`` means ``:starttls
+    :required`` (README "Reliability").  When the server offers no AUTH, or no mechanism
+    we share, the message is sent without it and a ``UserWarning`` says so (Allegro
+    skips AUTH silently).
     """
-    credentials = check_credentials(login, password)
+    credentials = optional_credentials(login, password)
     _send(server, from_, to, credentials, messages, timeout, local_hostname, source_address)
 
 
@@ -89,9 +94,11 @@ def _send(
 ) -> None:
     parsed = parse_mail_server(server)
     options = check_connect_options(timeout, local_hostname, source_address)
+    check_auth_transport(parsed, credentials)
     envelope = check_envelope(from_, to)
     check_messages(messages)
-    deliver(parsed, envelope, messages, options, credentials)
+    # Allegro sends one empty line when there is no message (the body is CRLF . CRLF).
+    deliver(parsed, envelope, messages or ("\n",), options, credentials)
 
 
 def test_email_address(

@@ -18,15 +18,15 @@ from typing import IO, Any, Optional, Sequence, Tuple, Type, Union
 from .addresses import Recipients
 from .delivery import check_envelope, open_session
 from .errors import (
-    OptionError,
     ServerDisconnectedError,
     SessionStateError,
     SMTPError,
     SMTPTimeoutError,
 )
 from .letter import Attachment, LetterOptions, build_letter
+from .login import check_auth_transport
 from .mime import MimePart
-from .options import Credentials, OAuth2Token, check_connect_options, check_credentials
+from .options import Credentials, OAuth2Token, check_connect_options, optional_credentials
 from .protocol.transaction import Stage
 from .session import Session
 from .spec import ServerArgument, parse_mail_server
@@ -194,15 +194,10 @@ def smtp_session(
     Every argument is checked here, before any connection; the ``with`` statement
     connects.  See :class:`SmtpSession` for what the session does between messages.
     """
+    parsed = parse_mail_server(server)
     session = Session.for_server(
-        parse_mail_server(server), check_connect_options(timeout, local_hostname, source_address)
+        parsed, check_connect_options(timeout, local_hostname, source_address)
     )
-    credentials: Optional[Credentials] = None
-    if login is not None or password is not None:
-        if login is None or password is None:
-            given, missing = ("login", "password") if login is not None else ("password", "login")
-            raise OptionError(
-                f"smtp_session got a {given} but no {missing}: AUTH needs both, or neither"
-            )
-        credentials = check_credentials(login, password)
+    credentials = optional_credentials(login, password)
+    check_auth_transport(parsed, credentials)
     return SmtpSession(session, credentials)

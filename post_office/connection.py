@@ -38,6 +38,8 @@ __all__ = ["RECV_SIZE", "Connection", "io_error", "said"]
 RECV_SIZE = 8192
 
 _FORBIDDEN_IN_COMMAND = frozenset("\r\n\x00")
+#: How long to look for a reply after a write of the body failed.
+_LATE_REPLY_WAIT = 1.0
 
 
 def said(command: str) -> str:
@@ -103,6 +105,9 @@ class Connection:
         self.sock: Optional[socket.socket] = None
         self.parser = ReplyParser(keep_raw_lines=transcript.enabled)
         self.last_command = "(connect)"
+        #: a reply the server sent before it stopped taking the body (e.g. 552 and a
+        #: hang-up), read by :meth:`send_body` when sending failed
+        self.late_reply: Optional[Reply] = None
         self._nodelay = False
 
     # ------------------------------------------------------------------ state
@@ -223,11 +228,13 @@ class Connection:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._nodelay = True
         sent = 0
+        self.late_reply = None
         try:
             for chunk in chunks:
                 try:
                     sock.sendall(chunk)
                 except OSError as exc:
+                    self.late_reply = self._late_reply(sock)
                     raise io_error(exc, "(message body)", "sending the message") from exc
                 sent += len(chunk)
         except BaseException:
@@ -279,6 +286,25 @@ class Connection:
                 with contextlib.suppress(OSError):
                     self.sock.settimeout(self.timeout)
         self._show_received()
+        return reply
+
+    def _late_reply(self, sock: socket.socket) -> Optional[Reply]:
+        """A reply the server sent before the write failed, if one is waiting: what a
+        server says before it hangs up is already in our receive buffer."""
+        parser = self.parser
+        try:
+            sock.settimeout(min(self.timeout, _LATE_REPLY_WAIT))
+            reply = parser.next_reply()
+            while reply is None:
+                chunk = sock.recv(RECV_SIZE)
+                if not chunk:
+                    return parser.end_of_input()
+                parser.feed(chunk)
+                reply = parser.next_reply()
+        except (OSError, ReplyFormatError):
+            return None
+        finally:
+            self._show_received()
         return reply
 
     def _hung_up(self) -> ServerDisconnectedError:

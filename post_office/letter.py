@@ -18,7 +18,7 @@ from ._checks import is_stream, show
 from .addresses import Recipients, check_address, check_recipients
 from .debug import warn
 from .delivery import Envelope, deliver
-from .errors import AddressError, MessageArgumentError, MimeError, OptionError
+from .errors import AddressError, MessageArgumentError, MimeError
 from .headers import (
     check_header_value,
     check_raw_header_lines,
@@ -28,12 +28,13 @@ from .headers import (
     make_message_id,
     raw_header_names,
 )
+from .login import check_auth_transport
 from .mime import MimePart, append_subparts, make_mime_part
 from .options import (
     ConnectOptions,
     OAuth2Token,
     check_connect_options,
-    check_credentials,
+    optional_credentials,
 )
 from .program import check_program_timeout
 from .session import default_local_hostname
@@ -192,7 +193,9 @@ def send_letter(
         connect = check_connect_options(timeout, local_hostname, source_address)
     else:
         connect = ConnectOptions(timeout=check_program_timeout(timeout))
-    credentials = _credentials(login, password)
+    credentials = optional_credentials(login, password)
+    if isinstance(transport, MailServer):
+        check_auth_transport(transport, credentials)
     options = LetterOptions(
         cc=cc, bcc=bcc, subject=subject, reply_to=reply_to, headers=headers, attachments=attachments
     )
@@ -208,16 +211,6 @@ def send_letter(
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def _credentials(login: object, password: object) -> Optional[Tuple[str, Union[str, OAuth2Token]]]:
-    """send-letter's ``:login`` and ``:password``: both or neither."""
-    if login is None and password is None:
-        return None
-    if login is None or password is None:
-        missing = "password" if password is None else "login"
-        raise OptionError(f"login and password go together: {missing} is missing")
-    return check_credentials(login, password)
 
 
 def _recipients(value: object, argument: str, *, required: bool) -> List[str]:

@@ -22,6 +22,7 @@ __all__ = [
     "check_connect_options",
     "check_credentials",
     "check_timeout",
+    "optional_credentials",
 ]
 
 
@@ -107,3 +108,19 @@ def check_credentials(login: object, password: object) -> Credentials:
     if "\x00" in password:
         raise OptionError("password contains a NUL character, which AUTH cannot carry")
     return login, password
+
+
+def optional_credentials(login: object, password: object) -> Optional[Credentials]:
+    """send-letter's (and smtp_session's) ``login`` and ``password``: both or neither.
+
+    ``None`` for both means no AUTH, as Allegro reads nil for both.
+    """
+    if login is None and password is None:
+        return None
+    if login is None or password is None:
+        given, missing = ("login", "password") if login is not None else ("password", "login")
+        raise OptionError(
+            f"login and password go together: {missing} is missing (got a {given} but no "
+            f"{missing}: AUTH needs both, or neither to send without AUTH)"
+        )
+    return check_credentials(login, password)

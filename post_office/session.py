@@ -13,35 +13,29 @@ from __future__ import annotations
 import functools
 import socket
 import ssl
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Union
 
-from ._checks import is_loopback_host
 from .connection import Connection, command_bytes
-from .debug import Transcript, logger, warn
+from .debug import Transcript, logger
 from .errors import (
-    AuthenticationError,
     CertificateError,
     ConnectError,
     HeloError,
     ProtocolError,
+    ServerDisconnectedError,
     SMTPError,
     StartTLSError,
 )
+from .login import authenticate
+from .mailing import send_message
 from .options import ConnectOptions, OAuth2Token, check_connect_options
-from .protocol.auth import AuthExchange, choose_mechanism
 from .protocol.extensions import NO_EXTENSIONS, Extensions, parse_ehlo
 from .protocol.replies import Reply
-from .protocol.transaction import END_OF_DATA, Stage, Transaction, with_stage
 from .resolve import resolve_mail_server
 from .spec import MailServer, parse_mail_server
 from .tls import make_ssl_context
-from .wire import encode_data, known_7bit
 
-__all__ = ["BODY_CHUNK_SIZE", "Session", "default_local_hostname"]
-
-#: Bytes of raw message per encoder chunk and ``sendall`` on the DATA path: large enough
-#: that the syscalls are few, small enough that memory stays a small constant.
-BODY_CHUNK_SIZE = 1 << 18
+__all__ = ["Session", "default_local_hostname"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -196,37 +190,42 @@ class Session:
                 or connection.local_literal()
             )
             self._hello()
-            if server.starttls:
+            if server.starttls and not server.ssl:  # implicit TLS is TLS already
                 self._starttls()
         except BaseException:
             self.close()
             raise
 
     # ------------------------------------------------------------------ commands
-    def _connection(self) -> Connection:
+    def connected_connection(self) -> Connection:
+        """The open connection, or :class:`~post_office.errors.ServerDisconnectedError`."""
         if self.connection is None or not self.connection.open:
-            from .errors import ServerDisconnectedError
-
             raise ServerDisconnectedError("the session is not connected")
         return self.connection
 
-    def command(self, line: str, *, shown: Optional[str] = None) -> Reply:
-        """Send one command and return the server's reply, whatever its code.
+    def check_quiet(self, about_to: str) -> None:
+        """Refuse to go on when the server sent bytes nobody asked for yet.
 
-        Bytes the server sent before this command are a protocol violation (RFC 5321
-        4.3.1 allows a reply only to a command; PIPELINING aside): a server that answers
-        ahead of time could make us take a forged reply for the answer.
+        RFC 5321 4.3.1 allows a reply only to a command (PIPELINING aside): a server
+        that answers ahead of time could make us take a forged reply for the answer
+        to what we are about to send.
         """
-        connection = self._connection()
-        shown = line if shown is None else shown
-        data = command_bytes(line, shown)
+        connection = self.connected_connection()
         if connection.early_bytes():
             connection.close()
             raise ProtocolError(
-                f"the server sent a reply before we said {shown!r}; refusing to go on",
-                command=shown,
+                f"the server sent a reply before we said {about_to!r}; refusing to go on",
+                command=about_to,
                 reply=connection.parser.partial,
             )
+
+    def command(self, line: str, *, shown: Optional[str] = None) -> Reply:
+        """Send one command and return the server's reply, whatever its code (after
+        :meth:`check_quiet`: nothing may have arrived before the command)."""
+        shown = line if shown is None else shown
+        data = command_bytes(line, shown)
+        self.check_quiet(shown)
+        connection = self.connected_connection()
         connection.write(data, [shown])
         return connection.read_reply()
 
@@ -268,7 +267,7 @@ class Session:
             return
         self._expect("STARTTLS", (220,), StartTLSError, "STARTTLS was refused")
         assert self.context is not None
-        connection = self._connection()
+        connection = self.connected_connection()
         try:
             connection.wrap(
                 self.context,
@@ -284,45 +283,10 @@ class Session:
         self._hello(" after STARTTLS")
 
     # ------------------------------------------------------------------ AUTH
-    def authenticate(self, login: str, password: Any) -> None:
-        """AUTH with the best common mechanism (CRAM-MD5, PLAIN, LOGIN; XOAUTH2 for tokens).
-
-        Mirrors send-smtp-auth's ``login`` and ``password`` (RFC 4954).  Credentials are
-        UTF-8.  A server that offers no AUTH gets the message without it, with a
-        ``UserWarning``, as Allegro sends without it.
-        """
-        server = self.server
-        offered = self.extensions.auth
-        if not offered:
-            hint = (
-                " (it offers STARTTLS: many servers offer AUTH only after it, so add :starttls t)"
-                if self.extensions.starttls and not self.encrypted
-                else ""
-            )
-            warn(
-                f"the server {server.host} does not offer AUTH{hint}: sending without "
-                "authenticating, as Allegro does"
-            )
-            return
-        if not self.encrypted and not is_loopback_host(server.host):
-            warn(
-                f"sending credentials to {server.host} over an unencrypted connection; "
-                "use :ssl t or :starttls :required"
-            )
-        token = isinstance(password, OAuth2Token)
-        mechanism = choose_mechanism(offered, token=token)
-        if mechanism is None:
-            ours = "XOAUTH2" if token else "CRAM-MD5 PLAIN LOGIN"
-            raise AuthenticationError(
-                f"SMTP authentication failed: no common AUTH mechanism: the server offers "
-                f"{' '.join(offered)}, we can use {ours}"
-            )
-        exchange = AuthExchange(mechanism, login, password.token if token else password)
-        step: Optional[Tuple[str, str]] = exchange.first()
-        while step is not None:
-            line, shown = step
-            step = exchange.answer(self.command(line, shown=shown))
-        self.auth_mechanism = mechanism
+    def authenticate(self, login: str, password: Union[str, OAuth2Token]) -> None:
+        """AUTH as send-smtp-auth's ``login`` and ``password`` (RFC 4954): see
+        :func:`post_office.login.authenticate` for the rules."""
+        self.auth_mechanism = authenticate(self, login, password)
 
     # ------------------------------------------------------------------ VRFY
     def vrfy(self, argument: str) -> Reply:
@@ -333,83 +297,9 @@ class Session:
     def send_message(
         self, sender: str, recipients: Sequence[str], messages: Sequence[object]
     ) -> Reply:
-        """One mail transaction: MAIL FROM, RCPT TO each, DATA streamed, final reply.
-
-        Returns the server's final reply, only after it accepted the message (a 2xx
-        after the body).  The first refused command raises, naming the sender or
-        recipient, with the transaction's :class:`~post_office.protocol.transaction.Stage`
-        as ``stage``.  On a refusal the transaction is reset (RSET) when the connection
-        is still usable; after a 421 (the server is closing) it is dropped.
-        """
-        transaction = Transaction(
-            sender,
-            recipients,
-            self.extensions,
-            eight_bit=not known_7bit(messages),
-            server_name=f"the server {self.server.host}",
-        )
-        try:
-            self._negotiate(transaction)
-        except SMTPError as exc:
-            with_stage(exc, transaction.stage)
-            self._after_refusal(exc)
-            raise
-        return self._send_body(transaction, messages)
-
-    def _negotiate(self, transaction: Transaction) -> None:
-        connection = self._connection()
-        for group in transaction.groups():
-            if len(group) == 1:
-                command = group[0]
-                error = transaction.answer(command, self.command(command.line))
-                if error is not None:
-                    raise error
-                continue
-            data = b"".join(command_bytes(c.line, c.line) for c in group)
-            if connection.early_bytes():
-                self.command(group[0].line)  # raises the ProtocolError
-            connection.write(data, [c.line for c in group])
-            replies = []
-            for command in group:
-                connection.last_command = command.line
-                try:
-                    replies.append(connection.read_reply())
-                except SMTPError:
-                    failure, _ = transaction.answer_group(group, replies)
-                    if failure is not None:
-                        raise failure from None  # e.g. 421, then the server hung up
-                    raise
-            failure, drop = transaction.answer_group(group, replies)
-            if failure is not None:
-                if drop:
-                    self.transcript.note(
-                        "DATA was accepted after a refusal: dropping the connection"
-                    )
-                    self.close()
-                raise failure
-
-    def _after_refusal(self, exc: SMTPError) -> None:
-        """Clean up after a refused transaction: RSET, or drop the line after a 421."""
-        if exc.code == 421:
-            self.close()
-        elif exc.code is not None:
-            self.reset()
-
-    def _send_body(self, transaction: Transaction, messages: Sequence[object]) -> Reply:
-        connection = self._connection()
-        transaction.body_started()
-        try:
-            sent = connection.send_body(encode_data(messages, BODY_CHUNK_SIZE))
-            transaction.body_sent()
-            self.transcript.note(f"message body sent: {sent} bytes")
-            connection.last_command = END_OF_DATA
-            reply = connection.read_reply()
-            transaction.finish(reply)
-        except SMTPError as exc:
-            with_stage(exc, transaction.stage)
-            self._after_refusal(exc)
-            raise
-        return reply
+        """One mail transaction (see :func:`post_office.mailing.send_message`); the
+        server's final reply, once it accepted the message."""
+        return send_message(self, sender, recipients, messages)
 
     def idle_alive(self) -> bool:
         """Whether the connection is open and the server has not hung up on it."""
@@ -425,6 +315,3 @@ class Session:
             reply = None
         if reply is None or not 200 <= reply.code < 300:
             self.close()
-
-
-__all__ += ["Stage"]
