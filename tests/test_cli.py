@@ -815,3 +815,37 @@ def test_serve_option_errors_exit_2(cli: Cli, tmp_path: Path) -> None:
     assert "USER:PASSWORD" in assert_clean_error(bad_auth, 2)
     both = cli("serve", "--self-signed", "--tls-cert", "x.pem", cwd=tmp_path)
     assert both.returncode == 2 and "not allowed with" in both.stderr
+
+
+# --------------------------------------------------------------------------- import cost
+
+
+def test_importing_the_package_loads_neither_the_sink_nor_asyncio() -> None:
+    """``import post_office`` stays cheap: the sink, aiosmtpd, asyncio and cryptography load
+    on first use of ``Sink``, ``ReceivedMessage`` or ``make_throwaway_certificate``."""
+    heavy = ("asyncio", "aiosmtpd", "cryptography", "post_office.sink", "post_office.sink_certs")
+    code = (
+        "import sys, post_office\n"
+        f"print([name for name in {heavy!r} if name in sys.modules])\n"
+        "assert 'Sink' in post_office.__all__ and 'Sink' in dir(post_office)\n"
+        "from post_office import ReceivedMessage, Sink, make_throwaway_certificate\n"
+        "names = (Sink, ReceivedMessage, make_throwaway_certificate)\n"
+        "print(*(name.__module__ for name in names))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=LIMIT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "[]",
+        "post_office.sink post_office.sink post_office.sink_certs",
+    ]
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        import post_office
+
+        post_office.no_such_name  # noqa: B018
