@@ -59,7 +59,7 @@ from .mime import (
     seed_boundaries,
     with_mime_part_constructed_stream,
 )
-from .smtp import OAuth2Token
+from .options import OAuth2Token
 from .spec import MailProgram, MailServer, parse_mail_server
 from .tls import TlsSettings, make_ssl_context
 

@@ -1,8 +1,8 @@
-"""send-smtp, send-smtp-auth: Allegro's calls, thin, over one :class:`~post_office.smtp.Session`.
+"""send-smtp, send-smtp-auth, test-email-address: Allegro's calls, thin, over the one
+delivery path (:mod:`post_office.delivery`).
 
 Every argument is checked before a socket is opened; success is returned only after the
-server accepted the message (SPEC sections 1-4).  test-email-address (SPEC section 8) asks
-a server with VRFY over the same Session.
+server accepted the message (README "Reliability").
 """
 
 from __future__ import annotations
@@ -10,18 +10,21 @@ from __future__ import annotations
 import unicodedata
 from typing import Optional, Tuple, Union
 
-from .addresses import check_address, check_recipients
+from .delivery import check_envelope, deliver, open_session
 from .errors import AddressError, ServerSpecError, SMTPError
-from .smtp import OAuth2Token, Session, check_credentials
+from .options import OAuth2Token, check_connect_options, check_credentials
+from .protocol.replies import Reply
+from .session import Session
+from .spec import MailServerArg, Recipients, parse_mail_server
 from .wire import check_messages
 
 __all__ = ["send_smtp", "send_smtp_auth", "test_email_address"]
 
 
 def send_smtp(
-    server: object,
+    server: MailServerArg,
     from_: str,
-    to: object,
+    to: Recipients,
     *messages: object,
     timeout: float = 60,
     local_hostname: Optional[str] = None,
@@ -31,14 +34,14 @@ def send_smtp(
 
     :param server: Allegro's ``mail-server``: ``"host"``, ``"host:port"``, an IP address,
         ``(host, port)``, ``("host", ":port", 587, ":starttls", True, ...)``, a mapping, a
-        :class:`~post_office.MailServer` or Lisp text (SPEC section 2).
+        :class:`~post_office.MailServer` or Lisp text (README "The mail-server argument").
     :param from_: Allegro's ``from``: a bare address ``"user@host"`` or ``"user"``;
         ``""`` for the null reverse path.
     :param to: Allegro's ``to``: one bare address or a list of them.
     :param messages: Allegro's ``&rest message``: str, bytes, binary or text streams (read
         to EOF from where they stand, never closed), ``email.message.Message`` objects and
-        MIME parts, sent in order as one message; no header is added (SPEC section 4).
-    :param timeout: seconds per socket operation (Python only; Allegro waits forever).
+        MIME parts, sent in order as one message; no header is added.
+    :param timeout: seconds to wait for each reply (Python only; Allegro waits forever).
     :param local_hostname: the EHLO name (Python only; default: this host's FQDN).
     :param source_address: ``(host, port)`` to bind the socket to (Python only).
 
@@ -49,9 +52,9 @@ def send_smtp(
 
 
 def send_smtp_auth(
-    server: object,
+    server: MailServerArg,
     from_: str,
-    to: object,
+    to: Recipients,
     login: str,
     password: Union[str, OAuth2Token],
     *messages: object,
@@ -59,7 +62,7 @@ def send_smtp_auth(
     local_hostname: Optional[str] = None,
     source_address: Optional[Tuple[str, int]] = None,
 ) -> None:
-    """:func:`send_smtp` with SMTP AUTH (Allegro's ``send-smtp-auth``).
+    """:func:`send_smtp` with SMTP AUTH (Allegro's ``send-smtp-auth``, RFC 4954).
 
     :param login: Allegro's ``login``; any Unicode text (sent as UTF-8).
     :param password: Allegro's ``password``; any Unicode text, or an
@@ -79,39 +82,32 @@ def _send(
     to: object,
     credentials: Optional[Tuple[str, Union[str, OAuth2Token]]],
     messages: Tuple[object, ...],
-    timeout: float,
-    local_hostname: Optional[str],
-    source_address: Optional[Tuple[str, int]],
+    timeout: object,
+    local_hostname: object,
+    source_address: object,
 ) -> None:
-    session = Session.prepare(
-        server, timeout=timeout, local_hostname=local_hostname, source_address=source_address
-    )
-    sender = check_address(from_, "from_", allow_empty=True)
-    recipients = check_recipients(to, "to")
+    parsed = parse_mail_server(server)
+    options = check_connect_options(timeout, local_hostname, source_address)
+    envelope = check_envelope(from_, to)
     check_messages(messages)
-    with session:
-        session.open()
-        if credentials is not None:
-            session.authenticate(*credentials)
-        session.send(sender, recipients, messages)
-        session.quit()
+    deliver(parsed, envelope, messages, options, credentials)
 
 
 def test_email_address(
     address: str,
     *,
-    server: object = None,
+    server: Optional[MailServerArg] = None,
     timeout: float = 60,
     local_hostname: Optional[str] = None,
     source_address: Optional[Tuple[str, int]] = None,
 ) -> bool:
     """Whether ``address`` may be valid, asked of its mail server with VRFY (Allegro's
-    ``test-email-address``, SPEC section 8).
+    ``test-email-address``, RFC 5321 3.5).
 
     :param address: Allegro's ``address``: ``"user@host"`` (the server asked is ``host``,
         port 25) or ``"user"`` (asked of ``localhost``).
     :param server: Python only: ask this mail server instead (any ``send_smtp`` form).
-    :param timeout: seconds per socket operation (Python only); the other two options
+    :param timeout: seconds to wait for each reply (Python only); the other two options
         are :func:`send_smtp`'s.
 
     ``VRFY local-part`` is sent first: any reply but 550 means True ("may be valid") at
@@ -123,7 +119,8 @@ def test_email_address(
     any connection.
     """
     if not isinstance(address, str) or not address:
-        raise AddressError(f"address: mail address should be a non-empty string: {address!r}")
+        shown = repr(address) if isinstance(address, str) else type(address).__name__
+        raise AddressError(f"address: mail address should be a non-empty string: {shown}")
     for index, ch in enumerate(address):
         if ch.isspace() or unicodedata.category(ch) in ("Cc", "Cs"):
             raise AddressError(
@@ -134,24 +131,19 @@ def test_email_address(
     if at in (0, len(address) - 1):
         return False  # Allegro: "bogus since we don't do route addrs"
     local, host = (address, "localhost") if at < 0 else (address[:at], address[at + 1 :])
-    options = {
-        "timeout": timeout,
-        "local_hostname": local_hostname,
-        "source_address": source_address,
-    }
+    options = check_connect_options(timeout, local_hostname, source_address)
     if server is not None:
-        session = Session.prepare(server, **options)
+        parsed = parse_mail_server(server)
     else:
-        Session.prepare("localhost", **options)  # malformed options raise in any case
         try:
-            session = Session.prepare(host, **options)
+            parsed = parse_mail_server(host)
         except ServerSpecError:
             return False  # a host part that names no host cannot be connected to
+    try:
+        session = open_session(parsed, options)
+    except SMTPError:
+        return False  # Allegro: no contact with the mail server -> nil
     with session:
-        try:
-            session.open()
-        except SMTPError:
-            return False  # Allegro: no contact with the mail server -> nil
         valid = _vrfy(session, local) != 550 or _vrfy(session, address) != 550
         session.quit()
     return valid
@@ -165,9 +157,7 @@ test_email_address.__test__ = False  # type: ignore[attr-defined]
 def _vrfy(session: Session, argument: str) -> Optional[int]:
     """The reply code to ``VRFY argument``, or None when there was no usable reply."""
     try:
-        code, _ = session._command(
-            f"VRFY {argument}", expect=(2, 3, 4, 5), error=SMTPError, what="VRFY failed"
-        )
+        reply: Reply = session.vrfy(argument)
     except SMTPError:
         return None  # Allegro: anything but a 550 means "may be valid"
-    return code
+    return reply.code

@@ -13,13 +13,16 @@ the server may have delivered it even if its final reply was lost.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import IO, Any, List, Optional, Sequence, Tuple, Type, Union
+from typing import IO, Any, Optional, Sequence, Tuple, Type, Union
 
-from .addresses import check_address, check_recipients
+from .delivery import check_envelope, open_session
 from .errors import OptionError, ServerDisconnectedError, SMTPError, SMTPTimeoutError
 from .letter import Attachment, build_letter
 from .mime import MimePart
-from .smtp import OAuth2Token, Session, check_credentials
+from .options import Credentials, OAuth2Token, check_connect_options, check_credentials
+from .protocol.transaction import Stage
+from .session import Session
+from .spec import MailServerArg, Recipients, parse_mail_server
 from .wire import check_messages
 
 __all__ = ["SmtpSession", "smtp_session"]
@@ -34,11 +37,7 @@ class SmtpSession:
     carries one conversation: use a session from one thread at a time.
     """
 
-    def __init__(
-        self,
-        session: Session,
-        credentials: Optional[Tuple[str, Union[str, OAuth2Token]]],
-    ) -> None:
+    def __init__(self, session: Session, credentials: Optional[Credentials]) -> None:
         self._session = session
         self._credentials = credentials
         self._state = "new"  # "new", "open" (inside the with block), "closed"
@@ -72,11 +71,8 @@ class SmtpSession:
 
     def _connect(self) -> None:
         session = self._session
-        session.close()
         self.connections += 1
-        session.open()
-        if self._credentials is not None:
-            session.authenticate(*self._credentials)
+        open_session(session.server, session.options, self._credentials, session=session)
 
     def _ready(self) -> bool:
         """Make sure there is a live connection; True when a new one had to be opened."""
@@ -90,7 +86,7 @@ class SmtpSession:
         return True
 
     # ------------------------------------------------------------------ sending
-    def send_smtp(self, from_: str, to: object, *messages: object) -> None:
+    def send_smtp(self, from_: str, to: Recipients, *messages: object) -> None:
         """Send one message on the session's connection (Allegro's ``send-smtp``).
 
         :param from_: Allegro's ``from``: a bare address, ``""`` for the null reverse path.
@@ -103,10 +99,9 @@ class SmtpSession:
         accepted the message.  A refusal raises (the first refused recipient, as in
         Allegro) and leaves the session usable for the next message.
         """
-        sender = check_address(from_, "from_", allow_empty=True)
-        recipients = check_recipients(to, "to")
+        envelope = check_envelope(from_, to)
         check_messages(messages)
-        self._transaction(sender, recipients, messages)
+        self._transaction(envelope.sender, envelope.recipients, messages)
 
     def send_letter(
         self,
@@ -145,11 +140,11 @@ class SmtpSession:
         return True
 
     def _transaction(
-        self, sender: str, recipients: List[str], messages: Tuple[object, ...]
+        self, sender: str, recipients: Sequence[str], messages: Tuple[object, ...]
     ) -> None:
         reconnected = self._ready()
         try:
-            self._session.send(sender, recipients, messages)
+            self._session.send_message(sender, recipients, messages)
         except SMTPError as exc:
             if reconnected or not self._dropped_before_mail(exc):
                 raise
@@ -157,12 +152,12 @@ class SmtpSession:
             # check): nothing of this message was accepted, so it is safe to send again.
             self._session.transcript.note("the server dropped the connection; reconnecting")
             self._connect()
-            self._session.send(sender, recipients, messages)
+            self._session.send_message(sender, recipients, messages)
 
-    def _dropped_before_mail(self, exc: SMTPError) -> bool:
+    @staticmethod
+    def _dropped_before_mail(exc: SMTPError) -> bool:
         """The server went away (EOF, reset, or 421 "closing") in answer to MAIL FROM."""
-        session = self._session
-        if session.mail_accepted or session.body_started:
+        if getattr(exc, "stage", None) is not Stage.BEFORE_MAIL:
             return False
         if isinstance(exc, SMTPTimeoutError):
             return False  # a slow server is not a closed one; waiting again would double it
@@ -170,7 +165,7 @@ class SmtpSession:
 
 
 def smtp_session(
-    server: object,
+    server: MailServerArg,
     *,
     login: Optional[str] = None,
     password: Union[str, OAuth2Token, None] = None,
@@ -196,10 +191,10 @@ def smtp_session(
     Every argument is checked here, before any connection; the ``with`` statement
     connects.  See :class:`SmtpSession` for what the session does between messages.
     """
-    session = Session.prepare(
-        server, timeout=timeout, local_hostname=local_hostname, source_address=source_address
+    session = Session.for_server(
+        parse_mail_server(server), check_connect_options(timeout, local_hostname, source_address)
     )
-    credentials: Optional[Tuple[str, Union[str, OAuth2Token]]] = None
+    credentials: Optional[Credentials] = None
     if login is not None or password is not None:
         if login is None or password is None:
             given, missing = ("login", "password") if login is not None else ("password", "login")

@@ -9,10 +9,12 @@ caller before a line is shown (see :data:`REDACTED`).
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from typing import Optional, TextIO
+import warnings
+from typing import Optional, TextIO, Type
 
-__all__ = ["REDACTED", "Transcript", "logger"]
+__all__ = ["REDACTED", "Transcript", "logger", "warn"]
 
 REDACTED = "<redacted>"
 
@@ -58,6 +60,23 @@ class Transcript:
             try:
                 self.stream.write(line + "\n")
                 self.stream.flush()
-            except (OSError, ValueError):  # a closed debug stream must not break mail
+            except Exception:
+                # A debug stream that fails (closed, full, or raising anything) must not
+                # break mail, above all not after the server accepted the message: the
+                # caller would retry and send it twice.  It is dropped for this session.
                 self.stream = None
         logger.debug("%s", line)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str, category: Type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` pointing at the caller's line, outside this package, whichever
+    entry point (and however many of our frames) led here."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Generator, Iterator, List, Optional, Sequence, Tuple, Union, cast
 
 from .addresses import check_address, check_recipients
+from .delivery import Envelope, deliver
 from .errors import AddressError, MessageArgumentError, MimeError, OptionError, ProgramError
 from .headers import (
     check_header_value,
@@ -28,8 +29,9 @@ from .headers import (
     raw_header_names,
 )
 from .mime import MimePart, append_subparts, make_mime_part
+from .options import OAuth2Token, check_credentials
+from .session import Session, default_local_hostname
 from .spec import MailProgram, MailServer, parse_transport
-from .smtp import OAuth2Token, Session, check_credentials, default_local_hostname
 
 __all__ = ["Letter", "prepare_letter", "send_letter"]
 
@@ -217,12 +219,13 @@ def send_letter(
             )
         _pipe_to_program(letter.transport, letter.chunks(), letter.timeout)
         return True
-    with letter.session as session:
-        session.open()
-        if letter.credentials is not None:
-            session.authenticate(*letter.credentials)
-        session.send(letter.sender, letter.recipients, [letter.header, letter.part])
-        session.quit()
+    deliver(
+        letter.session.server,
+        Envelope(letter.sender, letter.recipients),
+        [letter.header, letter.part],
+        letter.session.options,
+        letter.credentials,
+    )
     return True
 
 
@@ -335,7 +338,7 @@ def prepare_letter(
             local_hostname=local_hostname,
             source_address=source_address,
         )
-        checked_timeout = session.timeout
+        checked_timeout = session.options.timeout
     else:
         checked_timeout = _check_program_timeout(timeout)
     credentials: Optional[Tuple[str, Union[str, OAuth2Token]]] = None

@@ -14,7 +14,14 @@ from .errors import LispSyntaxError, ServerSpecError
 from .lisp import Keyword, read_lisp, to_lisp
 from .tls import TLS_KEYWORDS, TlsSettings, tls_settings
 
-__all__ = ["MailProgram", "MailServer", "parse_mail_server", "parse_transport"]
+__all__ = [
+    "MailProgram",
+    "MailServer",
+    "MailServerArg",
+    "Recipients",
+    "parse_mail_server",
+    "parse_transport",
+]
 
 StartTLS = Union[bool, str]  # False, True or "required"
 
@@ -383,3 +390,19 @@ def parse_transport(spec: object) -> Union[MailServer, MailProgram]:
             return MailProgram(tuple(command))
         raise _spec_error(spec, "a command string or a non-empty list of strings after :program")
     return parse_mail_server(spec)
+
+
+#: Allegro's ``mail-server`` argument in any form :func:`parse_mail_server` takes: a host
+#: name or address (text, integer, :mod:`ipaddress` object), ``"host:port"``, a keyword
+#: list or ``(host, port)``, a mapping, Lisp text, or a :class:`MailServer`.
+MailServerArg = Union[
+    str,
+    int,
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    Sequence[Any],
+    Mapping[Any, Any],
+    MailServer,
+]
+#: Allegro's ``to`` (and ``cc``, ``bcc``): one bare address or a list of them.
+Recipients = Union[str, Sequence[str]]

@@ -20,7 +20,7 @@ import pytest
 from faultserver import Action, FaultServer, endless, sockets_to
 
 from post_office import ProtocolError, send_smtp
-from post_office.smtp import MAX_LINE, MAX_REPLY_LINES
+from post_office.protocol.replies import MAX_LINE, MAX_REPLY_LINES
 
 FROM, TO = "me@example.test", "you@example.test"
 TIMEOUT = 2.0

@@ -10,7 +10,7 @@ from typing import IO, Any, Dict, List, Optional
 
 from ..addresses import check_address, check_recipients
 from ..errors import ArgumentError
-from ..smtp import check_credentials
+from ..options import check_credentials
 from ..spec import parse_mail_server, parse_transport
 from ._output import say
 from .passwords import password as ask_password

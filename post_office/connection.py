@@ -1,0 +1,299 @@
+"""The one object that owns an SMTP socket (README "Architecture").
+
+:class:`Connection` connects (plain or implicit TLS), upgrades to TLS, writes the lines
+the protocol modules make, and feeds :class:`~post_office.protocol.replies.ReplyParser`
+what it reads.  It knows nothing of SMTP beyond "a reply"; every socket or TLS failure
+becomes an exception of :mod:`post_office.errors` naming what we had said, and the
+socket is closed on every path that leaves it unusable.  ``KeyboardInterrupt`` and
+``SystemExit`` are never converted: they close the socket and propagate as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import ipaddress
+import select
+import socket
+import ssl
+from time import monotonic
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
+
+from .debug import Transcript
+from .errors import (
+    ProtocolError,
+    ServerDisconnectedError,
+    SMTPError,
+    SMTPTimeoutError,
+    TLSError,
+)
+from .protocol.replies import Reply, ReplyFormatError, ReplyParser
+
+__all__ = ["RECV_SIZE", "Connection", "io_error", "said"]
+
+#: Bytes asked of the socket per read of replies (io.BufferedReader's default buffer).
+RECV_SIZE = 8192
+
+_FORBIDDEN_IN_COMMAND = frozenset("\r\n\x00")
+
+
+def said(command: str) -> str:
+    """The "(we had said ...)" part of an error message."""
+    return f" (we had said {command!r})" if command else ""
+
+
+def io_error(exc: BaseException, command: str, doing: str) -> SMTPError:
+    """The :mod:`post_office.errors` exception for a socket or TLS failure."""
+    if isinstance(exc, SMTPError):
+        return exc
+    if isinstance(exc, socket.timeout):
+        return SMTPTimeoutError(
+            f"the server did not answer in time while {doing}" + said(command), command=command
+        )
+    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+        return ServerDisconnectedError(
+            f"the server closed the connection while {doing}: {exc}" + said(command),
+            command=command,
+        )
+    if isinstance(exc, ssl.SSLError):
+        return TLSError(f"TLS failed while {doing}: {exc}" + said(command), command=command)
+    return ServerDisconnectedError(
+        f"the connection broke while {doing}: {exc}" + said(command), command=command
+    )
+
+
+def command_bytes(line: str, shown: str) -> bytes:
+    """One command line on the wire; CR, LF or NUL in it could smuggle another command."""
+    if not _FORBIDDEN_IN_COMMAND.isdisjoint(line):
+        from .errors import OptionError
+
+        raise OptionError(f"refusing to send an SMTP command containing CR, LF or NUL: {shown!r}")
+    return line.encode("utf-8") + b"\r\n"
+
+
+@functools.lru_cache(maxsize=16)
+def _literal_of(host: str) -> str:
+    """An address literal for EHLO (RFC 5321 4.1.3), parsed once per local address."""
+    address = ipaddress.ip_address(host.split("%", 1)[0])
+    return f"[IPv6:{address}]" if address.version == 6 else f"[{address}]"
+
+
+class Connection:
+    """A socket to one SMTP server, with a reply parser and a transcript."""
+
+    def __init__(self, *, timeout: float, transcript: Transcript) -> None:
+        self.timeout = timeout
+        self.transcript = transcript
+        self.sock: Optional[socket.socket] = None
+        self.parser = ReplyParser(keep_raw_lines=transcript.enabled)
+        self.last_command = "(connect)"
+        self._nodelay = False
+
+    # ------------------------------------------------------------------ state
+    @property
+    def open(self) -> bool:
+        return self.sock is not None
+
+    @property
+    def encrypted(self) -> bool:
+        return isinstance(self.sock, ssl.SSLSocket)
+
+    def close(self) -> None:
+        sock, self.sock = self.sock, None
+        self.parser.clear()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _socket(self) -> socket.socket:
+        if self.sock is None:
+            raise ServerDisconnectedError(
+                "the connection is already closed", command=self.last_command
+            )
+        return self.sock
+
+    # ------------------------------------------------------------------ connecting
+    def connect(
+        self,
+        host: str,
+        port: int,
+        *,
+        source_address: Optional[Tuple[str, int]] = None,
+        tls: Optional[ssl.SSLContext] = None,
+        server_name: str = "",
+    ) -> None:
+        """Open a TCP connection, and with ``tls`` do the TLS handshake at once."""
+        sock = socket.create_connection((host, port), self.timeout, source_address)
+        self.sock = sock
+        if tls is not None:
+            self.wrap(tls, server_name, "negotiating TLS")
+
+    def wrap(
+        self,
+        context: ssl.SSLContext,
+        server_name: str,
+        doing: str,
+        command: str = "(TLS handshake)",
+    ) -> None:
+        """The TLS handshake on the open socket (implicit TLS, or after STARTTLS)."""
+        sock = self._socket()
+        self.parser.clear()  # anything sent in plain text before the upgrade is dropped
+        try:
+            self.sock = context.wrap_socket(sock, server_hostname=server_name)
+        except ssl.SSLCertVerificationError:
+            self.close()
+            raise  # the session words it, with the spec that would verify
+        except OSError as exc:
+            self.close()
+            raise io_error(exc, command, doing) from exc
+        except BaseException:
+            self.close()
+            raise
+
+    def local_literal(self) -> str:
+        """The socket's local address as an EHLO address literal."""
+        return _literal_of(self._socket().getsockname()[0])
+
+    # ------------------------------------------------------------------ writing
+    def write(self, data: bytes, shown: Sequence[str]) -> None:
+        """Send command lines (``data``), shown in the transcript as ``shown``."""
+        sock = self._socket()
+        self.last_command = shown[0] if shown else ""
+        for line in shown:
+            self.transcript.command(line)
+        self._sendall(sock, data, "sending")
+
+    def _sendall(self, sock: socket.socket, data: Any, doing: str) -> None:
+        try:
+            sock.sendall(data)
+        except Exception as exc:
+            self.close()
+            raise io_error(exc, self.last_command, doing) from exc
+        except BaseException:
+            self.close()
+            raise
+
+    def send_body(self, chunks: Iterable[bytes]) -> int:
+        """Stream message chunks; returns the bytes sent.  On any failure the connection
+        is dropped: half a message is on the wire, and a server discards an unterminated
+        message (RFC 5321 4.1.1.4)."""
+        sock = self._socket()
+        self.last_command = "(message body)"
+        if not self._nodelay:
+            # Without TCP_NODELAY the last small segment of a body sent in several
+            # writes waits for the server's delayed ACK (40 ms on Linux) while the
+            # server waits for it to reply.  Our writes are whole commands or big chunks.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._nodelay = True
+        sent = 0
+        try:
+            for chunk in chunks:
+                try:
+                    sock.sendall(chunk)
+                except OSError as exc:
+                    raise io_error(exc, "(message body)", "sending the message") from exc
+                sent += len(chunk)
+        except BaseException:
+            # Whatever stopped us (the socket, or a message source that failed while
+            # being read, whose error is raised as it is), the line is dropped.
+            self.close()
+            raise
+        return sent
+
+    # ------------------------------------------------------------------ reading
+    def read_reply(self, doing: str = "waiting for the reply") -> Reply:
+        """The next complete reply; the whole wait is bounded by ``timeout``."""
+        sock = self._socket()
+        parser = self.parser
+        deadline = 0.0
+        try:
+            reply = parser.next_reply()
+            while reply is None:
+                if deadline:
+                    left = deadline - monotonic()
+                    if left <= 0:
+                        raise socket.timeout("timed out")
+                    sock.settimeout(left)
+                else:
+                    deadline = monotonic() + self.timeout
+                chunk = sock.recv(RECV_SIZE)
+                if not chunk:
+                    reply = parser.end_of_input()
+                    if reply is None:
+                        raise self._hung_up()
+                    break
+                parser.feed(chunk)
+                reply = parser.next_reply()
+        except ReplyFormatError as exc:
+            self._show_received()
+            self.close()
+            raise ProtocolError(
+                exc.what + said(self.last_command), command=self.last_command, reply=exc.text
+            ) from None
+        except Exception as exc:
+            self._show_received()
+            self.close()
+            raise io_error(exc, self.last_command, doing) from exc
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            if deadline and self.sock is not None:
+                with contextlib.suppress(OSError):
+                    self.sock.settimeout(self.timeout)
+        self._show_received()
+        return reply
+
+    def _hung_up(self) -> ServerDisconnectedError:
+        return ServerDisconnectedError(
+            "the server closed the connection" + said(self.last_command),
+            command=self.last_command,
+            reply=self.parser.partial,
+        )
+
+    def _show_received(self) -> None:
+        lines = self.parser.take_raw_lines()
+        if self.transcript.enabled:
+            for line in lines:
+                self.transcript.reply(line)
+
+    def early_bytes(self) -> bool:
+        """Whether the server sent bytes that no reply we waited for has used."""
+        return self.parser.buffered
+
+    def idle_alive(self) -> bool:
+        """Whether the connection is open and the server has not hung up on it.
+
+        Between transactions a server says nothing unless it is closing (an idle
+        timeout: a 421 and/or end of file), so anything readable means the connection
+        is gone.  One non-blocking poll: no round trip, unlike NOOP.
+        """
+        sock = self.sock
+        if sock is None:
+            return False
+        if self.parser.buffered or (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+            return False  # the server said something we have not read: it is closing
+        try:
+            if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
+                poller = select.poll()
+                poller.register(sock, select.POLLIN)
+                return not poller.poll(0)
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
+    # ------------------------------------------------------------------ TLS facts
+    def tls_facts(self) -> Dict[str, Any]:
+        """The TLS version, cipher and peer certificate (DER and decoded), when encrypted."""
+        sock = self.sock
+        if not isinstance(sock, ssl.SSLSocket):
+            return {}
+        cipher = sock.cipher()
+        return {
+            "version": sock.version(),
+            "cipher": cipher[0] if cipher else None,
+            "der": sock.getpeercert(binary_form=True),
+            "decoded": sock.getpeercert() or None,
+        }

@@ -1,0 +1,132 @@
+"""The options of a connection and the credentials, checked before any socket exists.
+
+``timeout``, ``local_hostname`` and ``source_address`` are Python-only options of every
+sending call (README "API: Allegro -> Python"); ``login`` and ``password`` mirror
+send-smtp-auth's.  Each check raises :class:`~post_office.errors.OptionError` naming the
+argument as the caller wrote it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Tuple, Union
+
+from .debug import REDACTED
+from .errors import OptionError
+
+__all__ = [
+    "ConnectOptions",
+    "Credentials",
+    "OAuth2Token",
+    "check_connect_options",
+    "check_credentials",
+    "check_timeout",
+]
+
+#: The longest timeout we accept: a year.  Longer ones overflow the platform's timers
+#: (``float("inf")``, ``2**63``) and mean "forever", which a dead server must never get.
+MAX_TIMEOUT = 365 * 24 * 3600.0
+
+
+class OAuth2Token:
+    """An OAuth2 access token given as the password: authenticate with XOAUTH2 (extension)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __repr__(self) -> str:
+        return f"OAuth2Token({REDACTED})"
+
+
+#: send-smtp-auth's ``login`` and ``password``, checked.
+Credentials = Tuple[str, Union[str, OAuth2Token]]
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """The Python-only options of a connection."""
+
+    timeout: float = 60.0
+    local_hostname: Optional[str] = None
+    source_address: Optional[Tuple[str, int]] = None
+
+
+def check_timeout(timeout: object, argument: str = "timeout") -> float:
+    """A positive, finite number of seconds (at most :data:`MAX_TIMEOUT`)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise OptionError(
+            f"{argument} must be a positive number of seconds, not {type(timeout).__name__}"
+        )
+    try:
+        seconds = float(timeout)
+    except OverflowError:
+        seconds = math.inf
+    if not 0 < seconds <= MAX_TIMEOUT:  # also refuses NaN
+        shown = f"{seconds!r}" if isinstance(timeout, float) or seconds < math.inf else "a huge int"
+        raise OptionError(
+            f"{argument} {shown} is not a positive number of seconds up to {MAX_TIMEOUT:.0f} "
+            "(a dead server must never hang the caller, so there is no 'wait forever')"
+        )
+    return seconds
+
+
+def _check_local_hostname(name: object) -> Optional[str]:
+    if name is None:
+        return None
+    if (
+        not isinstance(name, str)
+        or not name
+        or any(ch.isspace() or not ch.isprintable() for ch in name)
+    ):
+        shown = repr(name) if isinstance(name, str) else type(name).__name__
+        raise OptionError(
+            f"local_hostname {shown} is not a host name or address literal for EHLO "
+            "(no whitespace or control characters)"
+        )
+    return name
+
+
+def _check_source_address(address: object) -> Optional[Tuple[str, int]]:
+    if address is None:
+        return None
+    if (
+        isinstance(address, tuple)
+        and len(address) == 2
+        and isinstance(address[0], str)
+        and isinstance(address[1], int)
+        and not isinstance(address[1], bool)
+        and 0 <= address[1] <= 65535
+    ):
+        return (address[0], address[1])
+    shown = repr(address) if isinstance(address, (tuple, str)) else type(address).__name__
+    raise OptionError(f"source_address {shown} is not a (host, port) tuple (port 0 for any)")
+
+
+def check_connect_options(
+    timeout: object = 60, local_hostname: object = None, source_address: object = None
+) -> ConnectOptions:
+    """Check the three connection options together."""
+    return ConnectOptions(
+        check_timeout(timeout),
+        _check_local_hostname(local_hostname),
+        _check_source_address(source_address),
+    )
+
+
+def check_credentials(login: object, password: object) -> Credentials:
+    """Check send-smtp-auth's ``login`` and ``password`` (the password is never shown)."""
+    if not isinstance(login, str) or not login:
+        shown = repr(login) if isinstance(login, str) else type(login).__name__
+        raise OptionError(f"login {shown} is not a non-empty string")
+    if any(ord(ch) < 32 or ord(ch) == 127 or 0x80 <= ord(ch) <= 0x9F for ch in login):
+        raise OptionError(f"login {login!r} contains a control character")
+    if isinstance(password, OAuth2Token):
+        return login, password
+    if not isinstance(password, str):
+        raise OptionError(
+            f"password must be a string or an OAuth2Token, not {type(password).__name__}"
+        )
+    if "\x00" in password:
+        raise OptionError("password contains a NUL character, which AUTH cannot carry")
+    return login, password

@@ -1,0 +1,90 @@
+"""EHLO replies as a typed set of extensions (RFC 5321 section 4.1.1.1).
+
+The first line of a 250 reply to EHLO is the server's greeting; every further line is an
+extension keyword with optional parameters.  Keywords are case-insensitive; AUTH may also
+be advertised in the obsolete ``AUTH=`` form some servers still send.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, FrozenSet, Optional, Tuple
+
+from .replies import Reply
+
+__all__ = ["NO_EXTENSIONS", "Extensions", "parse_ehlo"]
+
+_KEYWORD = re.compile(r"([A-Za-z0-9][A-Za-z0-9\-]*)(?:[ =](.*))?\Z")
+
+
+class Extensions:
+    """What a server offers after EHLO: ``"PIPELINING" in extensions`` and friends."""
+
+    __slots__ = ("lines", "names", "params")
+
+    def __init__(self, lines: Tuple[str, ...] = ()) -> None:
+        #: the extension lines as the server sent them (after the greeting line)
+        self.lines = lines
+        params: Dict[str, str] = {}
+        for line in lines:
+            match = _KEYWORD.match(line.strip())
+            if match is None:
+                continue
+            name = match.group(1).upper()
+            value = (match.group(2) or "").strip()
+            if name == "AUTH" and name in params:
+                value = f"{params[name]} {value}".strip()  # "AUTH=LOGIN" and "AUTH PLAIN"
+            params[name] = value
+        #: the parameters of each keyword (upper case), as one string
+        self.params = params
+        #: the upper-case keywords offered
+        self.names: FrozenSet[str] = frozenset(params)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.upper() in self.names
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
+
+    def __repr__(self) -> str:
+        return f"Extensions({sorted(self.names)!r})"
+
+    @property
+    def auth(self) -> Tuple[str, ...]:
+        """The AUTH mechanisms offered, upper case, in the server's order."""
+        seen: Dict[str, None] = {}
+        for mechanism in self.params.get("AUTH", "").upper().split():
+            seen.setdefault(mechanism, None)
+        return tuple(seen)
+
+    @property
+    def size(self) -> Optional[int]:
+        """The SIZE limit in bytes (RFC 1870); None when not offered or unlimited (0)."""
+        value = self.params.get("SIZE", "")
+        return int(value) if value.isdigit() and int(value) > 0 else None
+
+    @property
+    def starttls(self) -> bool:
+        return "STARTTLS" in self.names
+
+    @property
+    def pipelining(self) -> bool:
+        return "PIPELINING" in self.names
+
+    @property
+    def smtputf8(self) -> bool:
+        return "SMTPUTF8" in self.names
+
+    @property
+    def eightbitmime(self) -> bool:
+        return "8BITMIME" in self.names
+
+
+NO_EXTENSIONS = Extensions()
+
+
+def parse_ehlo(reply: Reply) -> Extensions:
+    """The extensions of a 2xx reply to EHLO (none for any other reply)."""
+    if not 200 <= reply.code < 300:
+        return NO_EXTENSIONS
+    return Extensions(reply.lines[1:])

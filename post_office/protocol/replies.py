@@ -1,0 +1,175 @@
+"""Server replies from bytes (RFC 5321 section 4.2), bounded.
+
+:class:`ReplyParser` is fed whatever the socket gave and hands out complete replies.  It
+holds at most one line's worth of bytes beyond what it was fed in one piece, refuses
+lines longer than :data:`MAX_LINE` and replies of more than :data:`MAX_REPLY_LINES`
+lines, and raises :class:`ReplyFormatError` for anything that is not a
+reply: three digits from 200 to 599, then a space, a hyphen or the end of the line, and
+the same code on every line of a multi-line reply.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+__all__ = ["MAX_LINE", "MAX_REPLY_LINES", "Reply", "ReplyFormatError", "ReplyParser"]
+
+#: Longest reply line we accept (RFC 5321 4.5.3.1.5 allows 512; smtplib allows 8192).
+MAX_LINE = 8192
+#: Most lines one multi-line reply may have before we call it hostile.
+MAX_REPLY_LINES = 256
+
+_SEPARATORS = (b"", b" ", b"-")
+
+
+class ReplyFormatError(ValueError):
+    """What the server sent is not a reply, or breaks a bound: ``what`` says which, and
+    ``text`` is the offending line (cut to 200 characters), when there is one.  The I/O
+    driver reports it as a :class:`~post_office.errors.ProtocolError`."""
+
+    def __init__(self, what: str, text: str = "") -> None:
+        super().__init__(what)
+        self.what = what
+        self.text = text
+
+
+class Reply:
+    """One complete reply: its ``code`` and the text of each line (code and separator
+    removed, surrounding blanks stripped)."""
+
+    __slots__ = ("code", "lines")
+
+    def __init__(self, code: int, lines: Tuple[str, ...]) -> None:
+        self.code = code
+        self.lines = lines
+
+    @property
+    def text(self) -> str:
+        """The lines joined by newlines, as error messages and ``reply`` fields show them."""
+        return "\n".join(self.lines)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Reply):
+            return NotImplemented
+        return (self.code, self.lines) == (other.code, other.lines)
+
+    def __hash__(self) -> int:
+        return hash((self.code, self.lines))
+
+    def __repr__(self) -> str:
+        return f"Reply({self.code}, {self.lines!r})"
+
+
+class ReplyParser:
+    """Bytes in, :class:`Reply` objects out; keeps what is not yet a whole line.
+
+    With ``keep_raw_lines``, ``raw_lines`` collects each line as received (without its
+    line end), for a transcript, until the caller takes them with :meth:`take_raw_lines`.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_line: int = MAX_LINE,
+        max_lines: int = MAX_REPLY_LINES,
+        keep_raw_lines: bool = False,
+    ) -> None:
+        self.max_line = max_line
+        self.max_lines = max_lines
+        self.keep_raw_lines = keep_raw_lines
+        self._pending = b""
+        self._code = -1
+        self._lines: List[str] = []
+        self.raw_lines: List[str] = []
+
+    @property
+    def buffered(self) -> bool:
+        """Whether bytes were fed that no reply has used yet (the start of a reply)."""
+        return bool(self._pending) or bool(self._lines)
+
+    @property
+    def partial(self) -> str:
+        """What has arrived of an unfinished reply, for an error message."""
+        text = "\n".join(self._lines)
+        rest = self._pending[:200].decode("utf-8", "replace")
+        return f"{text}\n{rest}" if text and rest else text or rest
+
+    def needs_data(self) -> bool:
+        """Whether :meth:`next_reply` would return None: no whole line is buffered."""
+        return self._pending.find(b"\n", 0, self.max_line) < 0 and (
+            len(self._pending) < self.max_line
+        )
+
+    def feed(self, data: bytes) -> None:
+        """Add bytes received from the server."""
+        self._pending = self._pending + data if self._pending else bytes(data)
+
+    def clear(self) -> None:
+        """Forget everything buffered (bytes sent in clear before a TLS upgrade)."""
+        self._pending = b""
+        self._code = -1
+        self._lines = []
+
+    def take_raw_lines(self) -> List[str]:
+        lines, self.raw_lines = self.raw_lines, []
+        return lines
+
+    def next_reply(self) -> Optional[Reply]:
+        """The next complete reply, or None until more bytes are fed."""
+        while True:
+            pending = self._pending
+            end = pending.find(b"\n", 0, self.max_line)  # a line and its LF: max_line bytes
+            if end < 0:
+                if len(pending) >= self.max_line:
+                    raise ReplyFormatError(
+                        f"the server sent a reply line longer than {self.max_line} bytes"
+                    )
+                return None
+            line = pending[:end]
+            self._pending = pending[end + 1 :]
+            reply = self._line(line[:-1] if line.endswith(b"\r") else line)
+            if reply is not None:
+                return reply
+
+    def end_of_input(self) -> Optional[Reply]:
+        """The server closed the connection: a last line without its line end still
+        counts (as smtplib reads it); None when no reply can be made of what is left."""
+        if not self._pending:
+            return None
+        rest, self._pending = self._pending, b""
+        return self._line(rest[:-1] if rest.endswith(b"\r") else rest)
+
+    def _line(self, text: bytes) -> Optional[Reply]:
+        if self.keep_raw_lines:
+            self.raw_lines.append(text.decode("utf-8", "replace"))
+        digits, separator = text[:3], text[3:4]
+        if (
+            len(digits) != 3
+            or not digits.isdigit()
+            or not b"200" <= digits <= b"599"
+            or separator not in _SEPARATORS
+        ):
+            raise ReplyFormatError(
+                "the server sent something that is not an SMTP reply", _cut(text)
+            )
+        code = int(digits)
+        if self._lines and code != self._code:
+            raise ReplyFormatError(
+                "the server changed the reply code within one multi-line reply", _cut(text)
+            )
+        self._code = code
+        self._lines.append(text[4:].strip(b" \t").decode("utf-8", "replace"))
+        if separator == b"-":
+            if len(self._lines) >= self.max_lines:
+                raise ReplyFormatError(
+                    f"the server sent a reply of more than {self.max_lines} lines"
+                )
+            return None
+        reply = Reply(code, tuple(self._lines))
+        self._lines = []
+        self._code = -1
+        return reply
+
+
+def _cut(text: bytes) -> str:
+    return text[:800].decode("utf-8", "replace")[:200]

@@ -1,0 +1,203 @@
+"""One mail transaction without I/O (RFC 5321 section 3.3; PIPELINING, RFC 2920).
+
+:class:`Transaction` knows the commands of one message (``MAIL FROM`` with its
+parameters, ``RCPT TO`` for each recipient, ``DATA``), which reply each expects, which
+error a refusal raises, and how far the transaction has got: its :class:`Stage`, which
+every error it raises carries as ``stage``.  A caller that retries reads the stage: only
+an error raised at :attr:`Stage.BEFORE_MAIL` is certain to have delivered nothing and to
+have left nothing on the server; from :attr:`Stage.BODY_STARTED` on the server may have
+delivered the message even if its final reply was lost.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from ..addresses import needs_smtputf8, smtp_path
+from ..errors import (
+    DataError,
+    RecipientRefusedError,
+    SenderRefusedError,
+    SMTPError,
+    SMTPUTF8Error,
+)
+from .extensions import Extensions
+from .replies import Reply
+
+__all__ = ["END_OF_DATA", "Command", "Stage", "Transaction", "with_stage"]
+
+#: How the end of the message is shown in transcripts and errors.
+END_OF_DATA = "(end of message) ."
+
+
+class Stage(enum.Enum):
+    """How far one transaction got; carried as ``stage`` on the errors it raises."""
+
+    BEFORE_MAIL = "before MAIL FROM was accepted"
+    MAIL_ACCEPTED = "MAIL FROM accepted"
+    RECIPIENTS_ACCEPTED = "every RCPT TO accepted"
+    DATA_ACCEPTED = "DATA accepted (354), no byte of the message sent"
+    BODY_STARTED = "part of the message sent"
+    BODY_SENT = "the whole message and its terminator sent"
+    ACCEPTED = "the server accepted the message"
+
+    @property
+    def may_have_delivered(self) -> bool:
+        """Whether the server can have the message: never resend from such a stage."""
+        return self in (Stage.BODY_STARTED, Stage.BODY_SENT, Stage.ACCEPTED)
+
+
+def with_stage(error: SMTPError, stage: Stage) -> SMTPError:
+    """``error`` with its ``stage`` set (unless an earlier step set it already)."""
+    if getattr(error, "stage", None) is None:
+        vars(error)["stage"] = stage
+    return error
+
+
+class Command:
+    """One command of the transaction and how its refusal is reported."""
+
+    __slots__ = ("error", "expect", "extra", "line", "reached", "what")
+
+    def __init__(
+        self,
+        line: str,
+        *,
+        expect: int,
+        error: Callable[..., SMTPError],
+        what: str,
+        reached: Stage,
+        extra: Optional[Dict[str, str]] = None,
+    ) -> None:
+        self.line = line
+        self.expect = expect  # a reply code, or one digit for its class (2: any 2xx)
+        self.error = error
+        self.what = what
+        self.reached = reached  # the stage once the server accepted it
+        self.extra = extra or {}
+
+    def accepts(self, reply: Reply) -> bool:
+        return reply.code == self.expect or reply.code // 100 == self.expect
+
+    def refusal(self, reply: Reply, stage: Stage) -> SMTPError:
+        error = self.error(
+            self.what, code=reply.code, reply=reply.text, command=self.line, **self.extra
+        )
+        return with_stage(error, stage)
+
+
+class Transaction:
+    """The commands of one message from ``sender`` to ``recipients`` on a server that
+    offers ``extensions``; ``eight_bit`` when the message is not known to be 7-bit."""
+
+    def __init__(
+        self,
+        sender: str,
+        recipients: Sequence[str],
+        extensions: Extensions,
+        *,
+        eight_bit: bool,
+        server_name: str = "the server",
+    ) -> None:
+        options: List[str] = []
+        if "8BITMIME" in extensions.names and eight_bit:
+            options.append("BODY=8BITMIME")
+        if any(needs_smtputf8(address) for address in (sender, *recipients)):
+            if "SMTPUTF8" not in extensions.names:
+                raise with_stage(
+                    SMTPUTF8Error(
+                        f"{server_name} does not offer SMTPUTF8, so it cannot take a "
+                        "non-ASCII address"
+                    ),
+                    Stage.BEFORE_MAIL,
+                )
+            options.append("SMTPUTF8")
+        self.stage = Stage.BEFORE_MAIL
+        self.pipelining = "PIPELINING" in extensions.names
+        self.commands: List[Command] = [
+            Command(
+                " ".join([f"MAIL FROM:{smtp_path(sender)}", *options]),
+                expect=2,
+                error=SenderRefusedError,
+                what=f"SMTP transaction failed: the server refused the sender {sender!r}",
+                reached=Stage.MAIL_ACCEPTED,
+                extra={"sender": sender},
+            )
+        ]
+        self.commands.extend(
+            Command(
+                f"RCPT TO:{smtp_path(recipient)}",
+                expect=2,
+                error=RecipientRefusedError,
+                what=f"SMTP transaction failed: the server refused the recipient {recipient!r}",
+                reached=Stage.MAIL_ACCEPTED,
+                extra={"recipient": recipient},
+            )
+            for recipient in recipients
+        )
+        self.commands[-1].reached = Stage.RECIPIENTS_ACCEPTED if recipients else Stage.MAIL_ACCEPTED
+        self.commands.append(
+            Command(
+                "DATA",
+                expect=354,
+                error=DataError,
+                what="SMTP transaction failed: the server refused DATA",
+                reached=Stage.DATA_ACCEPTED,
+            )
+        )
+
+    def groups(self) -> List[List[Command]]:
+        """The commands in the writes they go in: all in one with PIPELINING (RFC 2920
+        lets MAIL, RCPT and DATA be sent together, DATA last), otherwise one by one."""
+        if self.pipelining:
+            return [list(self.commands)]
+        return [[command] for command in self.commands]
+
+    def answer(self, command: Command, reply: Reply) -> Optional[SMTPError]:
+        """Take the server's ``reply`` to ``command``: the error it means, or None."""
+        if command.accepts(reply):
+            if self.stage is Stage.BEFORE_MAIL or command.reached is not Stage.MAIL_ACCEPTED:
+                self.stage = command.reached
+            return None
+        return command.refusal(reply, self.stage)
+
+    def answer_group(
+        self, group: Sequence[Command], replies: Sequence[Reply]
+    ) -> Tuple[Optional[SMTPError], bool]:
+        """Take the replies to a pipelined group: the first refusal (or None), and
+        whether the connection must be dropped.
+
+        The first refusal is what raises, as without PIPELINING.  A server that answers
+        DATA with 354 although an earlier command was refused (it took the others) is
+        waiting for the body: the only way to deliver nothing is to drop the connection
+        (RFC 5321 4.1.1.4: an unterminated message is discarded).
+        """
+        failure: Optional[SMTPError] = None
+        for command, reply in zip(group, replies):
+            error = self.answer(command, reply)
+            if failure is None:
+                failure = error
+        data_open = bool(replies) and replies[-1].code == 354 and group[-1].line == "DATA"
+        return failure, failure is not None and data_open
+
+    def body_started(self) -> None:
+        self.stage = Stage.BODY_STARTED
+
+    def body_sent(self) -> None:
+        self.stage = Stage.BODY_SENT
+
+    def finish(self, reply: Reply) -> None:
+        """Take the reply to the end of data: accepted, or :class:`DataError`."""
+        if 200 <= reply.code < 300:
+            self.stage = Stage.ACCEPTED
+            return
+        raise with_stage(
+            DataError(
+                "SMTP transaction failed: message not sent: the server did not accept it",
+                code=reply.code,
+                reply=reply.text,
+                command=END_OF_DATA,
+            ),
+            self.stage,
+        )
