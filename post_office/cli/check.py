@@ -1,18 +1,24 @@
 """``post-office check SERVER``: connect as the spec says and show what the server offers
 (greeting, EHLO extensions before and after TLS, TLS version and cipher, certificate, AUTH)
-and whether the spec works with it.  No mail is sent."""
+and whether the spec works with it.  No mail is sent.
+
+Only the public API of :class:`post_office.session.Session` is used: what it read
+(greeting, extensions), what TLS it negotiated, and the peer certificate.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import ssl
-import sys
-from typing import List, Optional, Sequence, TextIO, Tuple
+from typing import List, Optional, Tuple
 
 from ..debug import Transcript
 from ..errors import AuthenticationError, CertificateError
-from ..smtp import Session, check_credentials
+from ..options import check_credentials
+from ..protocol.auth import choose_mechanism
+from ..protocol.extensions import Extensions
+from ..protocol.replies import Reply
+from ..session import Session
 from ..spec import MailServer, parse_mail_server
 from ._output import say
 from .certificate import cert_info, show_cert
@@ -21,61 +27,31 @@ from .passwords import password as ask_password
 __all__ = ["run"]
 
 
-class _Recorder(Transcript):
-    """A transcript that keeps every event for ``check`` (and shows it with --debug)."""
-
-    def __init__(self, echo: Optional[TextIO]) -> None:
-        super().__init__(echo, use_global=False)
-        self.enabled = True
-        self.events: List[Tuple[str, str]] = []
-
-    def command(self, shown: str) -> None:
-        self.events.append(("command", shown))
-        super().command(shown)
-
-    def reply(self, line: str) -> None:
-        self.events.append(("reply", line))
-        super().reply(line)
-
-    def note(self, text: str) -> None:
-        self.events.append(("note", text))
-        super().note(text)
-
-    def greeting(self) -> List[str]:
-        lines: List[str] = []
-        for kind, text in self.events:
-            if kind != "reply":
-                break
-            lines.append(text)
-        return lines
-
-    def ehlo_replies(self) -> List[List[str]]:
-        """The extension lines of each accepted (2xx) EHLO reply, in order."""
-        replies: List[List[str]] = []
-        current: Optional[List[str]] = None
-        for kind, text in self.events:
-            if kind == "command":
-                current = [] if text.upper().startswith("EHLO ") else None
-                if current is not None:
-                    replies.append(current)
-            elif kind == "reply" and current is not None:
-                current.append(text)
-            else:
-                current = None
-        return [[line[4:] for line in reply[1:]] for reply in replies if reply[0][:1] == "2"]
+def _reply_lines(reply: Optional[Reply]) -> str:
+    """A reply as the server sent it (``220-first / 220 last``), on one line."""
+    if reply is None:
+        return ""
+    last = len(reply.lines) - 1
+    return " / ".join(
+        f"{reply.code}{'-' if number < last else ' '}{line}".rstrip()
+        for number, line in enumerate(reply.lines)
+    )
 
 
-def _extensions(lines: Sequence[str]) -> str:
-    return ", ".join(lines) if lines else "(none: the server answered EHLO with no extensions)"
+def _extensions(extensions: Extensions) -> str:
+    if extensions.lines:
+        return ", ".join(extensions.lines)
+    return "(none: the server answered EHLO with no extensions)"
 
 
 def _open_session(
-    server: MailServer, args: argparse.Namespace, recorder: _Recorder, verify: Optional[str]
+    server: MailServer, args: argparse.Namespace, verify: Optional[str] = None
 ) -> Session:
     if verify is not None:
         server = dataclasses.replace(server, tls=dataclasses.replace(server.tls, verify=verify))
     session = Session.prepare(server, timeout=args.timeout, local_hostname=args.local_hostname)
-    session.transcript = recorder
+    if verify is not None:  # a second look: not part of the transcript --debug shows
+        session.transcript = Transcript(use_global=False)
     session.open()
     return session
 
@@ -83,12 +59,71 @@ def _open_session(
 def _would_verify(server: MailServer, args: argparse.Namespace) -> Tuple[bool, str]:
     """Whether the server's certificate verifies when verification is on (our default)."""
     try:
-        session = _open_session(server, args, _Recorder(None), "required")
+        session = _open_session(server, args, "required")
     except CertificateError as exc:
         return False, str(exc)
     with session:
         session.quit()
     return True, ""
+
+
+def _show_tls(session: Session, server: MailServer, verdict: List[str]) -> None:
+    """The STARTTLS / TLS line; adds to ``verdict`` what makes the spec weaker than it looks."""
+    described = f"{session.tls_version}, {session.tls_cipher or 'unknown cipher'}"
+    if server.starttls and not server.ssl:
+        if session.encrypted:
+            say(f"STARTTLS:    upgraded ({described})")
+        else:
+            say("STARTTLS:    not offered by the server; went on in plain text (as Allegro)")
+            verdict.append("the server does not offer STARTTLS: the mail goes in plain text")
+    elif server.ssl:
+        say(f"TLS:         {described}")
+    elif session.extensions.starttls:
+        say("STARTTLS:    offered, but this spec does not use it: add :starttls t")
+        verdict.append("TLS is offered but not used (add :starttls t)")
+    else:
+        say("TLS:         not used (the server does not offer STARTTLS)")
+
+
+def _show_verification(server: MailServer, args: argparse.Namespace, verdict: List[str]) -> None:
+    if server.tls.verify == "none":
+        ok, why = _would_verify(server, args)
+        say("verified:    no, this spec says :verify nil (Allegro's behaviour)")
+        verdict.append("the certificate is not checked (:verify nil)")
+        if ok:
+            say("             with verification on (the default) it would verify")
+        else:
+            say(f"             with verification on (the default) it would NOT: {why}")
+        return
+    against = (
+        f":ca-file {server.tls.ca_file}"
+        if server.tls.ca_file
+        else f":ca-directory {server.tls.ca_directory}"
+        if server.tls.ca_directory
+        else "the system's CAs"
+        if server.tls.context is None
+        else "the given :context"
+    )
+    name = server.tls.server_name or server.host
+    say(f"verified:    yes: the chain ({against}) and the name {name}")
+
+
+def _show_auth(session: Session, first: Optional[Extensions]) -> Tuple[str, ...]:
+    """The AUTH line; returns the mechanisms offered now."""
+    offered = session.extensions.auth
+    if offered:
+        mechanism = choose_mechanism(offered, token=False)
+        choice = f"post_office would use {mechanism}" if mechanism else "no mechanism in common"
+        say(f"AUTH:        {' '.join(offered)} ({choice})")
+        return offered
+    if not session.encrypted and session.extensions.starttls:
+        hint = " (many servers offer AUTH only after STARTTLS: add :starttls t)"
+    elif session.encrypted and first is not None and first.auth:
+        hint = " after TLS (it was offered before)"
+    else:
+        hint = ""
+    say(f"AUTH:        not offered{hint}")
+    return offered
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,81 +134,32 @@ def run(args: argparse.Namespace) -> int:
         check_credentials(args.login, password)
     spec = server.to_lisp() if server.tls.context is None else server.to_python()
     say(f"checking:    {spec}")
-    recorder = _Recorder(sys.stderr if args.debug else None)
-    session = _open_session(server, args, recorder, None)
+    session = _open_session(server, args)
     with session:
-        conn = session.conn
-        assert conn is not None and conn.sock is not None
         mode = "implicit TLS" if server.ssl else "plain text"
         say(f"connected:   {server.host} port {server.port} ({mode})")
-        say(f"greeting:    {' / '.join(recorder.greeting())}")
-        ehlos = recorder.ehlo_replies()
-        if ehlos:
-            say(f"EHLO:        {_extensions(ehlos[0])}")
+        say(f"greeting:    {_reply_lines(session.greeting)}")
+        before = session.extensions_before_tls
+        # The first EHLO answered: before STARTTLS when there was one, else the only one.
+        first = before if before is not None else None if session.used_helo else session.extensions
+        if first is not None:
+            say(f"EHLO:        {_extensions(first)}")
         else:
             say("EHLO:        refused; HELO was used (no ESMTP extensions)")
-        sock = conn.sock
-        tls_used = isinstance(sock, ssl.SSLSocket)
-        version, cipher = (
-            (sock.version(), _cipher(sock)) if isinstance(sock, ssl.SSLSocket) else ("", "")
-        )
         verdict: List[str] = []
-        if server.starttls and not server.ssl:
-            if tls_used:
-                say(f"STARTTLS:    upgraded ({version}, {cipher})")
-            else:
-                say("STARTTLS:    not offered by the server; went on in plain text (as Allegro)")
-                verdict.append("the server does not offer STARTTLS: the mail goes in plain text")
-        elif server.ssl:
-            say(f"TLS:         {version}, {cipher}")
-        elif "starttls" in session.features:
-            say("STARTTLS:    offered, but this spec does not use it: add :starttls t")
-            verdict.append("TLS is offered but not used (add :starttls t)")
-        else:
-            say("TLS:         not used (the server does not offer STARTTLS)")
-        if isinstance(sock, ssl.SSLSocket):
-            show_cert(cert_info(sock.getpeercert(binary_form=True), sock.getpeercert()))
-            if server.tls.verify == "none":
-                ok, why = _would_verify(server, args)
-                say("verified:    no, this spec says :verify nil (Allegro's behaviour)")
-                verdict.append("the certificate is not checked (:verify nil)")
-                if ok:
-                    say("             with verification on (the default) it would verify")
-                else:
-                    say(f"             with verification on (the default) it would NOT: {why}")
-            else:
-                against = (
-                    f":ca-file {server.tls.ca_file}"
-                    if server.tls.ca_file
-                    else f":ca-directory {server.tls.ca_directory}"
-                    if server.tls.ca_directory
-                    else "the system's CAs"
-                    if server.tls.context is None
-                    else "the given :context"
-                )
-                name = server.tls.server_name or server.host
-                say(f"verified:    yes: the chain ({against}) and the name {name}")
-        if tls_used and len(ehlos) > 1:
-            say(f"EHLO (TLS):  {_extensions(ehlos[-1])}")
-        offered = session.features.get("auth", "").upper().split()
-        if offered:
-            usable = [m for m in ("CRAM-MD5", "PLAIN", "LOGIN") if m in offered]
-            choice = f"post_office would use {usable[0]}" if usable else "no mechanism in common"
-            say(f"AUTH:        {' '.join(offered)} ({choice})")
-        else:
-            if not tls_used and "starttls" in session.features:
-                hint = " (many servers offer AUTH only after STARTTLS: add :starttls t)"
-            elif tls_used and ehlos and any(x.upper().startswith("AUTH") for x in ehlos[0]):
-                hint = " after TLS (it was offered before)"
-            else:
-                hint = ""
-            say(f"AUTH:        not offered{hint}")
+        _show_tls(session, server, verdict)
+        if session.encrypted:
+            show_cert(cert_info(session.peer_certificate(), session.peer_certificate_dict()))
+            _show_verification(server, args, verdict)
+        if before is not None and not session.used_helo:
+            say(f"EHLO (TLS):  {_extensions(session.extensions)}")
+        offered = _show_auth(session, first)
         if args.login is not None:
             assert password is not None
             if not offered:
                 raise AuthenticationError(
                     f"--login {args.login}: the server offers no AUTH"
-                    + (" here; add :starttls t" if "starttls" in session.features else "")
+                    + (" here; add :starttls t" if session.extensions.starttls else "")
                 )
             session.authenticate(args.login, password)
             say(f"login:       accepted for {args.login}")
@@ -183,8 +169,3 @@ def run(args: argparse.Namespace) -> int:
     else:
         say("result:      OK: this spec works with this server")
     return 0
-
-
-def _cipher(sock: ssl.SSLSocket) -> str:
-    cipher = sock.cipher()
-    return cipher[0] if cipher else "unknown cipher"
