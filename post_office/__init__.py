@@ -64,8 +64,9 @@ from .spec import MailProgram, MailServer, parse_mail_server
 from .tls import TlsSettings, make_ssl_context
 
 if TYPE_CHECKING:  # loaded on first use by __getattr__ below
-    from .sink import ReceivedMessage, Sink
+    from .sink import Sink
     from .sink_certs import make_throwaway_certificate
+    from .sink_store import ReceivedMessage
 
 #: Allegro's ``*smtp-debug*``: None (quiet), True (standard output) or a text stream that
 #: receives every SMTP command and reply (credentials redacted).  Read at call time.
@@ -76,7 +77,7 @@ __version__ = "0.1.0"
 #: Names loaded on first use (PEP 562), so that ``import post_office`` loads neither the
 #: embedded sink nor what it needs (aiosmtpd, asyncio, cryptography): name -> module.
 _LAZY = {
-    "ReceivedMessage": "sink",
+    "ReceivedMessage": "sink_store",
     "Sink": "sink",
     "make_throwaway_certificate": "sink_certs",
 }

@@ -27,11 +27,8 @@ import secrets
 import socket
 import ssl
 import threading
-import time
 import warnings
 import weakref
-from dataclasses import dataclass, field
-from email.utils import format_datetime
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
@@ -53,12 +50,12 @@ from .sink_certs import (
     make_throwaway_certificate,
     server_ssl_context,
 )
+from .sink_store import ReceivedMessage, Store, trace_headers
 from .spec import MailServer
 from .tls import tls_settings
 
 if TYPE_CHECKING:  # imported where used: importing post_office must stay cheap
     import asyncio
-    import mailbox
     from concurrent.futures import Future
 
 __all__ = [
@@ -88,6 +85,10 @@ def require_aiosmtpd() -> Any:
     return smtp_module
 
 
+def _no_op() -> None:
+    pass
+
+
 def is_loopback_host(host: str) -> bool:
     """``localhost`` or a loopback address literal (127.0.0.0/8, ``::1``)."""
     if host.lower() == "localhost":
@@ -96,114 +97,6 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-# --------------------------------------------------------------------------- messages
-
-
-@dataclass(frozen=True)
-class ReceivedMessage:
-    """One message as the sink received it.
-
-    ``content`` is the message exactly as it came off the wire after un-stuffing (CRLF
-    line endings); ``stored_as`` is the Maildir key or mbox key, when stored.
-    """
-
-    mail_from: str
-    rcpt_tos: Tuple[str, ...]
-    content: bytes
-    peer: str
-    tls_version: Optional[str]
-    login: Optional[str]
-    received_at: datetime.datetime
-    stored_as: Optional[str] = None
-
-    @property
-    def subject(self) -> str:
-        """The decoded Subject header, or ``""``."""
-        import email.parser
-        import email.policy
-
-        try:
-            headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(
-                self.content
-            )
-            return str(headers.get("subject", "") or "")
-        except Exception:  # a malformed header must not break the sink's report
-            return ""
-
-    def summary(self) -> str:
-        """One line: time, from, recipients, size, subject, TLS and login."""
-        extras = [self.tls_version or "plain text"]
-        if self.login is not None:
-            extras.append(f"auth {self.login}")
-        subject = self.subject.replace("\r", " ").replace("\n", " ")
-        return (
-            f"{self.received_at.astimezone().strftime('%H:%M:%S')} "
-            f"from <{self.mail_from}> to {', '.join(f'<{r}>' for r in self.rcpt_tos)}: "
-            f"{len(self.content):,} bytes, subject {subject!r} ({', '.join(extras)})"
-        )
-
-
-def _trace_headers(message: ReceivedMessage, ehlo_name: str, hostname: str) -> bytes:
-    """Return-Path, Delivered-To and Received, as a local delivery agent adds them."""
-    protocol = "ESMTP" + ("S" if message.tls_version else "") + ("A" if message.login else "")
-    tls = f" ({message.tls_version})" if message.tls_version else ""
-    lines = [f"Return-Path: <{message.mail_from}>"]
-    lines += [f"Delivered-To: {recipient}" for recipient in message.rcpt_tos]
-    lines.append(
-        f"Received: from {ehlo_name or 'unknown'} ({message.peer})\n"
-        f"\tby {hostname} (post_office sink) with {protocol}{tls};\n"
-        f"\t{format_datetime(message.received_at)}"
-    )
-    return ("\n".join(lines) + "\n").encode("utf-8", "replace")
-
-
-class _Store:
-    """Where the sink keeps messages: a Maildir, an mbox file, or nowhere."""
-
-    def __init__(self, maildir: Optional[PathLike], mbox: Optional[PathLike]) -> None:
-        import mailbox
-
-        if maildir is not None and mbox is not None:
-            raise OptionError("give maildir or mbox, not both")
-        self.maildir: Optional[mailbox.Maildir] = (
-            mailbox.Maildir(os.fspath(maildir), create=True) if maildir else None
-        )
-        self.mbox: Optional[mailbox.mbox] = (
-            mailbox.mbox(os.fspath(mbox), create=True) if mbox else None
-        )
-        where = maildir if maildir is not None else mbox
-        self.path = Path(where) if where is not None else None
-
-    def add(self, data: bytes, sender: str) -> Optional[str]:
-        # Stored with this system's newlines, as a local delivery agent would.
-        data = data.replace(b"\r\n", b"\n")
-        if self.maildir is not None:
-            return self.maildir.add(data)
-        if self.mbox is not None:
-            from_line = f"From {sender or 'MAILER-DAEMON'} {time.asctime(time.gmtime())}\n"
-            self.mbox.lock()
-            try:
-                key = self.mbox.add(from_line.encode("utf-8", "replace") + data)
-                self.mbox.flush()
-            finally:
-                self.mbox.unlock()
-            return str(key)
-        return None
-
-    def close(self) -> None:
-        if self.mbox is not None:
-            self.mbox.close()
-
-    def file_of(self, key: str) -> Optional[Path]:
-        """The Maildir file of a stored message."""
-        if self.maildir is None or self.path is None:
-            return None
-        for candidate in (self.path / "new" / key, *sorted((self.path / "cur").glob(key + ":*"))):
-            if candidate.exists():
-                return candidate
-        return None
 
 
 class _Handler:
@@ -220,13 +113,85 @@ class _Handler:
 # --------------------------------------------------------------------------- the sink
 
 
-@dataclass
-class _Running:
-    loop: asyncio.AbstractEventLoop
-    thread: threading.Thread
-    restore_logging: Callable[[], None]
-    server: Optional[asyncio.AbstractServer] = None
-    connections: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
+class _LoopThread:
+    """The sink's asyncio event loop, serving in a daemon thread of its own.
+
+    ``make_protocol(loop)`` makes the aiosmtpd protocol of each new connection;
+    ``log_line`` reports the loop's errors.  :meth:`stop` drops the open connections.
+    """
+
+    def __init__(
+        self,
+        make_protocol: Callable[[asyncio.AbstractEventLoop], Any],
+        log_line: Callable[[str], None],
+    ) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.thread: Optional[threading.Thread] = None
+        self._make_protocol = make_protocol
+        self._log_line = log_line
+
+    def start(self, host: str, port: int) -> int:
+        """Listen on ``host``/``port`` in the thread; returns the port once it is bound."""
+        from concurrent.futures import Future
+
+        started: Future[int] = Future()
+        self.thread = threading.Thread(
+            target=self._serve, args=(host, port, started), name="post_office-sink", daemon=True
+        )
+        self.thread.start()
+        try:
+            return started.result(_THREAD_TIMEOUT)
+        except BaseException:
+            self.thread.join(_THREAD_TIMEOUT)
+            raise
+
+    def stop(self) -> None:
+        """Stop the loop; the thread closes the server and drops every connection."""
+        if self.thread is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(_THREAD_TIMEOUT)
+
+    def _protocol(self) -> Any:
+        protocol = self._make_protocol(self.loop)
+        self.connections.add(protocol)
+        return protocol
+
+    def _serve(self, host: str, port: int, started: Future[int]) -> None:
+        import asyncio
+
+        loop = self.loop
+        asyncio.set_event_loop(loop)
+        loop.set_exception_handler(self._loop_error)
+        try:
+            server = loop.run_until_complete(loop.create_server(self._protocol, host, port))
+        except BaseException as exc:
+            loop.close()
+            started.set_exception(exc)
+            return
+        started.set_result(server.sockets[0].getsockname()[1])
+        try:
+            loop.run_forever()
+        finally:
+            server.close()
+            for connection in list(self.connections):
+                # After STARTTLS this is the TLS transport, whose abort() drops the socket.
+                transport = connection.transport
+                if transport is not None and not transport.is_closing():
+                    transport.abort()
+            loop.run_until_complete(asyncio.sleep(0))
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: Dict[str, Any]) -> None:
+        error = context.get("exception")
+        self._log_line(str(error or context.get("message", "event loop error")))
 
 
 class Sink:
@@ -295,8 +260,9 @@ class Sink:
         #: How many messages were accepted (also when ``keep`` is false).
         self.received = 0
         self._maildir, self._mbox = maildir, mbox
-        self._store: Optional[_Store] = None
-        self._running: Optional[_Running] = None
+        self._store: Optional[Store] = None
+        self._running: Optional[_LoopThread] = None
+        self._restore_logging: Callable[[], None] = _no_op
         self._lock = threading.Lock()
         self._aiosmtpd: Any = None
 
@@ -357,79 +323,33 @@ class Sink:
             warnings.filterwarnings(
                 "ignore", message="Requiring AUTH while not requiring TLS", module="aiosmtpd"
             )
-        import asyncio
-        from concurrent.futures import Future
-
         try:
-            self._store = _Store(self._maildir, self._mbox)
+            self._store = Store(self._maildir, self._mbox)
         except OSError as exc:
             raise OptionError(f"cannot store messages in {self.storage}: {exc}") from exc
-        loop = asyncio.new_event_loop()
-        started: Future[int] = Future()
-        thread = threading.Thread(
-            target=self._serve, args=(loop, started), name="post_office-sink", daemon=True
-        )
-        self._running = _Running(loop, thread, _route_logging(self.log, self.log_level))
-        thread.start()
+        running = _LoopThread(self._protocol, self._log_line)
+        restore_logging = _route_logging(self.log, self.log_level)
         try:
-            self.port = started.result(_THREAD_TIMEOUT)
+            self.port = running.start(self.host, self.port)
         except BaseException:
-            thread.join(_THREAD_TIMEOUT)
-            self._running.restore_logging()
-            self._running = None
+            restore_logging()
             self._store.close()
             raise
+        self._running = running
+        self._restore_logging = restore_logging
 
     def stop(self) -> None:
         """Stop listening, drop open connections, end the thread.  Again is a no-op."""
         running, self._running = self._running, None
         if running is None:
             return
-        if running.thread.is_alive():
-            running.loop.call_soon_threadsafe(running.loop.stop)
-            running.thread.join(_THREAD_TIMEOUT)
-        running.restore_logging()
+        running.stop()
+        self._restore_logging()
         if self._store is not None:
             self._store.close()
 
-    def _serve(self, loop: asyncio.AbstractEventLoop, started: Future[int]) -> None:
-        import asyncio
-
-        asyncio.set_event_loop(loop)
-        loop.set_exception_handler(self._loop_error)
-        running = self._running
-        assert running is not None
-        try:
-            server = loop.run_until_complete(
-                loop.create_server(lambda: self._protocol(loop), self.host, self.port)
-            )
-        except BaseException as exc:
-            loop.close()
-            started.set_exception(exc)
-            return
-        running.server = server
-        started.set_result(server.sockets[0].getsockname()[1])
-        try:
-            loop.run_forever()
-        finally:
-            server.close()
-            for connection in list(running.connections):
-                # After STARTTLS this is the TLS transport, whose abort() drops the socket.
-                transport = connection.transport
-                if transport is not None and not transport.is_closing():
-                    transport.abort()
-            loop.run_until_complete(asyncio.sleep(0))
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
     def _protocol(self, loop: asyncio.AbstractEventLoop) -> Any:
         smtp = self._aiosmtpd
-        running = self._running
-        assert running is not None
         options: Dict[str, Any] = {}
         if self.credentials is not None:
             options.update(
@@ -448,7 +368,6 @@ class Sink:
             loop=loop,
             **options,
         )
-        running.connections.add(protocol)
         return protocol
 
     # ------------------------------------------------------------------ aiosmtpd hooks
@@ -487,7 +406,7 @@ class Sink:
         )
         assert self._store is not None
         try:
-            trace = _trace_headers(message, session.host_name or "", self.hostname)
+            trace = trace_headers(message, session.host_name or "", self.hostname)
             key = self._store.add(trace + content, message.mail_from)
         except Exception as exc:  # a full disk: the client keeps the message
             self._log_line(f"could not store a message: {exc}")
@@ -504,10 +423,6 @@ class Sink:
             except Exception as exc:
                 self._log_line(f"on_message failed: {exc!r}")
         return "250 2.0.0 OK: stored"
-
-    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: Dict[str, Any]) -> None:
-        error = context.get("exception")
-        self._log_line(str(error or context.get("message", "event loop error")))
 
     def _log_line(self, text: str) -> None:
         if self.log is not None:

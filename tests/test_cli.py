@@ -843,7 +843,7 @@ def test_importing_the_package_loads_neither_the_sink_nor_asyncio() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "[]",
-        "post_office.sink post_office.sink post_office.sink_certs",
+        "post_office.sink post_office.sink_store post_office.sink_certs",
     ]
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         import post_office
