@@ -7,11 +7,8 @@ also dot-stuffs and checks for CRs, so the ratio says what that costs.  smtplib'
 conversion of a ``str`` (``sendmail(str)``: two regular expressions) is shown for
 comparison.  ``--prose`` puts a dot in every sentence (dense dots: the encoder's slower
 path); ``--profile`` shows where the encoder's time goes.  Timings are medians of
-``--rounds`` interleaved rounds.  The encoder runs twice: on the C encoder
-(``post_office._speedups``, when it is built) and on the pure-Python one; with the C
-encoder, ``encode_data_transient`` (what the session sends from: no copy per chunk)
-too.  Standard library only; run from anywhere (the repository root is put on
-``sys.path``).
+``--rounds`` interleaved rounds.  Standard library only; run from anywhere (the
+repository root is put on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -29,8 +26,7 @@ from typing import Callable, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import post_office.wire
-from post_office.wire import encode_data, encode_data_transient
+from post_office.wire import encode_data
 
 
 def make_mail(size: int, seed: int = 5321, prose: bool = False) -> bytes:
@@ -88,14 +84,9 @@ def main(argv: List[str]) -> int:
     )
     chunk = 1 << 18  # post_office.smtp.BODY_CHUNK_SIZE
 
-    def encode(source: bytes, native: bool = True) -> Callable[[], int]:
+    def encode(source: bytes) -> Callable[[], int]:
         def run() -> int:
-            default = post_office.wire._default_native
-            post_office.wire._default_native = post_office.wire._built_native if native else None
-            try:
-                return sum(len(piece) for piece in encode_data([source], chunk))
-            finally:
-                post_office.wire._default_native = default
+            return sum(len(piece) for piece in encode_data([source], chunk))
 
         return run
 
@@ -116,43 +107,23 @@ def main(argv: List[str]) -> int:
     runs = {
         'data.replace(b"\\n", b"\\r\\n")': replace,
         "the same per 256 KiB chunk": replace_chunked,
-        "encode_data, LF input, pure Python": encode(data, native=False),
-        "encode_data, CRLF input, pure Python": encode(crlf, native=False),
+        "encode_data, LF input": encode(data),
+        "encode_data, CRLF input": encode(crlf),
         "smtplib sendmail(str) conversion": smtplib_str,
     }
-
-    def transient() -> int:
-        # What the session sends from: one buffer for the whole message, no copies.
-        return sum(len(piece) for piece in encode_data_transient([data], chunk))
-
-    if post_office.wire._built_native is not None:
-        runs["encode_data, LF input, C encoder"] = encode(data)
-        runs["encode_data, CRLF input, C encoder"] = encode(crlf)
-        runs["encode_data_transient, LF input, C encoder"] = transient
-    else:
-        print("(the C encoder post_office._speedups is not built: pure Python only)")
     rates = measure(runs, len(data), args.rounds)
     reference = rates['data.replace(b"\\n", b"\\r\\n")']
     chunked = rates["the same per 256 KiB chunk"]
-    smtplib_rate = rates["smtplib sendmail(str) conversion"]
-    for kind in ("C encoder", "pure Python"):
-        encoder = rates.get(f"encode_data, LF input, {kind}")
-        if encoder is None:
-            continue
-        crlf_rate = rates[f"encode_data, CRLF input, {kind}"]
-        print(
-            f"{kind}: encoder / replace: {encoder / reference:.2f} (LF input; "
-            f"{encoder / chunked:.2f} of the chunked replace), {crlf_rate / reference:.2f} "
-            f"(CRLF input); encoder / smtplib: {encoder / smtplib_rate:.1f}x"
-        )
+    encoder = rates["encode_data, LF input"]
+    print(
+        f"encoder / replace: {encoder / reference:.2f} (LF input; {encoder / chunked:.2f} of "
+        f"the chunked replace), {rates['encode_data, CRLF input'] / reference:.2f} (CRLF "
+        f"input); encoder / smtplib: {encoder / rates['smtplib sendmail(str) conversion']:.1f}x"
+    )
     if args.profile:
-        for native in (True, False):
-            if native and post_office.wire._built_native is None:
-                continue
-            print("C encoder:" if native else "pure Python:")
-            profiler = cProfile.Profile()
-            profiler.runcall(encode(data, native))
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(8)
+        profiler = cProfile.Profile()
+        profiler.runcall(encode(data))
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(8)
     return 0
 
 

@@ -5,17 +5,19 @@ Import everything from here; submodules are an implementation detail.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TextIO, Union
+from typing import TYPE_CHECKING, Any, List, Optional, TextIO, Tuple, Union
 
 from .api import send_smtp, send_smtp_auth, test_email_address
 from .bulk import SmtpSession, smtp_session
 from .errors import (
     AddressError,
+    AddressSyntaxError,
     AddressTypeError,
     ArgumentError,
     AuthenticationError,
     CertificateError,
     ConnectError,
+    ConnectTimeoutError,
     DataError,
     HeaderError,
     HeloError,
@@ -31,6 +33,7 @@ from .errors import (
     SenderRefusedError,
     ServerDisconnectedError,
     ServerSpecError,
+    SessionStateError,
     SinkUnavailableError,
     SMTPError,
     SMTPTimeoutError,
@@ -59,7 +62,9 @@ from .mime import (
     seed_boundaries,
     with_mime_part_constructed_stream,
 )
+from .netmail import extract_email_addresses, parse_email_address
 from .options import OAuth2Token
+from .resolve import valid_email_domain_p
 from .spec import MailProgram, MailServer, parse_mail_server
 from .tls import TlsSettings, make_ssl_context
 
@@ -71,6 +76,13 @@ if TYPE_CHECKING:  # loaded on first use by __getattr__ below
 #: Allegro's ``*smtp-debug*``: None (quiet), True (standard output) or a text stream that
 #: receives every SMTP command and reply (credentials redacted).  Read at call time.
 smtp_debug: Union[bool, TextIO, None] = None
+
+#: Allegro's ``socket:*dns-mode*``: ``(":acldns", ":clib")`` looks up a mail-server name's
+#: MX records first, ``":clib"`` connects to the name's own address (README "DNS").
+dns_mode: Union[str, Tuple[str, ...]] = (":acldns", ":clib")
+#: Allegro's ``socket:*dns-nameserver*``: None (the system's configuration) or a list of
+#: ``"address"`` / ``"address:port"`` strings that receive every DNS question.
+dns_nameservers: Optional[List[str]] = None
 
 __version__ = "0.1.0"
 
@@ -94,17 +106,19 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def __dir__() -> list[str]:
+def __dir__() -> List[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [
     "AddressError",
+    "AddressSyntaxError",
     "AddressTypeError",
     "ArgumentError",
     "AuthenticationError",
     "CertificateError",
     "ConnectError",
+    "ConnectTimeoutError",
     "DataError",
     "HeaderError",
     "HeloError",
@@ -129,12 +143,16 @@ __all__ = [
     "SenderRefusedError",
     "ServerDisconnectedError",
     "ServerSpecError",
+    "SessionStateError",
     "Sink",
     "SinkUnavailableError",
     "SmtpSession",
     "StartTLSError",
     "TLSError",
     "TlsSettings",
+    "dns_mode",
+    "dns_nameservers",
+    "extract_email_addresses",
     "make_mime_part",
     "make_ssl_context",
     "make_throwaway_certificate",
@@ -151,6 +169,7 @@ __all__ = [
     "mime_part_subtype",
     "mime_part_type",
     "mime_part_writer",
+    "parse_email_address",
     "parse_mail_server",
     "read_lisp",
     "seed_boundaries",
@@ -161,5 +180,6 @@ __all__ = [
     "smtp_session",
     "test_email_address",
     "to_lisp",
+    "valid_email_domain_p",
     "with_mime_part_constructed_stream",
 ]

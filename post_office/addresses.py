@@ -18,13 +18,16 @@ Pure: no socket, no smtplib.
 from __future__ import annotations
 
 import re
-import reprlib
 import unicodedata
-from typing import List, Optional
+from typing import List, Optional, Sequence, Union
 
+from ._checks import show as _show
 from .errors import AddressError, AddressTypeError
 
-__all__ = ["check_address", "check_recipients", "needs_smtputf8", "smtp_path"]
+__all__ = ["Recipients", "check_address", "check_recipients", "needs_smtputf8", "smtp_path"]
+
+#: Allegro's ``to`` (and send-letter's ``:cc``/``:bcc``): one bare address or a list of them.
+Recipients = Union[str, Sequence[str]]
 
 _EXAMPLE = "user@host"
 
@@ -48,15 +51,6 @@ _ALLOWED_FORMAT = frozenset("\u200c\u200d")
 _DOMAIN_LITERAL = re.compile(r"(?<=@)\[[^\[\]]+\]\Z")
 _BRACKETED = re.compile(r"<([^<>]*)>")
 _COMMENT = re.compile(r"\([^()]*\)")
-
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 120
-
-
-def _show(value: object) -> str:
-    """The repr of a refused value, shortened in the middle when it is long."""
-    return _REPR.repr(value)
 
 
 def _character_fault(address: str) -> Optional[str]:
@@ -146,7 +140,7 @@ def check_address(address: object, argument: str, *, allow_empty: bool = False) 
         if allow_empty:
             return address
         raise AddressError(
-            f"{argument}: {address!r} is not a bare address: it is empty; "
+            f"{argument}: {_show(address)} is not a bare address: it is empty; "
             f"use the bare address, e.g. {_EXAMPLE!r}"
         )
     reason = _fault(address)

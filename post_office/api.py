@@ -10,19 +10,20 @@ from __future__ import annotations
 import unicodedata
 from typing import Optional, Tuple, Union
 
+from .addresses import Recipients
 from .delivery import check_envelope, deliver, open_session
 from .errors import AddressError, ServerSpecError, SMTPError
 from .options import OAuth2Token, check_connect_options, check_credentials
 from .protocol.replies import Reply
 from .session import Session
-from .spec import MailServerArg, Recipients, parse_mail_server
+from .spec import ServerArgument, parse_mail_server
 from .wire import check_messages
 
 __all__ = ["send_smtp", "send_smtp_auth", "test_email_address"]
 
 
 def send_smtp(
-    server: MailServerArg,
+    server: ServerArgument,
     from_: str,
     to: Recipients,
     *messages: object,
@@ -52,7 +53,7 @@ def send_smtp(
 
 
 def send_smtp_auth(
-    server: MailServerArg,
+    server: ServerArgument,
     from_: str,
     to: Recipients,
     login: str,
@@ -96,7 +97,7 @@ def _send(
 def test_email_address(
     address: str,
     *,
-    server: Optional[MailServerArg] = None,
+    server: Optional[ServerArgument] = None,
     timeout: float = 60,
     local_hostname: Optional[str] = None,
     source_address: Optional[Tuple[str, int]] = None,

@@ -15,14 +15,21 @@ from __future__ import annotations
 from types import TracebackType
 from typing import IO, Any, Optional, Sequence, Tuple, Type, Union
 
+from .addresses import Recipients
 from .delivery import check_envelope, open_session
-from .errors import OptionError, ServerDisconnectedError, SMTPError, SMTPTimeoutError
-from .letter import Attachment, build_letter
+from .errors import (
+    OptionError,
+    ServerDisconnectedError,
+    SessionStateError,
+    SMTPError,
+    SMTPTimeoutError,
+)
+from .letter import Attachment, LetterOptions, build_letter
 from .mime import MimePart
 from .options import Credentials, OAuth2Token, check_connect_options, check_credentials
 from .protocol.transaction import Stage
 from .session import Session
-from .spec import MailServerArg, Recipients, parse_mail_server
+from .spec import ServerArgument, parse_mail_server
 from .wire import check_messages
 
 __all__ = ["SmtpSession", "smtp_session"]
@@ -46,7 +53,7 @@ class SmtpSession:
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> SmtpSession:
         if self._state != "new":
-            raise OptionError("an smtp_session can be entered only once; make a new one")
+            raise SessionStateError("an smtp_session can be entered only once; make a new one")
         self._state = "open"
         try:
             self._connect()
@@ -77,9 +84,7 @@ class SmtpSession:
     def _ready(self) -> bool:
         """Make sure there is a live connection; True when a new one had to be opened."""
         if self._state != "open":
-            raise ServerDisconnectedError(
-                "this smtp_session is not open: send inside its with block"
-            )
+            raise SessionStateError("this smtp_session is not open: send inside its with block")
         if self._session.idle_alive():
             return False
         self._connect()
@@ -125,10 +130,7 @@ class SmtpSession:
         the same code as ``send_letter`` (SPEC section 6) and everything is checked
         before anything is sent.  Returns True (Allegro returns ``t``).
         """
-        letter = build_letter(
-            from_,
-            to,
-            message,
+        options = LetterOptions(
             cc=cc,
             bcc=bcc,
             subject=subject,
@@ -136,6 +138,7 @@ class SmtpSession:
             headers=headers,
             attachments=attachments,
         )
+        letter = build_letter(from_, to, message, options)
         self._transaction(letter.sender, list(letter.recipients), (letter.header, letter.part))
         return True
 
@@ -157,7 +160,7 @@ class SmtpSession:
     @staticmethod
     def _dropped_before_mail(exc: SMTPError) -> bool:
         """The server went away (EOF, reset, or 421 "closing") in answer to MAIL FROM."""
-        if getattr(exc, "stage", None) is not Stage.BEFORE_MAIL:
+        if exc.stage is not Stage.BEFORE_MAIL:
             return False
         if isinstance(exc, SMTPTimeoutError):
             return False  # a slow server is not a closed one; waiting again would double it
@@ -165,7 +168,7 @@ class SmtpSession:
 
 
 def smtp_session(
-    server: MailServerArg,
+    server: ServerArgument,
     *,
     login: Optional[str] = None,
     password: Union[str, OAuth2Token, None] = None,

@@ -17,10 +17,12 @@ import select
 import socket
 import ssl
 from time import monotonic
-from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .debug import Transcript
 from .errors import (
+    ConnectError,
+    ConnectTimeoutError,
     ProtocolError,
     ServerDisconnectedError,
     SMTPError,
@@ -28,6 +30,7 @@ from .errors import (
     TLSError,
 )
 from .protocol.replies import Reply, ReplyFormatError, ReplyParser
+from .resolve import Target
 
 __all__ = ["RECV_SIZE", "Connection", "io_error", "said"]
 
@@ -69,6 +72,19 @@ def command_bytes(line: str, shown: str) -> bytes:
 
         raise OptionError(f"refusing to send an SMTP command containing CR, LF or NUL: {shown!r}")
     return line.encode("utf-8") + b"\r\n"
+
+
+def _connect_failure(
+    targets: Sequence[Target], port: int, failures: Sequence[str], timed_out: bool
+) -> ConnectError:
+    if len(failures) == 1:
+        target = targets[0]
+        name = target.name if target.name == target.address else f"{target.name} ({target.address})"
+        why = "timed out" if timed_out else failures[0].rsplit(": ", 1)[-1]
+        text = f"initial connect failed: could not connect to {name} port {port}: {why}"
+    else:
+        text = "initial connect failed: could not connect to any address: " + "; ".join(failures)
+    return (ConnectTimeoutError if timed_out and failures else ConnectError)(text)
 
 
 @functools.lru_cache(maxsize=16)
@@ -113,20 +129,40 @@ class Connection:
         return self.sock
 
     # ------------------------------------------------------------------ connecting
-    def connect(
+    def connect_any(
         self,
-        host: str,
+        targets: Sequence[Target],
         port: int,
         *,
         source_address: Optional[Tuple[str, int]] = None,
         tls: Optional[ssl.SSLContext] = None,
-        server_name: str = "",
-    ) -> None:
-        """Open a TCP connection, and with ``tls`` do the TLS handshake at once."""
-        sock = socket.create_connection((host, port), self.timeout, source_address)
-        self.sock = sock
-        if tls is not None:
-            self.wrap(tls, server_name, "negotiating TLS")
+        server_name: Optional[str] = None,
+    ) -> Target:
+        """Connect to the first of ``targets`` that takes a TCP connection (RFC 5321 5.1:
+        the next address when one refuses or does not answer); with ``tls``, do the TLS
+        handshake at once, checking the certificate against ``server_name`` or else the
+        name of the target reached.  Returns that target."""
+        failures: List[str] = []
+        timed_out = True
+        for target in targets:
+            where = f"{target.name} ({target.address}) port {port}"
+            try:
+                self.sock = socket.create_connection(
+                    (target.address, port), self.timeout, source_address
+                )
+            except socket.timeout:
+                failures.append(f"{where}: timed out")
+            except OSError as exc:
+                failures.append(f"{where}: {exc}")
+                timed_out = False
+            else:
+                if len(targets) > 1:
+                    self.transcript.note(f"connected to {where}")
+                if tls is not None:
+                    self.wrap(tls, server_name or target.name, "negotiating TLS")
+                return target
+            self.transcript.note(f"could not connect to {failures[-1]}")
+        raise _connect_failure(targets, port, failures, timed_out)
 
     def wrap(
         self,

@@ -9,13 +9,15 @@ authenticates, for :func:`deliver` (send-smtp, send-smtp-auth, send-letter), for
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 from .addresses import check_address, check_recipients
 from .options import ConnectOptions, Credentials
+from .program import pipe_to_program
 from .protocol.replies import Reply
 from .session import Session
-from .spec import MailServer
+from .spec import MailProgram, MailServer
+from .wire import iter_source_chunks
 
 __all__ = ["Envelope", "check_envelope", "deliver", "open_session"]
 
@@ -60,16 +62,23 @@ def open_session(
 
 
 def deliver(
-    server: MailServer,
+    transport: Union[MailServer, MailProgram],
     envelope: Envelope,
     messages: Sequence[object],
     options: ConnectOptions,
     credentials: Optional[Credentials] = None,
-) -> Reply:
+) -> Optional[Reply]:
     """Connect, send one message, say QUIT; the server's final reply to the message.
 
-    Returns only after the server accepted the message.
+    Returns only after the server accepted the message.  A :class:`MailProgram`
+    (send-letter's ``(":program", ...)``) gets the message on its standard input
+    instead, with ``\n`` newlines, and ``options.timeout`` bounds how long it may go
+    without reading or exiting; there is no reply then (None).
     """
+    if isinstance(transport, MailProgram):
+        pipe_to_program(transport, iter_source_chunks(messages), options.timeout)
+        return None
+    server = transport
     session = Session.for_server(server, options)
     with session:
         open_session(server, options, credentials, session=session)

@@ -1,10 +1,17 @@
-"""The exception hierarchy of post_office (SPEC section 10).
+"""The exception hierarchy of post_office (README: Porting notes).
 
 Every exception the package raises on purpose derives from :class:`PostOfficeError`.
 Argument errors also derive from ``ValueError`` or ``TypeError``; SMTP errors also derive
 from the matching :mod:`smtplib` exception, so code written against smtplib still catches
 them.  SMTP errors carry ``code`` (the reply code, or None), ``reply`` (the reply text),
-and ``command`` (what we sent, credentials redacted).
+``command`` (what we sent, credentials redacted) and ``stage`` (how far the transaction
+had gone, or None).
+
+Every class pickles to an equal exception (same class, ``args``, message and fields), so
+worker pools and :mod:`multiprocessing` can hand them between processes:
+:meth:`PostOfficeError.__reduce__` rebuilds the object without calling ``__init__`` (whose
+signature differs from class to class, and from the smtplib or subprocess base's), the way
+pickle rebuilds any plain object, then restores its attributes.
 """
 
 from __future__ import annotations
@@ -12,11 +19,26 @@ from __future__ import annotations
 import smtplib
 import ssl
 import subprocess
-from typing import Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Type, Union
 
 
 class PostOfficeError(Exception):
     """Root of every error post_office raises on purpose."""
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(vars(self))))
+
+
+def _rebuild(
+    cls: Type[BaseException], args: Tuple[Any, ...], state: Dict[str, Any]
+) -> BaseException:
+    """Unpickle an exception of ``cls``: ``__new__`` and the attributes, no ``__init__``."""
+    exc = cls.__new__(cls, *args)
+    # OSError.__new__ (smtplib's exceptions are OSErrors) leaves ``args`` empty for a
+    # subclass with its own __init__, so it is set here for every class alike.
+    exc.args = args
+    vars(exc).update(state)
+    return exc
 
 
 # --------------------------------------------------------------------------- arguments
@@ -46,6 +68,10 @@ class AddressTypeError(AddressError, TypeError):
     """An address argument is not a string (or, for to/cc/bcc, a list of strings)."""
 
 
+class AddressSyntaxError(PostOfficeError, ValueError):
+    """``extract_email_addresses`` met text it cannot read (with ``errorp``)."""
+
+
 class MessageArgumentError(ArgumentError, TypeError):
     """A message argument is of a type that cannot be sent."""
 
@@ -64,6 +90,10 @@ class MimeError(ArgumentError, ValueError):
 
 class SinkUnavailableError(PostOfficeError, RuntimeError):
     """The embedded sink cannot run here: aiosmtpd (or a certificate tool) is not installed."""
+
+
+class SessionStateError(PostOfficeError, RuntimeError):
+    """A session was misused: sending after it was closed, or outside its ``with`` block."""
 
 
 class ProgramError(PostOfficeError, subprocess.CalledProcessError):
@@ -102,7 +132,9 @@ class SMTPError(PostOfficeError, smtplib.SMTPException):
     """A failure talking to the mail server.
 
     ``code`` is the server's reply code (None when there was no reply), ``reply`` the
-    server's text, ``command`` what we had sent (credentials redacted).
+    server's text, ``command`` what we had sent (credentials redacted), ``stage`` how far
+    the transaction had gone (a ``post_office.protocol.transaction.Stage``, or None outside
+    a transaction).
     """
 
     def __init__(
@@ -112,6 +144,7 @@ class SMTPError(PostOfficeError, smtplib.SMTPException):
         code: Optional[int] = None,
         reply: str = "",
         command: Optional[str] = None,
+        stage: object = None,
     ) -> None:
         replied = reply if code is None else f"{code} {reply}"  # no "None" for a non-reply
         if command is not None and (code is not None or reply):
@@ -123,6 +156,7 @@ class SMTPError(PostOfficeError, smtplib.SMTPException):
         self.code = code
         self.reply = reply
         self.command = command
+        self.stage = stage
         # smtplib.SMTPResponseException's attribute names, for code written against smtplib
         # (set through vars() because typeshed types them differently in each subclass).
         vars(self).update(
@@ -134,8 +168,18 @@ class SMTPError(PostOfficeError, smtplib.SMTPException):
         return self.message
 
 
+class SocketError(SMTPError):
+    """A failure below SMTP, what Allegro signals as ``excl:socket-error``: a refused or
+    reset connection, a hang-up, a timeout, a failed TLS handshake.  No refusal by the
+    server (a reply code) is one: ``except SocketError`` retries only the network."""
+
+
 class ConnectError(SMTPError, smtplib.SMTPConnectError):
     """The connection could not be made, or the greeting was not 2xx."""
+
+
+class ConnectionFailedError(ConnectError, SocketError):
+    """No TCP connection could be made to any address of the mail server."""
 
 
 class HeloError(SMTPError, smtplib.SMTPHeloError):
@@ -158,7 +202,7 @@ class SMTPUTF8Error(NotSupportedError):
     """A non-ASCII address was given and the server does not offer SMTPUTF8."""
 
 
-class TLSError(SMTPError, ssl.SSLError):
+class TLSError(SocketError, ssl.SSLError):
     """The TLS handshake failed (implicit TLS or after STARTTLS)."""
 
 
@@ -181,8 +225,9 @@ class SenderRefusedError(SMTPError, smtplib.SMTPSenderRefused):
         code: Optional[int] = None,
         reply: str = "",
         command: Optional[str] = None,
+        stage: object = None,
     ) -> None:
-        super().__init__(message, code=code, reply=reply, command=command)
+        super().__init__(message, code=code, reply=reply, command=command, stage=stage)
         self.sender = sender
 
 
@@ -197,8 +242,9 @@ class RecipientRefusedError(SMTPError, smtplib.SMTPRecipientsRefused):
         code: Optional[int] = None,
         reply: str = "",
         command: Optional[str] = None,
+        stage: object = None,
     ) -> None:
-        super().__init__(message, code=code, reply=reply, command=command)
+        super().__init__(message, code=code, reply=reply, command=command, stage=stage)
         self.recipient = recipient
         self.recipients = {recipient: (code if code is not None else -1, reply.encode())}
 
@@ -207,7 +253,7 @@ class DataError(SMTPError, smtplib.SMTPDataError):
     """The server refused ``DATA`` or did not accept the message after the body."""
 
 
-class ServerDisconnectedError(SMTPError, smtplib.SMTPServerDisconnected):
+class ServerDisconnectedError(SocketError, smtplib.SMTPServerDisconnected):
     """The server closed the connection unexpectedly."""
 
 
@@ -215,13 +261,20 @@ class SMTPTimeoutError(ServerDisconnectedError, TimeoutError):
     """The server did not answer within the configured ``timeout``."""
 
 
+class ConnectTimeoutError(ConnectionFailedError, SMTPTimeoutError):
+    """Connecting to the server took longer than ``timeout`` (a ConnectError and a timeout)."""
+
+
 __all__ = [
     "AddressError",
+    "AddressSyntaxError",
     "AddressTypeError",
     "ArgumentError",
     "AuthenticationError",
     "CertificateError",
     "ConnectError",
+    "ConnectTimeoutError",
+    "ConnectionFailedError",
     "DataError",
     "HeaderError",
     "HeloError",
@@ -240,7 +293,9 @@ __all__ = [
     "SenderRefusedError",
     "ServerDisconnectedError",
     "ServerSpecError",
+    "SessionStateError",
     "SinkUnavailableError",
+    "SocketError",
     "StartTLSError",
     "TLSError",
 ]

@@ -14,10 +14,10 @@ from __future__ import annotations
 import base64
 import email.utils
 import re
-import reprlib
 from typing import Iterable, List, Optional, Sequence
 from urllib.parse import quote
 
+from ._checks import show as _show
 from .errors import HeaderError
 
 __all__ = [
@@ -52,14 +52,6 @@ _FIELD_NAME = re.compile(r"[!-9;-~]+\Z")  # RFC 5322 ftext: printable ASCII exce
 _RAW_LINE = re.compile(r"([!-9;-~]+)[ \t]*:")
 _ATTR_CHARS = "!#$&+-.^_`|~"  # RFC 2231 attribute-char besides letters and digits
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # C0 but TAB, DEL, C1
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 120
-
-
-def _show(value: object) -> str:
-    return _REPR.repr(value)
-
 
 # --------------------------------------------------------------------------- checks
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
-from .errors import AddressTypeError, OptionError, PostOfficeError
+from .errors import AddressSyntaxError, AddressTypeError, OptionError
 
 __all__ = [
     "AddressSyntaxError",
@@ -21,10 +21,6 @@ __all__ = [
     "extract_email_addresses",
     "parse_email_address",
 ]
-
-
-class AddressSyntaxError(PostOfficeError, ValueError):
-    """``extract_email_addresses`` met text it cannot read (with ``errorp``)."""
 
 
 class Mailbox(NamedTuple):

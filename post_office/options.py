@@ -8,10 +8,10 @@ argument as the caller wrote it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
+from ._checks import check_timeout
 from .debug import REDACTED
 from .errors import OptionError
 
@@ -23,10 +23,6 @@ __all__ = [
     "check_credentials",
     "check_timeout",
 ]
-
-#: The longest timeout we accept: a year.  Longer ones overflow the platform's timers
-#: (``float("inf")``, ``2**63``) and mean "forever", which a dead server must never get.
-MAX_TIMEOUT = 365 * 24 * 3600.0
 
 
 class OAuth2Token:
@@ -50,25 +46,6 @@ class ConnectOptions:
     timeout: float = 60.0
     local_hostname: Optional[str] = None
     source_address: Optional[Tuple[str, int]] = None
-
-
-def check_timeout(timeout: object, argument: str = "timeout") -> float:
-    """A positive, finite number of seconds (at most :data:`MAX_TIMEOUT`)."""
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise OptionError(
-            f"{argument} must be a positive number of seconds, not {type(timeout).__name__}"
-        )
-    try:
-        seconds = float(timeout)
-    except OverflowError:
-        seconds = math.inf
-    if not 0 < seconds <= MAX_TIMEOUT:  # also refuses NaN
-        shown = f"{seconds!r}" if isinstance(timeout, float) or seconds < math.inf else "a huge int"
-        raise OptionError(
-            f"{argument} {shown} is not a positive number of seconds up to {MAX_TIMEOUT:.0f} "
-            "(a dead server must never hang the caller, so there is no 'wait forever')"
-        )
-    return seconds
 
 
 def _check_local_hostname(name: object) -> Optional[str]:

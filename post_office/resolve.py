@@ -19,6 +19,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
+from ._checks import check_timeout
 from .dnsquery import (
     BadName,
     Dns,
@@ -185,12 +186,6 @@ def _is_localhost(name: str) -> bool:
     return name.lower() in ("localhost", "localhost.")
 
 
-def _check_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise OptionError(f"timeout {_show(timeout)} is not a positive number of seconds")
-    return float(timeout)
-
-
 def resolve_mail_server(
     host: str,
     *,
@@ -223,7 +218,7 @@ def resolve_mail_server(
         servers = settings.nameservers
     else:
         servers = check_dns_nameservers(nameservers, what="nameservers")
-    seconds = _check_timeout(timeout)
+    seconds = check_timeout(timeout)
     say: Note = note if note is not None else (lambda _line: None)
     literal = _ip_literal(host)
     if literal is not None:
@@ -337,7 +332,7 @@ def valid_email_domain_p(
         servers = current_settings().nameservers
     else:
         servers = check_dns_nameservers(nameservers, what="nameservers")
-    lookup = Dns(servers, _check_timeout(timeout))
+    lookup = Dns(servers, check_timeout(timeout))
     for rdtype in ("MX", "A", "AAAA"):
         try:
             answer = lookup.query(domain, rdtype, max_cnames=1)

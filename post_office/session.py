@@ -15,6 +15,7 @@ import socket
 import ssl
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from ._checks import is_loopback_host
 from .connection import Connection, command_bytes
 from .debug import Transcript, logger, warn
 from .errors import (
@@ -24,20 +25,19 @@ from .errors import (
     HeloError,
     ProtocolError,
     SMTPError,
-    SMTPTimeoutError,
     StartTLSError,
-    TLSError,
 )
 from .options import ConnectOptions, OAuth2Token, check_connect_options
 from .protocol.auth import AuthExchange, choose_mechanism
 from .protocol.extensions import NO_EXTENSIONS, Extensions, parse_ehlo
 from .protocol.replies import Reply
 from .protocol.transaction import END_OF_DATA, Stage, Transaction, with_stage
+from .resolve import resolve_mail_server
 from .spec import MailServer, parse_mail_server
 from .tls import make_ssl_context
 from .wire import encode_data, known_7bit
 
-__all__ = ["BODY_CHUNK_SIZE", "Session", "default_local_hostname", "is_loopback"]
+__all__ = ["BODY_CHUNK_SIZE", "Session", "default_local_hostname"]
 
 #: Bytes of raw message per encoder chunk and ``sendall`` on the DATA path: large enough
 #: that the syscalls are few, small enough that memory stays a small constant.
@@ -49,18 +49,6 @@ def default_local_hostname() -> Optional[str]:
     """This host's FQDN, looked up once per process (smtplib looks it up per connection)."""
     name = socket.getfqdn()
     return name if "." in name and name.isascii() else None
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine (``localhost`` or a loopback address)."""
-    import ipaddress
-
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def certificate_error(exc: ssl.SSLCertVerificationError, server: MailServer) -> CertificateError:
@@ -178,29 +166,20 @@ class Session:
         self.connection = connection
         where = f"{server.host} port {server.port}"
         try:
+            targets = resolve_mail_server(
+                server.host, timeout=self.options.timeout, note=self.transcript.note
+            )
             try:
-                connection.connect(
-                    server.host,
+                connection.connect_any(
+                    targets,
                     server.port,
                     source_address=self.options.source_address,
                     tls=self.context if server.ssl else None,
                     # checked when the spec was parsed: no whitespace or control characters
-                    server_name=server.tls.server_name or server.host,
+                    server_name=server.tls.server_name,
                 )
-            except SMTPError:
-                raise
             except ssl.SSLCertVerificationError as exc:
                 raise certificate_error(exc, server) from exc
-            except socket.timeout as exc:
-                raise SMTPTimeoutError(
-                    f"initial connect failed: connecting to {where} timed out"
-                ) from exc
-            except ssl.SSLError as exc:
-                raise TLSError(f"the TLS handshake with {where} failed: {exc}") from exc
-            except OSError as exc:
-                raise ConnectError(
-                    f"initial connect failed: could not connect to {where}: {exc}"
-                ) from exc
             self._tls = connection.tls_facts()
             greeting = connection.read_reply("waiting for the greeting")
             self.greeting = greeting
@@ -325,7 +304,7 @@ class Session:
                 "authenticating, as Allegro does"
             )
             return
-        if not self.encrypted and not is_loopback(server.host):
+        if not self.encrypted and not is_loopback_host(server.host):
             warn(
                 f"sending credentials to {server.host} over an unencrypted connection; "
                 "use :ssl t or :starttls :required"

@@ -20,7 +20,6 @@ The throwaway certificate (:func:`make_throwaway_certificate`, re-exported here)
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import logging
 import os
 import secrets
@@ -42,6 +41,7 @@ from typing import (
     Union,
 )
 
+from ._checks import is_loopback_host
 from .errors import OptionError, SinkUnavailableError
 from .sink_certs import (
     INSTALL_HINT,
@@ -87,16 +87,6 @@ def require_aiosmtpd() -> Any:
 
 def _no_op() -> None:
     pass
-
-
-def is_loopback_host(host: str) -> bool:
-    """``localhost`` or a loopback address literal (127.0.0.0/8, ``::1``)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class _Handler:

@@ -17,15 +17,15 @@ from .tls import TLS_KEYWORDS, TlsSettings, tls_settings
 __all__ = [
     "MailProgram",
     "MailServer",
-    "MailServerArg",
-    "Recipients",
+    "ServerArgument",
+    "TransportArgument",
     "parse_mail_server",
     "parse_transport",
 ]
 
 StartTLS = Union[bool, str]  # False, True or "required"
 
-_SERVER_KEYWORDS = ("port", "ssl", "starttls")
+_SERVER_KEYWORDS = ("port", "ssl", "starttls", "allow-plaintext-auth")
 _KNOWN = _SERVER_KEYWORDS + TLS_KEYWORDS
 _HOST_PORT = re.compile(r"([^:\[\]]+):([0-9]+)\Z")
 _BRACKETED = re.compile(r"\[([0-9A-Fa-f:.%a-zA-Z0-9]+)\](?::([0-9]+))?\Z")
@@ -38,6 +38,8 @@ class MailServer:
 
     ``starttls`` is ``False``, ``True`` (upgrade when offered, as Allegro) or
     ``"required"`` (fail when the server does not offer STARTTLS).
+    ``allow_plaintext_auth`` (``:allow-plaintext-auth t``, ours) lets credentials go to
+    a server other than this machine without TLS (README "Reliability").
     """
 
     host: str
@@ -45,6 +47,7 @@ class MailServer:
     ssl: bool = False
     starttls: StartTLS = False
     tls: TlsSettings = field(default_factory=TlsSettings)
+    allow_plaintext_auth: bool = False
 
     def __repr__(self) -> str:
         return f"MailServer({self._python(redact=True)})"
@@ -78,6 +81,8 @@ class MailServer:
                 Keyword("starttls"),
                 Keyword("required") if self.starttls == "required" else True,
             ]
+        if self.allow_plaintext_auth:
+            items += [Keyword("allow-plaintext-auth"), True]
         for key, value in self.tls.keywords():
             items += [key, value]
         if lisp:
@@ -90,6 +95,25 @@ class MailProgram:
     """send_letter's ``(":program", command)`` transport: pipe the letter to a program."""
 
     command: Union[str, Tuple[str, ...]]
+
+
+#: Every form of Allegro's mail-server argument that :func:`parse_mail_server` reads: a
+#: host name or address (``"mail.corp"``, ``"mail.corp:587"``, ``"[::1]:25"``), an
+#: :mod:`ipaddress` address or an IPv4 address as an integer, ``(host, port)``,
+#: ``(host, ":port", 587, ":starttls", True, ...)``, a mapping with a ``"host"`` key, a
+#: :class:`MailServer`, or Lisp text.
+ServerArgument = Union[
+    str,
+    int,
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    MailServer,
+    Sequence[Any],
+    Mapping[str, Any],
+]
+#: send_letter's server argument: a :data:`ServerArgument`, or ``(":program", command)``
+#: (a :class:`MailProgram`) to pipe the letter to a local program.
+TransportArgument = Union[ServerArgument, MailProgram]
 
 
 _PASSWORD = Keyword("certificate-password")
@@ -253,13 +277,16 @@ def _from_options(
         values[key] = value
     use_ssl = bool(_flag("ssl", values.pop("ssl", None), spec))
     starttls = _flag("starttls", values.pop("starttls", None), spec, allow_required=True)
+    plaintext_auth = bool(
+        _flag("allow-plaintext-auth", values.pop("allow-plaintext-auth", None), spec)
+    )
     port_value = values.pop("port", None)
     port = (465 if use_ssl else 25) if port_value is None else _port(port_value, spec)
     try:
         tls = tls_settings(values)
     except ServerSpecError as exc:
         raise ServerSpecError(f"mail-server argument {_show(spec)}: {exc}") from None
-    return MailServer(_host(host, spec), port, use_ssl, starttls, tls)
+    return MailServer(_host(host, spec), port, use_ssl, starttls, tls, plaintext_auth)
 
 
 def _from_string(spec: str) -> MailServer:
@@ -390,19 +417,3 @@ def parse_transport(spec: object) -> Union[MailServer, MailProgram]:
             return MailProgram(tuple(command))
         raise _spec_error(spec, "a command string or a non-empty list of strings after :program")
     return parse_mail_server(spec)
-
-
-#: Allegro's ``mail-server`` argument in any form :func:`parse_mail_server` takes: a host
-#: name or address (text, integer, :mod:`ipaddress` object), ``"host:port"``, a keyword
-#: list or ``(host, port)``, a mapping, Lisp text, or a :class:`MailServer`.
-MailServerArg = Union[
-    str,
-    int,
-    ipaddress.IPv4Address,
-    ipaddress.IPv6Address,
-    Sequence[Any],
-    Mapping[Any, Any],
-    MailServer,
-]
-#: Allegro's ``to`` (and ``cc``, ``bcc``): one bare address or a list of them.
-Recipients = Union[str, Sequence[str]]

@@ -12,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import ssl
-import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from .debug import warn
 from .errors import ServerSpecError
 from .lisp import Keyword
 
@@ -268,10 +268,9 @@ def make_ssl_context(settings: TlsSettings) -> ssl.SSLContext:
         except ssl.SSLError as exc:
             raise _fail("ciphers", settings.ciphers, "an OpenSSL cipher list") from exc
     if settings.ciphersuites is not None or settings.max_depth is not None:
-        warnings.warn(
+        warn(
             "mail-server keywords :ciphersuites and :max-depth are accepted but not applied: "
             "Python's ssl module offers no way to set them",
             RuntimeWarning,
-            stacklevel=2,
         )
     return context

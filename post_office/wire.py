@@ -1,8 +1,11 @@
-"""Message arguments -> wire-ready DATA bytes, streaming and sans-IO (SPEC section 4).
+"""Message arguments -> wire-ready DATA bytes, streaming and sans-IO.
+
+README "Sending mail" says what a message argument may be; RFC 5321 4.1.1.4 and 4.5.2
+say what DATA must look like.
 
 Pure: this module opens no socket and uses neither :mod:`socket` nor :mod:`smtplib`, so
 every rule about what reaches the wire is testable (and property-tested) without a
-server.  ``smtp.py`` pulls chunks from :func:`encode_data` and writes them to the socket.
+server.  The session pulls chunks from :func:`encode_data` and writes them to the socket.
 
 The pipeline has two stages so that each can be tested alone:
 
@@ -26,25 +29,21 @@ import email.errors
 import email.generator
 import email.message
 import io
-import os
 import re
-import reprlib
-from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Iterator, Sequence, Union
 
+from ._checks import is_stream as _is_stream
+from ._checks import show
 from .errors import MessageArgumentError
 
 __all__ = [
-    "ACCELERATED",
     "DEFAULT_CHUNK_SIZE",
     "TERMINATOR",
     "DotStuffer",
     "check_messages",
     "encode_data",
-    "encode_data_transient",
     "iter_source_chunks",
     "known_7bit",
-    "normalise_newlines",
-    "unstuff",
 ]
 
 #: Bytes read from a stream (or sliced from a large argument) at a time.  64 KiB keeps the
@@ -66,11 +65,7 @@ _BytesLike = Union[bytes, bytearray, memoryview]
 # bare CRs that remain after CRLF -> LF into LFs.
 _CR_TO_LF = bytes.maketrans(b"\r", b"\n")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_REPR_LIMIT = 60
-# reprlib stops early inside big containers and strings, so naming a 1 GB list in an error
-# message costs nothing; the result is cut to _REPR_LIMIT afterwards anyway.
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = _REPR_LIMIT
+_REPR_LIMIT = 60  # characters of a refused value shown in an error message
 _CR = 13
 _LF = 10
 _DOT = 46
@@ -80,54 +75,21 @@ _LF_DOT = re.compile(rb"\n\.")
 _DOT_SAMPLE = 1024
 _SPARSE_DOTS = 4
 
-# The optional C encoder (post_office/_speedups.c): the same transformation in one pass,
-# about four times the speed of the Python path, which has to make several whole-chunk
-# passes.  Missing when the package was installed without a C compiler, or on purpose with
-# POST_OFFICE_PURE_PYTHON=1 at install time; the same variable at run time switches it off.
-_NativeEncoder = Callable[[_BytesLike, int, bytearray], Tuple[int, int]]
-_built_native: Optional[_NativeEncoder]
-try:
-    from ._speedups import encode_into as _built_native
-except ImportError:
-    _built_native = None
-_default_native = None if os.environ.get("POST_OFFICE_PURE_PYTHON") else _built_native
-# The state bits the C encoder takes and returns (see _speedups.c).
-_AT_LINE_START = 1
-_SKIP_LF = 2
-
-#: Whether DATA is encoded by the C encoder (``post_office._speedups``) by default.
-ACCELERATED = _default_native is not None
-
 
 # --------------------------------------------------------------------------- validation
-
-
-def _short_repr(obj: object) -> str:
-    """repr() for an error message: bounded in length, and never raising itself."""
-    try:
-        text = _REPR.repr(obj)
-    except Exception:  # a broken __repr__ must not hide the real error
-        text = object.__repr__(obj)
-    if len(text) > _REPR_LIMIT:
-        text = text[: _REPR_LIMIT - 3] + "..."
-    return text
 
 
 def _describe(position: int, obj: object) -> str:
     """How an error names an argument, so the caller can find it among ``*messages``."""
     return (
         f"message argument {position} (counting from 1), "
-        f"{_short_repr(obj)} of type {type(obj).__qualname__}"
+        f"{show(obj, _REPR_LIMIT)} of type {type(obj).__qualname__}"
     )
 
 
 def _has_hook(obj: object) -> bool:
     # A class is not an instance: its hook is an unbound function that would fail later.
     return not isinstance(obj, type) and callable(getattr(obj, _HOOK, None))
-
-
-def _is_stream(obj: object) -> bool:
-    return not isinstance(obj, type) and callable(getattr(obj, "read", None))
 
 
 def _check_str(position: int, text: str) -> None:
@@ -161,7 +123,7 @@ def _check_stream(position: int, stream: object) -> None:
 
 
 def check_messages(messages: Sequence[object]) -> None:
-    """Validate every message argument before any connection is opened (SPEC section 4).
+    """Validate every message argument before any connection is opened.
 
     ``messages`` mirrors the ``&rest messages`` of Allegro's ``send-smtp``.  Raises
     :class:`~post_office.errors.MessageArgumentError` naming the argument's position
@@ -257,7 +219,7 @@ def _stream_chunks(position: int, stream: Any, chunk_size: int) -> Iterator[byte
             )
         else:
             raise MessageArgumentError(
-                f"{_describe(position, stream)}: read() returned {_short_repr(piece)} of "
+                f"{_describe(position, stream)}: read() returned {show(piece, _REPR_LIMIT)} of "
                 f"type {type(piece).__qualname__}, neither str nor bytes"
             )
 
@@ -300,7 +262,7 @@ def _hook_chunks(position: int, part: object, chunk_size: int) -> Iterator[bytes
     for piece in pieces:
         if not isinstance(piece, _BYTES_LIKE):
             raise MessageArgumentError(
-                f"{_describe(position, part)}: {_HOOK}() produced {_short_repr(piece)} of "
+                f"{_describe(position, part)}: {_HOOK}() produced {show(piece, _REPR_LIMIT)} of "
                 f"type {type(piece).__qualname__}, not bytes"
             )
         yield from _slices(piece, chunk_size)
@@ -378,14 +340,14 @@ def _stuff_lf(data: bytes) -> bytes:
 
 
 class DotStuffer:
-    """Incremental SMTP DATA encoder: CRLF newlines, dot-stuffing, terminator (SPEC 4).
+    """Incremental SMTP DATA encoder: CRLF newlines, dot-stuffing, terminator.
 
     Sans-IO: :meth:`feed` takes raw bytes and returns the wire bytes for them at once;
     :meth:`finish` returns the end of the data.  LF, CRLF and bare CR each become one
-    CRLF; a line starting with ``.`` gets one more.  Without the C encoder, every chunk is
-    handled with whole-chunk ``bytes`` operations (``in``, ``count``, ``split``/``join``,
-    ``replace``, ``translate``) that run in C, so the cost per byte is a few memory
-    passes, never a Python loop.
+    CRLF; a line starting with ``.`` gets one more.  Every chunk is handled with
+    whole-chunk ``bytes`` operations (``in``, ``count``, ``find``, ``split``/``join``,
+    ``replace``, ``translate``) that run in C, so the cost per byte is a few memory passes,
+    never a Python loop over bytes or lines.
 
     Two facts carry over between chunks, which is what makes any split give the same
     output: whether the output stands at the start of a line (so a ``.`` opening the next
@@ -401,66 +363,22 @@ class DotStuffer:
     sends CRLF ``.`` CRLF instead, which delivers a message of one empty line.)  A
     line-based receiver such as aiosmtpd ends the data at a first line of ``.`` and
     stores an empty message.
-
-    The work per chunk is done by the C encoder when it is built (:data:`ACCELERATED`),
-    otherwise by the Python code below, which is the reference the C one is tested
-    against.  ``accelerated`` chooses: None (the default) for the C encoder when
-    available, False for pure Python, True for C or RuntimeError.
     """
 
-    __slots__ = ("_at_line_start", "_finished", "_native", "_scratch", "_skip_lf", "_started")
+    __slots__ = ("_at_line_start", "_finished", "_skip_lf", "_started")
 
-    def __init__(self, *, accelerated: Optional[bool] = None) -> None:
-        if accelerated is None:
-            self._native = _default_native
-        elif not accelerated:
-            self._native = None
-        elif _built_native is None:
-            raise RuntimeError("the C encoder post_office._speedups is not built")
-        else:
-            self._native = _built_native
-        self._scratch = bytearray()  # the C encoder's work space, reused chunk to chunk
+    def __init__(self) -> None:
         self._at_line_start = True  # the data begins a line, so a leading "." is stuffed
         self._skip_lf = False  # the last chunk ended in CR, already emitted as CRLF
         self._started = False  # any byte emitted (decides the empty-message terminator)
         self._finished = False
 
-    @property
-    def accelerated(self) -> bool:
-        """Whether this encoder runs on the C encoder."""
-        return self._native is not None
-
     def feed(self, data: bytes) -> bytes:
         """Wire bytes for ``data``; everything fed so far is fully emitted on return."""
-        out = self.feed_transient(data)
-        return out if type(out) is bytes else bytes(out)
-
-    def feed_transient(self, data: bytes) -> Union[bytes, memoryview]:
-        """Like :meth:`feed`, but the result may be a view that the next call overwrites.
-
-        For a caller that writes each chunk out before it feeds the next (the socket
-        loop): the C encoder then works in one buffer for the whole message, which saves
-        an allocation and a copy per chunk.
-        """
         if self._finished:
             raise ValueError("DotStuffer.feed() after finish()")
         if type(data) is not bytes:
             data = bytes(data)
-        native = self._native
-        if native is not None:
-            if not data:
-                return b""
-            if len(self._scratch) < 2 * len(data) + 16:  # the C encoder's worst case
-                # A new buffer rather than a resize: views handed out earlier keep theirs.
-                self._scratch = bytearray(2 * len(data) + 16)
-            length, state = native(data, self._at_line_start | self._skip_lf << 1, self._scratch)
-            self._at_line_start = bool(state & _AT_LINE_START)
-            self._skip_lf = bool(state & _SKIP_LF)
-            self._started = self._started or length > 0
-            return memoryview(self._scratch)[:length]
-        return self._feed_python(data)
-
-    def _feed_python(self, data: bytes) -> bytes:
         if self._skip_lf and data:
             self._skip_lf = False
             if data[0] == _LF:
@@ -498,7 +416,7 @@ class DotStuffer:
 def encode_data(
     messages: Sequence[object], chunk_size: int = DEFAULT_CHUNK_SIZE
 ) -> Iterator[bytes]:
-    """Wire-ready DATA for the message arguments: what ``smtp.py`` sends after ``354``.
+    """Wire-ready DATA for the message arguments: what the session sends after ``354``.
 
     ``messages`` mirrors Allegro's ``&rest messages``; the arguments are validated at call
     time (see :func:`iter_source_chunks`).  The result is a generator of non-empty chunks
@@ -514,29 +432,12 @@ def encode_data(
     nor bytes), the exception propagates from ``next()``: the caller must then drop the
     connection rather than send the terminator, or a truncated message would be delivered.
     """
-    source = iter_source_chunks(messages, chunk_size)
-    # Without transient, DotStuffer.feed gives bytes, so every chunk is bytes.
-    return cast(Iterator[bytes], _encode(source, chunk_size, transient=False))
+    return _encode(iter_source_chunks(messages, chunk_size), chunk_size)
 
 
-def encode_data_transient(
-    messages: Sequence[object], chunk_size: int = DEFAULT_CHUNK_SIZE
-) -> Iterator[Union[bytes, memoryview]]:
-    """:func:`encode_data` for a caller that writes each chunk out before the next.
-
-    A chunk may be a memoryview of the C encoder's buffer, which producing the next
-    chunk overwrites; in exchange the whole message is encoded in one buffer, with no
-    allocation and no copy per chunk.  What ``smtp.py`` sends a body with.
-    """
-    source = iter_source_chunks(messages, chunk_size)
-    return _encode(source, chunk_size, transient=True)
-
-
-def _encode(
-    source: Iterator[bytes], chunk_size: int, transient: bool
-) -> Iterator[Union[bytes, memoryview]]:
+def _encode(source: Iterator[bytes], chunk_size: int) -> Iterator[bytes]:
     stuffer = DotStuffer()
-    feed = stuffer.feed_transient if transient else stuffer.feed
+    feed = stuffer.feed
     pending: list[bytes] = []
     pending_len = 0
     for chunk in source:
@@ -546,7 +447,7 @@ def _encode(
         if not pending and len(out) >= chunk_size:
             yield out  # the usual case for big inputs: no join, no copy
             continue
-        pending.append(out if type(out) is bytes else bytes(out))
+        pending.append(out)
         pending_len += len(out)
         if pending_len >= chunk_size:
             yield b"".join(pending)
@@ -576,36 +477,3 @@ def known_7bit(messages: Sequence[object]) -> bool:
         else:
             return False
     return True
-
-
-# --------------------------------------------------------------------------- reference
-
-
-def normalise_newlines(data: bytes) -> bytes:
-    """CRLF, bare CR and bare LF all -> CRLF: the content a receiver must see.
-
-    The plain reference the streaming :class:`DotStuffer` is tested against.
-    """
-    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
-
-
-def unstuff(wire: bytes) -> bytes:
-    """The content a receiver recovers from DATA: the inverse of :func:`encode_data`.
-
-    ``wire`` is everything sent after the ``354`` reply, terminator included.  The
-    terminator is stripped and, as RFC 5321 4.5.2 tells a receiver, the first ``.`` of
-    every line that starts with one is removed.  For tests and the sink; it is strict, so
-    a test also catches a terminator that came too early: ValueError when ``wire`` does
-    not end with the terminator or contains one before its end.
-    """
-    if wire == TERMINATOR:
-        return b""
-    end = len(wire) - len(b"\r\n" + TERMINATOR)
-    if end < 0 or not wire.endswith(b"\r\n" + TERMINATOR):
-        raise ValueError("DATA does not end with CRLF . CRLF")
-    if wire.startswith(TERMINATOR) or wire.find(b"\r\n" + TERMINATOR) != end:
-        raise ValueError("DATA contains the terminator CRLF . CRLF before its end")
-    body = wire[: end + 2]
-    if body.startswith(b"."):
-        body = body[1:]
-    return body.replace(b"\r\n.", b"\r\n")

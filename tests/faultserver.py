@@ -29,7 +29,8 @@ DATA bytes through the end-of-data line, the bytes after it, and how the connect
 Connections are served one at a time, in the order they come.
 
 Also here: :func:`open_fds` and :func:`sockets_to`, the file-descriptor counts the fault
-tests use to prove that the client closed its socket.
+tests use to prove that the client closed its socket.  They read ``/proc``: a test that
+calls them carries :data:`linux_only`.
 """
 
 from __future__ import annotations
@@ -39,9 +40,12 @@ import dataclasses
 import os
 import socket
 import ssl
+import sys
 import threading
 import time
 from typing import Dict, Iterator, List, Mapping, Optional, Set, Tuple
+
+import pytest
 
 HOST = "127.0.0.1"
 NAME = "faults.test"
@@ -529,6 +533,12 @@ class _Handler:
 
 
 # --------------------------------------------------------------------------- descriptors
+
+
+#: For tests that count descriptors with the functions below: they read ``/proc``.
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="counts descriptors through /proc"
+)
 
 
 def open_fds() -> int:

@@ -40,6 +40,7 @@ from faultserver import (
     FaultServer,
     endless,
     hangup,
+    linux_only,
     open_fds,
     raw,
     reply,
@@ -274,6 +275,7 @@ CELLS = [
 ]
 
 
+@linux_only
 @pytest.mark.parametrize(("stage", "fault"), CELLS)
 def test_failure_matrix(
     stage: Stage,
@@ -336,6 +338,7 @@ def test_failure_matrix(
     assert PASSWORD not in str(error)
 
 
+@linux_only
 def test_connect_refused(no_leaks: Callable[[FaultServer, Callable[[], None]], Outcome]) -> None:
     with FaultServer() as server:  # for the descriptor accounting only
         with socket.socket() as probe:  # a port nobody listens on
@@ -352,6 +355,7 @@ def test_connect_refused(no_leaks: Callable[[FaultServer, Callable[[], None]], O
     assert outcome.elapsed < TIMEOUT + MARGIN
 
 
+@linux_only
 @pytest.mark.parametrize("mode", ["starttls", "implicit"])
 def test_certificate_failure_in_the_handshake(
     mode: str,
@@ -375,6 +379,7 @@ def test_certificate_failure_in_the_handshake(
     assert outcome.records[0].data is None
 
 
+@linux_only
 @pytest.mark.parametrize("stage", STAGES, ids=[stage.name for stage in STAGES])
 def test_every_stage_succeeds_without_a_fault(
     stage: Stage,
@@ -549,6 +554,7 @@ def test_starttls_response_injection_is_ignored(
     ]
 
 
+@linux_only
 @pytest.mark.parametrize(
     ("stage", "expected"),
     [
@@ -573,6 +579,7 @@ def test_a_421_and_a_hang_up_reports_the_421(
     assert error.code == 421 and error.reply == "4.7.0 too busy, closing"
 
 
+@linux_only
 def test_half_a_reply_then_silence_times_out(
     fault_server_factory: Factory,
     no_leaks: Callable[[FaultServer, Callable[[], None]], Outcome],

@@ -2,8 +2,8 @@
 
 What the server received is parsed back with ``email.message_from_bytes(...,
 policy=email.policy.default)`` and compared with what was sent.  The hypothesis round
-trips check the generated letter in memory (``prepare_letter``, the same code path up to
-the socket); a few real-server round trips check the same through SMTP.
+trips check the generated letter in memory (``build_letter``, the same code path up to
+the transport); a few real-server round trips check the same through SMTP.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ import email.policy
 import hashlib
 import io
 import os
-import shlex
-import sys
-import time
 import tracemalloc
 from pathlib import Path
 from typing import Iterator, List
@@ -31,7 +28,6 @@ from post_office import (
     MessageArgumentError,
     MimeError,
     OptionError,
-    ProgramError,
     RecipientRefusedError,
     ServerSpecError,
     make_mime_part,
@@ -39,7 +35,7 @@ from post_office import (
     send_letter,
 )
 from post_office.headers import fold_address_list
-from post_office.letter import prepare_letter
+from post_office.letter import build_letter
 
 FROM = "me@example.test"
 TO = "you@example.test"
@@ -80,7 +76,7 @@ def crlf_free(data: bytes) -> bytes:
 
 def letter_bytes(*args: object, **keywords: object) -> bytes:
     """The letter send_letter would send, in memory (``\\n`` newlines)."""
-    letter = prepare_letter(("127.0.0.1", 25), *args, **keywords)
+    letter = build_letter(*args, **keywords)
     return b"".join(letter.chunks())
 
 
@@ -353,7 +349,7 @@ def test_attachment_containing_the_boundary_gets_the_copy_a_fresh_one() -> None:
     message_part = make_mime_part(subparts=[make_mime_part(text="a")])
     assert message_part.boundary is not None
     trap = make_mime_part(text=f"\n--{message_part.boundary}\n", content_type="text/x-trap")
-    letter = prepare_letter(("127.0.0.1", 25), FROM, TO, message_part, attachments=trap)
+    letter = build_letter(FROM, TO, message_part, attachments=trap)
     assert letter.part.boundary != message_part.boundary
     parsed = parse(b"".join(letter.chunks()))
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/x-trap"]
@@ -471,104 +467,6 @@ def test_bad_server_raises(tmp_path: Path) -> None:
         send_letter((":program",), FROM, TO, "x")
 
 
-# --------------------------------------------------------------------------- :program
-
-WRITE_STDIN = "import sys; open(sys.argv[1], 'wb').write(sys.stdin.buffer.read())"
-
-
-def test_program_transport_with_argv_list(tmp_path: Path) -> None:
-    out = tmp_path / "letter.eml"
-    attachment = tmp_path / "a.bin"
-    attachment.write_bytes(os.urandom(3000))
-    result = send_letter(
-        (":program", [sys.executable, "-c", WRITE_STDIN, str(out)]),
-        FROM,
-        TO,
-        "Line one\n.dotted line\n",
-        subject="via program",
-        attachments=attachment,
-    )
-    assert result is True
-    data = out.read_bytes()
-    assert b"\r" not in data  # native newlines, no SMTP encoding
-    assert b"\n.dotted line\n" in data  # no dot-stuffing, no terminator
-    assert not data.endswith(b".\n")
-    message = parse(data)
-    assert message["Subject"] == "via program"
-    text, binary = message.iter_parts()
-    assert payload(text) == b"Line one\n.dotted line\n"
-    assert payload(binary) == attachment.read_bytes()
-
-
-def test_program_transport_with_shell_command_and_lisp_text(tmp_path: Path) -> None:
-    out = tmp_path / "letter.eml"
-    command = f"{shlex.quote(sys.executable)} -c {shlex.quote(WRITE_STDIN)} {shlex.quote(str(out))}"
-    send_letter((":program", command), FROM, TO, "shell\n")
-    assert parse(out.read_bytes()).get_content() == "shell\n"
-    out.unlink()
-    lisp = f"(:program {json_string(command)})"
-    send_letter(lisp, FROM, TO, "lisp\n")
-    assert parse(out.read_bytes()).get_content() == "lisp\n"
-
-
-def json_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def test_program_failure_raises_with_status_stdout_and_stderr() -> None:
-    script = (
-        "import sys; sys.stdin.buffer.read(); print('queued nothing'); "
-        "print('no such user', file=sys.stderr); sys.exit(3)"
-    )
-    with pytest.raises(ProgramError) as caught:
-        send_letter((":program", [sys.executable, "-c", script]), FROM, TO, "x")
-    error = caught.value
-    assert error.returncode == 3
-    assert b"queued nothing" in error.output
-    assert b"no such user" in error.stderr
-    assert "status 3" in str(error) and "no such user" in str(error)
-
-
-def test_program_that_does_not_exist() -> None:
-    with pytest.raises(ProgramError) as caught:
-        send_letter((":program", ["/nonexistent/sendmail", "-t"]), FROM, TO, "x")
-    assert caught.value.returncode == 127
-
-
-def test_program_that_reads_nothing_and_never_exits_is_killed() -> None:
-    script = "import time; time.sleep(60)"
-    started = time.monotonic()
-    with pytest.raises(ProgramError) as caught:
-        send_letter(
-            (":program", [sys.executable, "-c", script]),
-            FROM,
-            TO,
-            "x" * 1_000_000,  # more than a pipe holds: the writer blocks
-            timeout=0.5,
-        )
-    assert time.monotonic() - started < 0.5 * 3 + 5
-    assert caught.value.timeout == 0.5
-    assert "killed" in str(caught.value)
-
-
-def test_program_that_exits_early_with_success_is_success() -> None:
-    script = "import sys; sys.stdin.buffer.read(10)"
-    assert send_letter((":program", [sys.executable, "-c", script]), FROM, TO, "y" * 500_000)
-
-
-def test_bcc_with_program_warns(tmp_path: Path) -> None:
-    out = tmp_path / "letter.eml"
-    with pytest.warns(UserWarning, match="bcc"):
-        send_letter(
-            (":program", [sys.executable, "-c", WRITE_STDIN, str(out)]),
-            FROM,
-            TO,
-            "x",
-            bcc="hidden@example.test",
-        )
-    assert b"hidden" not in out.read_bytes()
-
-
 # --------------------------------------------------------------------------- round trips
 
 header_text = st.text(
@@ -670,9 +568,7 @@ def test_big_attachment_end_to_end_in_bounded_memory(smtp_subprocess, tmp_path: 
             file.write(hashlib.sha256(bytes([n])).digest() * (1 << 15))
     headers = ["Date: Wed, 3 Jan 2001 00:00:00 +0000", "Message-ID: <big@example.test>"]
     seed_boundaries(7)
-    letter = prepare_letter(
-        ("127.0.0.1", 25), FROM, TO, "see attachment", headers=headers, attachments=path
-    )
+    letter = build_letter(FROM, TO, "see attachment", headers=headers, attachments=path)
     expected = hashlib.sha256()
     expected_size = 0
     for chunk in letter.chunks():
@@ -698,3 +594,40 @@ def test_big_attachment_end_to_end_in_bounded_memory(smtp_subprocess, tmp_path: 
     assert record.sha256 == expected.hexdigest()
     print(f"peak traced memory {peak} bytes")
     assert peak < 4 * 1024 * 1024, f"peak traced memory {peak} bytes"
+
+
+# --------------------------------------------------------------------------- the keyword set
+
+
+def test_letter_options_are_the_keywords_of_every_send_letter() -> None:
+    """LetterOptions is the one definition of send-letter's letter keywords."""
+    import dataclasses
+    import inspect
+
+    from post_office import SmtpSession
+    from post_office.letter import LetterOptions
+
+    names = [field.name for field in dataclasses.fields(LetterOptions)]
+    assert names == ["cc", "bcc", "subject", "reply_to", "headers", "attachments"]
+    for function in (send_letter, SmtpSession.send_letter):
+        parameters = inspect.signature(function).parameters
+        for name in names:
+            assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY, (function, name)
+            assert parameters[name].default is None, (function, name)
+
+
+def test_build_letter_takes_options_or_keywords_not_both() -> None:
+    from post_office.letter import LetterOptions
+
+    options = LetterOptions(cc=["c@example.test"], bcc="b@example.test", subject="s")
+    assert options.keywords()["cc"] == ["c@example.test"]
+    letter = build_letter(FROM, TO, "x", options)
+    assert letter.recipients == (TO, "c@example.test", "b@example.test")
+    assert letter.bcc == ("b@example.test",)
+    assert b"Cc: c@example.test\n" in letter.header and b"b@example" not in letter.header
+    same = build_letter(FROM, TO, "x", **options.keywords())
+    assert same.recipients == letter.recipients
+    with pytest.raises(TypeError):
+        build_letter(FROM, TO, "x", options, subject="t")
+    with pytest.raises(TypeError):
+        build_letter(FROM, TO, "x", sujet="t")

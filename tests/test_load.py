@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Dict, List
 
-from faultserver import fd_summary
+from faultserver import fd_summary, linux_only
 
 from post_office import send_smtp
 
@@ -38,6 +38,7 @@ def wire_content(token: str) -> bytes:
     return body(token).replace("\n", "\r\n").encode("ascii")
 
 
+@linux_only
 def test_eight_threads_send_a_hundred_messages_each(smtp_plain) -> None:  # type: ignore[no-untyped-def]
     server = (smtp_plain.host, smtp_plain.port)
     before = fd_summary(smtp_plain.port)

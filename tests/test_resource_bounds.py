@@ -17,7 +17,7 @@ import tracemalloc
 from typing import Callable, Optional, Tuple
 
 import pytest
-from faultserver import Action, FaultServer, endless, sockets_to
+from faultserver import Action, FaultServer, endless, linux_only, sockets_to
 
 from post_office import ProtocolError, send_smtp
 from post_office.protocol.replies import MAX_LINE, MAX_REPLY_LINES
@@ -76,6 +76,7 @@ def _measure(call: Callable[[], None]) -> Tuple[Optional[BaseException], int, fl
 
 
 @pytest.mark.parametrize("stage", STAGES)
+@linux_only
 @pytest.mark.parametrize(
     ("flood", "says", "limit"),
     [pytest.param(action, says, limit, id=name) for name, action, says, limit in FLOODS],

@@ -35,6 +35,7 @@ from post_office import (
     SenderRefusedError,
     ServerDisconnectedError,
     ServerSpecError,
+    SessionStateError,
     smtp_session,
 )
 from post_office.wire import encode_data
@@ -440,13 +441,14 @@ def test_bad_arguments_raise_before_anything_is_sent(aio_server: LoopbackServer)
 def test_session_is_usable_only_inside_its_with_block(smtp_plain: LoopbackServer) -> None:
     session = smtp_session(spec(smtp_plain), timeout=TIMEOUT)
     assert smtp_plain.connections == 0  # making it does not connect
-    with pytest.raises(ServerDisconnectedError, match="with block"):
+    with pytest.raises(SessionStateError, match="with block") as before:
         session.send_smtp(FROM, "you@example.test", "x")
+    assert isinstance(before.value, RuntimeError)
     with session:
         session.send_smtp(FROM, "you@example.test", body(1))
-    with pytest.raises(ServerDisconnectedError, match="with block"):
+    with pytest.raises(SessionStateError, match="with block"):
         session.send_smtp(FROM, "you@example.test", "x")
-    with pytest.raises(OptionError, match="only once"), session:
+    with pytest.raises(SessionStateError, match="only once"), session:
         pass
     assert len(smtp_plain.messages) == 1
 

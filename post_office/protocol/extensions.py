@@ -14,6 +14,7 @@ from .replies import Reply
 
 __all__ = ["NO_EXTENSIONS", "Extensions", "parse_ehlo"]
 
+_SIZE = re.compile(r"[0-9]{1,20}")  # ASCII digits only, and no int-to-str limit to hit
 _KEYWORD = re.compile(r"([A-Za-z0-9][A-Za-z0-9\-]*)(?:[ =](.*))?\Z")
 
 
@@ -61,7 +62,9 @@ class Extensions:
     def size(self) -> Optional[int]:
         """The SIZE limit in bytes (RFC 1870); None when not offered or unlimited (0)."""
         value = self.params.get("SIZE", "")
-        return int(value) if value.isdigit() and int(value) > 0 else None
+        if _SIZE.fullmatch(value) is None:
+            return None
+        return int(value) or None
 
     @property
     def starttls(self) -> bool:
@@ -84,7 +87,7 @@ NO_EXTENSIONS = Extensions()
 
 
 def parse_ehlo(reply: Reply) -> Extensions:
-    """The extensions of a 2xx reply to EHLO (none for any other reply)."""
-    if not 200 <= reply.code < 300:
+    """The extensions of a 250 reply to EHLO (none for any other reply, RFC 5321 4.1.1.1)."""
+    if reply.code != 250:
         return NO_EXTENSIONS
     return Extensions(reply.lines[1:])

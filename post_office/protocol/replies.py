@@ -95,7 +95,9 @@ class ReplyParser:
         return f"{text}\n{rest}" if text and rest else text or rest
 
     def needs_data(self) -> bool:
-        """Whether :meth:`next_reply` would return None: no whole line is buffered."""
+        """Whether no whole line is buffered (so more bytes must be received before
+        :meth:`next_reply` can make progress; it may return None even when False, while
+        a multi-line reply is incomplete)."""
         return self._pending.find(b"\n", 0, self.max_line) < 0 and (
             len(self._pending) < self.max_line
         )

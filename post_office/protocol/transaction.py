@@ -50,8 +50,8 @@ class Stage(enum.Enum):
 
 def with_stage(error: SMTPError, stage: Stage) -> SMTPError:
     """``error`` with its ``stage`` set (unless an earlier step set it already)."""
-    if getattr(error, "stage", None) is None:
-        vars(error)["stage"] = stage
+    if error.stage is None:
+        error.stage = stage
     return error
 
 
@@ -175,9 +175,9 @@ class Transaction:
         """
         failure: Optional[SMTPError] = None
         for command, reply in zip(group, replies):
-            error = self.answer(command, reply)
-            if failure is None:
-                failure = error
+            failure = self.answer(command, reply)
+            if failure is not None:
+                break  # the stage stays where the first refusal found it
         data_open = bool(replies) and replies[-1].code == 354 and group[-1].line == "DATA"
         return failure, failure is not None and data_open
 

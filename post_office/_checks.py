@@ -1,0 +1,136 @@
+"""Small checks every module needs, written once.
+
+- :func:`show`: how an error message names a caller's value, short and safe;
+- :func:`is_stream`: whether a value is a readable stream (has a callable ``read``);
+- :func:`check_timeout`: the ``timeout`` argument, a positive finite-or-not number;
+- :func:`is_loopback_host`: whether a host is ``localhost`` or a loopback literal.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import reprlib
+import sys
+from typing import Any
+
+from .errors import OptionError
+from .lisp import Keyword
+
+__all__ = ["check_timeout", "is_loopback_host", "is_stream", "show", "type_name"]
+
+#: Longest text :func:`show` returns by default.
+SHOW_LIMIT = 120
+
+# Types whose repr is computed by the interpreter itself, never by code of the caller's:
+# an error message built from them cannot raise and cannot run user code.  Containers
+# are walked by the Repr below, which applies the same rule to every element.
+_PLAIN_TYPES = frozenset(
+    {
+        type(None),
+        bool,
+        int,
+        float,
+        complex,
+        str,
+        bytes,
+        bytearray,
+        list,
+        tuple,
+        dict,
+        set,
+        frozenset,
+        Keyword,  # its repr is Keyword('name'), written here
+    }
+)
+
+
+def type_name(value: object) -> str:
+    """The name of ``value``'s type, for error messages (runs no code of the caller's)."""
+    return type(value).__qualname__
+
+
+def _is_pathlib_path(value: object) -> bool:
+    """A path made by :mod:`pathlib` itself (not a subclass); pathlib is not imported for
+    this: if no one imported it, ``value`` cannot be one of its paths."""
+    pathlib = sys.modules.get("pathlib")
+    return pathlib is not None and type(value) in (
+        pathlib.PurePosixPath,
+        pathlib.PureWindowsPath,
+        pathlib.PosixPath,
+        pathlib.WindowsPath,
+    )
+
+
+class _SafeRepr(reprlib.Repr):
+    """reprlib's bounded repr (it stops early inside a 1 GB string or list), except that
+    a value of any other type than the plain built-in ones is shown as ``<Type object>``:
+    its ``__repr__`` is the caller's code, which may raise, hang or leak a secret."""
+
+    def repr1(self, x: Any, level: int) -> str:
+        if type(x) not in _PLAIN_TYPES and not _is_pathlib_path(x):
+            return f"<{type_name(x)} object>"
+        try:
+            return super().repr1(x, level)
+        except Exception:  # an int too long for str() (sys.set_int_max_str_digits)
+            return f"<{type_name(x)} object>"
+
+
+_REPR = _SafeRepr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = SHOW_LIMIT
+
+
+def show(value: object, limit: int = SHOW_LIMIT) -> str:
+    """The repr of a refused value for an error message: at most ``limit`` characters
+    (cut at the end with ``...``), and never the result of the caller's own
+    ``__repr__``/``__str__``: other types than the plain built-in ones show as
+    ``<Type object>``."""
+    text = _REPR.repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
+def is_stream(value: object) -> bool:
+    """A readable stream: an instance (not a class) with a callable ``read``."""
+    return not isinstance(value, type) and callable(getattr(value, "read", None))
+
+
+#: The longest timeout we accept: a year.  Longer ones overflow the platform's timers
+#: (``float("inf")``, ``2**63``) and mean "forever", which a dead peer must never get.
+MAX_TIMEOUT = 365 * 24 * 3600.0
+
+
+def check_timeout(
+    timeout: object, waits_for: str = "a dead server", argument: str = "timeout"
+) -> float:
+    """``timeout`` as a float: a positive, finite number of seconds up to
+    :data:`MAX_TIMEOUT` (not a bool), else :class:`~post_office.OptionError`.
+    ``waits_for`` names what must not hang the caller, for the message (``"a dead
+    server"``, ``"a program that never reads"``)."""
+    seconds = -1.0
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        try:
+            seconds = float(timeout)
+        except OverflowError:  # an int too large for a float
+            seconds = math.inf
+    if not 0 < seconds <= MAX_TIMEOUT:  # also refuses NaN
+        shown = show(timeout) if seconds < math.inf else f"{type(timeout).__name__} too large"
+        raise OptionError(
+            f"{argument} {shown} is not a positive number of seconds up to {MAX_TIMEOUT:.0f} "
+            f"({waits_for} must never hang the caller, so there is no 'wait forever')"
+        )
+    return seconds
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` (any case) or a loopback address literal (127.0.0.0/8, ``::1``,
+    with or without brackets)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

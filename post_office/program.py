@@ -1,0 +1,133 @@
+"""send_letter's ``(":program", command)`` transport: pipe the letter into a local program.
+
+The letter goes to the program's standard input as a mail program expects it (typically
+``sendmail -t -i``, which reads the recipients from the header): ``\\n`` newlines, no
+dot-stuffing and no ``.`` line at the end, where Allegro feeds it SMTP's DATA encoding.
+The program's stdout and stderr are drained by threads so it can never block on them,
+and kept (up to :data:`OUTPUT_LIMIT` bytes each) for the error.  README: "Letters and
+attachments" and "Differences from Allegro".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import threading
+from typing import IO, Iterator, Optional
+
+from ._checks import check_timeout
+from .errors import ProgramError
+from .spec import MailProgram
+
+__all__ = ["OUTPUT_LIMIT", "check_program_timeout", "pipe_to_program"]
+
+#: Most bytes of a program's stdout (and of its stderr) kept for the error message.
+OUTPUT_LIMIT = 64 * 1024
+_PIPE_CHUNK = 1 << 16
+
+
+def check_program_timeout(timeout: object) -> float:
+    """send_letter's ``timeout`` for a program: seconds it may go without reading or
+    exiting (there is no 'wait forever'); :class:`~post_office.OptionError` otherwise."""
+    return check_timeout(timeout, "a program that never reads")
+
+
+class _Capture(threading.Thread):
+    """Drain one of the program's output pipes, keeping the first OUTPUT_LIMIT bytes."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.pipe = pipe
+        self.data = bytearray()
+
+    def run(self) -> None:
+        with self.pipe:
+            for block in iter(lambda: self.pipe.read(_PIPE_CHUNK), b""):
+                room = OUTPUT_LIMIT - len(self.data)
+                if room > 0:
+                    self.data += block[:room]
+
+
+class _Feeder(threading.Thread):
+    """Write the letter into the program's stdin; ``written`` counts progress."""
+
+    def __init__(self, stdin: IO[bytes], chunks: Iterator[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.stdin = stdin
+        self.chunks = chunks
+        self.written = 0
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            for chunk in self.chunks:
+                self.stdin.write(chunk)
+                self.written += len(chunk)
+        except BrokenPipeError:
+            pass  # the program stopped reading; its exit status decides
+        except BaseException as exc:  # handed to the caller's thread
+            self.error = exc
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                self.stdin.close()
+
+
+def pipe_to_program(program: MailProgram, chunks: Iterator[bytes], timeout: float) -> None:
+    """Pipe the letter (``\\n`` newlines, no dot-stuffing) into ``program``'s stdin.
+
+    A string command runs through the shell (as Allegro's ``command-output`` does), a
+    sequence as argv.  A non-zero exit raises :class:`~post_office.ProgramError` with the
+    status, stdout and stderr.  When the program neither reads nor exits for ``timeout``
+    seconds it is killed and the same error is raised.
+    """
+    command = program.command
+    try:
+        process = subprocess.Popen(
+            command if isinstance(command, str) else list(command),
+            shell=isinstance(command, str),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except OSError as exc:
+        raise ProgramError(127, command, b"", str(exc).encode()) from exc
+    assert process.stdin is not None and process.stdout is not None
+    assert process.stderr is not None
+    out, err = _Capture(process.stdout), _Capture(process.stderr)
+    feeder = _Feeder(process.stdin, chunks)
+    timed_out = False
+    try:
+        for thread in (out, err, feeder):
+            thread.start()
+        last = -1
+        while feeder.is_alive():
+            feeder.join(timeout)
+            if feeder.is_alive() and feeder.written == last:
+                timed_out = True
+                break
+            last = feeder.written
+        if not timed_out:
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+    finally:
+        if timed_out or feeder.error is not None or feeder.is_alive():
+            process.kill()
+        process.wait()
+        feeder.join()
+        out.join()
+        err.join()
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # a generator: let it close the caller's streams it holds
+    if feeder.error is not None:
+        raise feeder.error
+    if timed_out or process.returncode != 0:
+        raise ProgramError(
+            process.returncode,
+            command,
+            bytes(out.data),
+            bytes(err.data),
+            timeout=timeout if timed_out else None,
+        )

@@ -1,0 +1,146 @@
+"""The ``(":program", command)`` transport (SPEC section 6): send_letter pipes the letter
+into a real local program (a Python one-liner), which writes what it read to a file."""
+
+from __future__ import annotations
+
+import email
+import email.message
+import email.policy
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from post_office import OptionError, ProgramError, send_letter
+from post_office.program import check_program_timeout, pipe_to_program
+from post_office.spec import MailProgram
+
+FROM = "me@example.test"
+TO = "you@example.test"
+
+
+def parse(data: bytes) -> email.message.EmailMessage:
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(message, email.message.EmailMessage)
+    return message
+
+
+def payload(message: email.message.Message) -> bytes:
+    data = message.get_payload(decode=True)
+    assert isinstance(data, bytes)
+    return data
+
+
+WRITE_STDIN = "import sys; open(sys.argv[1], 'wb').write(sys.stdin.buffer.read())"
+
+
+def test_program_transport_with_argv_list(tmp_path: Path) -> None:
+    out = tmp_path / "letter.eml"
+    attachment = tmp_path / "a.bin"
+    attachment.write_bytes(os.urandom(3000))
+    result = send_letter(
+        (":program", [sys.executable, "-c", WRITE_STDIN, str(out)]),
+        FROM,
+        TO,
+        "Line one\n.dotted line\n",
+        subject="via program",
+        attachments=attachment,
+    )
+    assert result is True
+    data = out.read_bytes()
+    assert b"\r" not in data  # native newlines, no SMTP encoding
+    assert b"\n.dotted line\n" in data  # no dot-stuffing, no terminator
+    assert not data.endswith(b".\n")
+    message = parse(data)
+    assert message["Subject"] == "via program"
+    text, binary = message.iter_parts()
+    assert payload(text) == b"Line one\n.dotted line\n"
+    assert payload(binary) == attachment.read_bytes()
+
+
+def test_program_transport_with_shell_command_and_lisp_text(tmp_path: Path) -> None:
+    out = tmp_path / "letter.eml"
+    command = f"{shlex.quote(sys.executable)} -c {shlex.quote(WRITE_STDIN)} {shlex.quote(str(out))}"
+    send_letter((":program", command), FROM, TO, "shell\n")
+    assert parse(out.read_bytes()).get_content() == "shell\n"
+    out.unlink()
+    lisp = f"(:program {json_string(command)})"
+    send_letter(lisp, FROM, TO, "lisp\n")
+    assert parse(out.read_bytes()).get_content() == "lisp\n"
+
+
+def json_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def test_program_failure_raises_with_status_stdout_and_stderr() -> None:
+    script = (
+        "import sys; sys.stdin.buffer.read(); print('queued nothing'); "
+        "print('no such user', file=sys.stderr); sys.exit(3)"
+    )
+    with pytest.raises(ProgramError) as caught:
+        send_letter((":program", [sys.executable, "-c", script]), FROM, TO, "x")
+    error = caught.value
+    assert error.returncode == 3
+    assert b"queued nothing" in error.output
+    assert b"no such user" in error.stderr
+    assert "status 3" in str(error) and "no such user" in str(error)
+
+
+def test_program_that_does_not_exist() -> None:
+    with pytest.raises(ProgramError) as caught:
+        send_letter((":program", ["/nonexistent/sendmail", "-t"]), FROM, TO, "x")
+    assert caught.value.returncode == 127
+
+
+def test_program_that_reads_nothing_and_never_exits_is_killed() -> None:
+    script = "import time; time.sleep(60)"
+    started = time.monotonic()
+    with pytest.raises(ProgramError) as caught:
+        send_letter(
+            (":program", [sys.executable, "-c", script]),
+            FROM,
+            TO,
+            "x" * 1_000_000,  # more than a pipe holds: the writer blocks
+            timeout=0.5,
+        )
+    assert time.monotonic() - started < 0.5 * 3 + 5
+    assert caught.value.timeout == 0.5
+    assert "killed" in str(caught.value)
+
+
+def test_program_that_exits_early_with_success_is_success() -> None:
+    script = "import sys; sys.stdin.buffer.read(10)"
+    assert send_letter((":program", [sys.executable, "-c", script]), FROM, TO, "y" * 500_000)
+
+
+def test_bcc_with_program_warns(tmp_path: Path) -> None:
+    out = tmp_path / "letter.eml"
+    with pytest.warns(UserWarning, match="bcc"):
+        send_letter(
+            (":program", [sys.executable, "-c", WRITE_STDIN, str(out)]),
+            FROM,
+            TO,
+            "x",
+            bcc="hidden@example.test",
+        )
+    assert b"hidden" not in out.read_bytes()
+
+
+def test_pipe_to_program_takes_chunks_as_they_are(tmp_path: Path) -> None:
+    out = tmp_path / "raw"
+    chunks = (piece for piece in [b"a\r\n", b".b\n", b""])
+    pipe_to_program(MailProgram((sys.executable, "-c", WRITE_STDIN, str(out))), chunks, 10)
+    assert out.read_bytes() == b"a\r\n.b\n"
+    assert chunks.gi_frame is None  # the generator was closed
+
+
+@pytest.mark.parametrize("timeout", [0, -1, True, "5", None, float("nan")])
+def test_program_timeout_must_be_a_positive_number(timeout: object) -> None:
+    with pytest.raises(OptionError, match="a program that never reads"):
+        check_program_timeout(timeout)
+    with pytest.raises(OptionError, match="a program that never reads"):
+        send_letter((":program", "true"), FROM, TO, "x", timeout=timeout)  # type: ignore[arg-type]
