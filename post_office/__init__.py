@@ -5,7 +5,7 @@ Import everything from here; submodules are an implementation detail.
 
 from __future__ import annotations
 
-from typing import List, Optional, TextIO, Tuple, Union
+from typing import TYPE_CHECKING, Any, List, Optional, TextIO, Tuple, Union
 
 from .api import send_smtp, send_smtp_auth, test_email_address
 from .bulk import SmtpSession, smtp_session
@@ -65,9 +65,13 @@ from .mime import (
 from .netmail import extract_email_addresses, parse_email_address
 from .options import OAuth2Token
 from .resolve import valid_email_domain_p
-from .sink import ReceivedMessage, Sink, make_throwaway_certificate
 from .spec import MailProgram, MailServer, parse_mail_server
 from .tls import TlsSettings, make_ssl_context
+
+if TYPE_CHECKING:  # loaded on first use by __getattr__ below
+    from .sink import Sink
+    from .sink_certs import make_throwaway_certificate
+    from .sink_store import ReceivedMessage
 
 #: Allegro's ``*smtp-debug*``: None (quiet), True (standard output) or a text stream that
 #: receives every SMTP command and reply (credentials redacted).  Read at call time.
@@ -81,6 +85,30 @@ dns_mode: Union[str, Tuple[str, ...]] = (":acldns", ":clib")
 dns_nameservers: Optional[List[str]] = None
 
 __version__ = "0.1.0"
+
+#: Names loaded on first use (PEP 562), so that ``import post_office`` loads neither the
+#: embedded sink nor what it needs (aiosmtpd, asyncio, cryptography): name -> module.
+_LAZY = {
+    "ReceivedMessage": "sink_store",
+    "Sink": "sink",
+    "make_throwaway_certificate": "sink_certs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AddressError",

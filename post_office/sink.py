@@ -13,30 +13,21 @@ aiosmtpd is imported only when a sink starts, so the core package needs nothing 
 the standard library; without it :func:`require_aiosmtpd` raises
 :class:`~post_office.errors.SinkUnavailableError` naming the install command.
 
-The throwaway certificate (:func:`make_throwaway_certificate`) is made with the
-``cryptography`` package (part of the ``sink`` extra) when it is importable, else with
-the ``openssl`` command-line tool when that is on the PATH.  It is a short-lived
-self-signed certificate for ``localhost``, ``127.0.0.1`` and ``::1``; clients verify it
-by passing the certificate file itself as ``:ca-file``.
+The throwaway certificate (:func:`make_throwaway_certificate`, re-exported here) lives in
+:mod:`post_office.sink_certs`.
 """
 
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import logging
 import os
 import secrets
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
-import time
 import warnings
 import weakref
-from dataclasses import dataclass, field
-from email.utils import format_datetime
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
@@ -45,7 +36,6 @@ from typing import (
     Dict,
     List,
     Optional,
-    Sequence,
     TextIO,
     Tuple,
     Union,
@@ -53,12 +43,19 @@ from typing import (
 
 from ._checks import is_loopback_host
 from .errors import OptionError, SinkUnavailableError
+from .sink_certs import (
+    INSTALL_HINT,
+    PathLike,
+    ThrowawayCertificate,
+    make_throwaway_certificate,
+    server_ssl_context,
+)
+from .sink_store import ReceivedMessage, Store, trace_headers
 from .spec import MailServer
 from .tls import tls_settings
 
 if TYPE_CHECKING:  # imported where used: importing post_office must stay cheap
     import asyncio
-    import mailbox
     from concurrent.futures import Future
 
 __all__ = [
@@ -69,20 +66,11 @@ __all__ = [
     "is_loopback_host",
     "make_throwaway_certificate",
     "require_aiosmtpd",
+    "server_ssl_context",
 ]
-
-#: How to get the embedded sink's dependencies, for error messages.
-INSTALL_HINT = (
-    "install the sink extra: python -m pip install -e '.[sink]' (from a checkout) or "
-    "python -m pip install 'post_office[sink]'"
-)
 
 #: Seconds to wait for the sink's thread to start or stop.
 _THREAD_TIMEOUT = 30.0
-#: Days a throwaway certificate is valid (it is made anew at every start).
-_CERT_DAYS = 30
-
-PathLike = Union[str, "os.PathLike[str]"]
 
 
 def require_aiosmtpd() -> Any:
@@ -97,287 +85,8 @@ def require_aiosmtpd() -> Any:
     return smtp_module
 
 
-# --------------------------------------------------------------------------- certificates
-
-
-@dataclass(frozen=True)
-class ThrowawayCertificate:
-    """PEM files of a throwaway self-signed server certificate and its key.
-
-    ``cert_file`` is also what a client passes as ``:ca-file`` (see :attr:`ca_file`);
-    ``made_with`` is ``"cryptography"`` or ``"openssl"``.
-    """
-
-    directory: Path
-    cert_file: Path
-    key_file: Path
-    made_with: str
-    hosts: Tuple[str, ...]
-
-    @property
-    def ca_file(self) -> Path:
-        """What a client trusts: the self-signed certificate itself (``:ca-file``)."""
-        return self.cert_file
-
-    def server_context(self) -> ssl.SSLContext:
-        """A server-side context presenting the certificate."""
-        return server_ssl_context(self.cert_file, self.key_file)
-
-
-def server_ssl_context(cert_file: PathLike, key_file: Optional[PathLike] = None) -> ssl.SSLContext:
-    """A server-side :class:`ssl.SSLContext` with the given PEM certificate and key."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    # aiosmtpd warns unless the server context leaves client certificates optional.
-    context.verify_mode = ssl.CERT_NONE
-    context.load_cert_chain(os.fspath(cert_file), os.fspath(key_file) if key_file else None)
-    return context
-
-
-def make_throwaway_certificate(
-    directory: PathLike,
-    hosts: Sequence[str] = ("localhost", "127.0.0.1", "::1"),
-    *,
-    method: Optional[str] = None,
-) -> ThrowawayCertificate:
-    """Write a throwaway self-signed certificate for ``hosts`` and its key into ``directory``
-    (``cert.pem``, ``key.pem``), valid for 30 days.
-
-    ``method`` is ``"cryptography"``, ``"openssl"`` or None (the first that is available).
-    Raises :class:`SinkUnavailableError` when neither is.
-    """
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    names = tuple(dict.fromkeys(hosts))
-    if method not in (None, "cryptography", "openssl"):
-        raise OptionError(f"method {method!r} is not 'cryptography', 'openssl' or None")
-    if method in (None, "cryptography"):
-        try:
-            import cryptography  # noqa: F401
-        except ImportError:
-            if method == "cryptography":
-                raise SinkUnavailableError(
-                    f"the cryptography package is not installed: {INSTALL_HINT}"
-                ) from None
-        else:
-            return _with_cryptography(target, names)
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise SinkUnavailableError(
-            "a throwaway certificate needs the cryptography package or the openssl command: "
-            + INSTALL_HINT
-        )
-    return _with_openssl(openssl, target, names)
-
-
-def _split_hosts(hosts: Sequence[str]) -> Tuple[List[str], List[str]]:
-    dns: List[str] = []
-    ips: List[str] = []
-    for host in hosts:
-        try:
-            ips.append(str(ipaddress.ip_address(host.strip("[]"))))
-        except ValueError:
-            dns.append(host)
-    return dns, ips
-
-
-def _with_cryptography(target: Path, hosts: Tuple[str, ...]) -> ThrowawayCertificate:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
-    dns, ips = _split_hosts(hosts)
-    alt_names: List[x509.GeneralName] = [x509.DNSName(host) for host in dns]
-    alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=_CERT_DAYS))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = target / "cert.pem", target / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    _write_private(
-        key_file,
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
-    return ThrowawayCertificate(target, cert_file, key_file, "cryptography", hosts)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
-
-
-_OPENSSL_CONFIG = """\
-[req]
-distinguished_name = dn
-prompt = no
-x509_extensions = leaf
-[dn]
-CN = {common_name}
-[leaf]
-basicConstraints = critical, CA:FALSE
-extendedKeyUsage = serverAuth
-subjectAltName = {alt_names}
-subjectKeyIdentifier = hash
-"""
-
-
-def _with_openssl(openssl: str, target: Path, hosts: Tuple[str, ...]) -> ThrowawayCertificate:
-    dns, ips = _split_hosts(hosts)
-    alt_names = ", ".join([f"DNS:{name}" for name in dns] + [f"IP:{ip}" for ip in ips])
-    config = target / "openssl.cnf"
-    config.write_text(
-        _OPENSSL_CONFIG.format(common_name=hosts[0], alt_names=alt_names), encoding="ascii"
-    )
-    cert_file, key_file = target / "cert.pem", target / "key.pem"
-    command = [
-        openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-        "-nodes", "-sha256", "-days", str(_CERT_DAYS), "-keyout", str(key_file),
-        "-out", str(cert_file), "-config", str(config),
-    ]  # fmt: skip
-    try:
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            env=dict(os.environ, OPENSSL_CONF=str(config)),
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    finally:
-        config.unlink()
-    if result.returncode != 0:
-        raise SinkUnavailableError(
-            "openssl failed to make a throwaway certificate: "
-            + result.stderr.decode("utf-8", "replace").strip()
-        )
-    os.chmod(key_file, 0o600)
-    return ThrowawayCertificate(target, cert_file, key_file, "openssl", hosts)
-
-
-# --------------------------------------------------------------------------- messages
-
-
-@dataclass(frozen=True)
-class ReceivedMessage:
-    """One message as the sink received it.
-
-    ``content`` is the message exactly as it came off the wire after un-stuffing (CRLF
-    line endings); ``stored_as`` is the Maildir key or mbox key, when stored.
-    """
-
-    mail_from: str
-    rcpt_tos: Tuple[str, ...]
-    content: bytes
-    peer: str
-    tls_version: Optional[str]
-    login: Optional[str]
-    received_at: datetime.datetime
-    stored_as: Optional[str] = None
-
-    @property
-    def subject(self) -> str:
-        """The decoded Subject header, or ``""``."""
-        import email.parser
-        import email.policy
-
-        try:
-            headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(
-                self.content
-            )
-            return str(headers.get("subject", "") or "")
-        except Exception:  # a malformed header must not break the sink's report
-            return ""
-
-    def summary(self) -> str:
-        """One line: time, from, recipients, size, subject, TLS and login."""
-        extras = [self.tls_version or "plain text"]
-        if self.login is not None:
-            extras.append(f"auth {self.login}")
-        subject = self.subject.replace("\r", " ").replace("\n", " ")
-        return (
-            f"{self.received_at.astimezone().strftime('%H:%M:%S')} "
-            f"from <{self.mail_from}> to {', '.join(f'<{r}>' for r in self.rcpt_tos)}: "
-            f"{len(self.content):,} bytes, subject {subject!r} ({', '.join(extras)})"
-        )
-
-
-def _trace_headers(message: ReceivedMessage, ehlo_name: str, hostname: str) -> bytes:
-    """Return-Path, Delivered-To and Received, as a local delivery agent adds them."""
-    protocol = "ESMTP" + ("S" if message.tls_version else "") + ("A" if message.login else "")
-    tls = f" ({message.tls_version})" if message.tls_version else ""
-    lines = [f"Return-Path: <{message.mail_from}>"]
-    lines += [f"Delivered-To: {recipient}" for recipient in message.rcpt_tos]
-    lines.append(
-        f"Received: from {ehlo_name or 'unknown'} ({message.peer})\n"
-        f"\tby {hostname} (post_office sink) with {protocol}{tls};\n"
-        f"\t{format_datetime(message.received_at)}"
-    )
-    return ("\n".join(lines) + "\n").encode("utf-8", "replace")
-
-
-class _Store:
-    """Where the sink keeps messages: a Maildir, an mbox file, or nowhere."""
-
-    def __init__(self, maildir: Optional[PathLike], mbox: Optional[PathLike]) -> None:
-        import mailbox
-
-        if maildir is not None and mbox is not None:
-            raise OptionError("give maildir or mbox, not both")
-        self.maildir: Optional[mailbox.Maildir] = (
-            mailbox.Maildir(os.fspath(maildir), create=True) if maildir else None
-        )
-        self.mbox: Optional[mailbox.mbox] = (
-            mailbox.mbox(os.fspath(mbox), create=True) if mbox else None
-        )
-        where = maildir if maildir is not None else mbox
-        self.path = Path(where) if where is not None else None
-
-    def add(self, data: bytes, sender: str) -> Optional[str]:
-        # Stored with this system's newlines, as a local delivery agent would.
-        data = data.replace(b"\r\n", b"\n")
-        if self.maildir is not None:
-            return self.maildir.add(data)
-        if self.mbox is not None:
-            from_line = f"From {sender or 'MAILER-DAEMON'} {time.asctime(time.gmtime())}\n"
-            self.mbox.lock()
-            try:
-                key = self.mbox.add(from_line.encode("utf-8", "replace") + data)
-                self.mbox.flush()
-            finally:
-                self.mbox.unlock()
-            return str(key)
-        return None
-
-    def close(self) -> None:
-        if self.mbox is not None:
-            self.mbox.close()
-
-    def file_of(self, key: str) -> Optional[Path]:
-        """The Maildir file of a stored message."""
-        if self.maildir is None or self.path is None:
-            return None
-        for candidate in (self.path / "new" / key, *sorted((self.path / "cur").glob(key + ":*"))):
-            if candidate.exists():
-                return candidate
-        return None
+def _no_op() -> None:
+    pass
 
 
 class _Handler:
@@ -394,13 +103,85 @@ class _Handler:
 # --------------------------------------------------------------------------- the sink
 
 
-@dataclass
-class _Running:
-    loop: asyncio.AbstractEventLoop
-    thread: threading.Thread
-    restore_logging: Callable[[], None]
-    server: Optional[asyncio.AbstractServer] = None
-    connections: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
+class _LoopThread:
+    """The sink's asyncio event loop, serving in a daemon thread of its own.
+
+    ``make_protocol(loop)`` makes the aiosmtpd protocol of each new connection;
+    ``log_line`` reports the loop's errors.  :meth:`stop` drops the open connections.
+    """
+
+    def __init__(
+        self,
+        make_protocol: Callable[[asyncio.AbstractEventLoop], Any],
+        log_line: Callable[[str], None],
+    ) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.thread: Optional[threading.Thread] = None
+        self._make_protocol = make_protocol
+        self._log_line = log_line
+
+    def start(self, host: str, port: int) -> int:
+        """Listen on ``host``/``port`` in the thread; returns the port once it is bound."""
+        from concurrent.futures import Future
+
+        started: Future[int] = Future()
+        self.thread = threading.Thread(
+            target=self._serve, args=(host, port, started), name="post_office-sink", daemon=True
+        )
+        self.thread.start()
+        try:
+            return started.result(_THREAD_TIMEOUT)
+        except BaseException:
+            self.thread.join(_THREAD_TIMEOUT)
+            raise
+
+    def stop(self) -> None:
+        """Stop the loop; the thread closes the server and drops every connection."""
+        if self.thread is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(_THREAD_TIMEOUT)
+
+    def _protocol(self) -> Any:
+        protocol = self._make_protocol(self.loop)
+        self.connections.add(protocol)
+        return protocol
+
+    def _serve(self, host: str, port: int, started: Future[int]) -> None:
+        import asyncio
+
+        loop = self.loop
+        asyncio.set_event_loop(loop)
+        loop.set_exception_handler(self._loop_error)
+        try:
+            server = loop.run_until_complete(loop.create_server(self._protocol, host, port))
+        except BaseException as exc:
+            loop.close()
+            started.set_exception(exc)
+            return
+        started.set_result(server.sockets[0].getsockname()[1])
+        try:
+            loop.run_forever()
+        finally:
+            server.close()
+            for connection in list(self.connections):
+                # After STARTTLS this is the TLS transport, whose abort() drops the socket.
+                transport = connection.transport
+                if transport is not None and not transport.is_closing():
+                    transport.abort()
+            loop.run_until_complete(asyncio.sleep(0))
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: Dict[str, Any]) -> None:
+        error = context.get("exception")
+        self._log_line(str(error or context.get("message", "event loop error")))
 
 
 class Sink:
@@ -469,8 +250,9 @@ class Sink:
         #: How many messages were accepted (also when ``keep`` is false).
         self.received = 0
         self._maildir, self._mbox = maildir, mbox
-        self._store: Optional[_Store] = None
-        self._running: Optional[_Running] = None
+        self._store: Optional[Store] = None
+        self._running: Optional[_LoopThread] = None
+        self._restore_logging: Callable[[], None] = _no_op
         self._lock = threading.Lock()
         self._aiosmtpd: Any = None
 
@@ -531,79 +313,33 @@ class Sink:
             warnings.filterwarnings(
                 "ignore", message="Requiring AUTH while not requiring TLS", module="aiosmtpd"
             )
-        import asyncio
-        from concurrent.futures import Future
-
         try:
-            self._store = _Store(self._maildir, self._mbox)
+            self._store = Store(self._maildir, self._mbox)
         except OSError as exc:
             raise OptionError(f"cannot store messages in {self.storage}: {exc}") from exc
-        loop = asyncio.new_event_loop()
-        started: Future[int] = Future()
-        thread = threading.Thread(
-            target=self._serve, args=(loop, started), name="post_office-sink", daemon=True
-        )
-        self._running = _Running(loop, thread, _route_logging(self.log, self.log_level))
-        thread.start()
+        running = _LoopThread(self._protocol, self._log_line)
+        restore_logging = _route_logging(self.log, self.log_level)
         try:
-            self.port = started.result(_THREAD_TIMEOUT)
+            self.port = running.start(self.host, self.port)
         except BaseException:
-            thread.join(_THREAD_TIMEOUT)
-            self._running.restore_logging()
-            self._running = None
+            restore_logging()
             self._store.close()
             raise
+        self._running = running
+        self._restore_logging = restore_logging
 
     def stop(self) -> None:
         """Stop listening, drop open connections, end the thread.  Again is a no-op."""
         running, self._running = self._running, None
         if running is None:
             return
-        if running.thread.is_alive():
-            running.loop.call_soon_threadsafe(running.loop.stop)
-            running.thread.join(_THREAD_TIMEOUT)
-        running.restore_logging()
+        running.stop()
+        self._restore_logging()
         if self._store is not None:
             self._store.close()
 
-    def _serve(self, loop: asyncio.AbstractEventLoop, started: Future[int]) -> None:
-        import asyncio
-
-        asyncio.set_event_loop(loop)
-        loop.set_exception_handler(self._loop_error)
-        running = self._running
-        assert running is not None
-        try:
-            server = loop.run_until_complete(
-                loop.create_server(lambda: self._protocol(loop), self.host, self.port)
-            )
-        except BaseException as exc:
-            loop.close()
-            started.set_exception(exc)
-            return
-        running.server = server
-        started.set_result(server.sockets[0].getsockname()[1])
-        try:
-            loop.run_forever()
-        finally:
-            server.close()
-            for connection in list(running.connections):
-                # After STARTTLS this is the TLS transport, whose abort() drops the socket.
-                transport = connection.transport
-                if transport is not None and not transport.is_closing():
-                    transport.abort()
-            loop.run_until_complete(asyncio.sleep(0))
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
     def _protocol(self, loop: asyncio.AbstractEventLoop) -> Any:
         smtp = self._aiosmtpd
-        running = self._running
-        assert running is not None
         options: Dict[str, Any] = {}
         if self.credentials is not None:
             options.update(
@@ -622,7 +358,6 @@ class Sink:
             loop=loop,
             **options,
         )
-        running.connections.add(protocol)
         return protocol
 
     # ------------------------------------------------------------------ aiosmtpd hooks
@@ -661,7 +396,7 @@ class Sink:
         )
         assert self._store is not None
         try:
-            trace = _trace_headers(message, session.host_name or "", self.hostname)
+            trace = trace_headers(message, session.host_name or "", self.hostname)
             key = self._store.add(trace + content, message.mail_from)
         except Exception as exc:  # a full disk: the client keeps the message
             self._log_line(f"could not store a message: {exc}")
@@ -678,10 +413,6 @@ class Sink:
             except Exception as exc:
                 self._log_line(f"on_message failed: {exc!r}")
         return "250 2.0.0 OK: stored"
-
-    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: Dict[str, Any]) -> None:
-        error = context.get("exception")
-        self._log_line(str(error or context.get("message", "event loop error")))
 
     def _log_line(self, text: str) -> None:
         if self.log is not None:

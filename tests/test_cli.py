@@ -1,14 +1,21 @@
-"""The command line, driven as a user would: ``python -m post_office ...`` in subprocesses.
+"""The command line, driven as a user would.
+
+Most tests call :func:`post_office.cli.main` in this process with captured output (the
+``cli`` fixture): usage and argument errors, ``parse``, ``send`` and ``check`` need no
+process of their own.  Real ``python -m post_office`` subprocesses remain where the
+process itself is under test: the entry point, Ctrl-C and SIGTERM, a missing sink extra,
+a controlling terminal (password prompt, progress line) or none.
 
 One ``serve`` process (STARTTLS required, AUTH, Maildir, throwaway certificate) is shared
 by the tests of ``send`` and ``check``; readiness is read from its output.  Other tests
-start their own ``serve`` (Ctrl-C, mbox) or run ``demo``.
+start their own ``serve`` (Ctrl-C, mbox).
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
+import io
 import mailbox
 import os
 import queue
@@ -22,7 +29,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
@@ -86,6 +93,35 @@ def run(
         result.stdout.decode("utf-8", "replace"),
         result.stderr.decode("utf-8", "replace"),
     )
+
+
+Cli = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """``main(ARGS)`` in this process: ``cli(*args, input=b"", env={}, cwd=path)`` returns a
+    CompletedProcess with the exit status and what was written to stdout and stderr."""
+
+    def call(
+        *args: str,
+        input: bytes = b"",
+        env: Optional[Dict[str, str]] = None,
+        cwd: Optional[Path] = None,
+    ) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()  # drop what earlier calls left
+        with monkeypatch.context() as patch:
+            patch.delenv("PW", raising=False)
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            patch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(input), encoding="utf-8"))
+            if cwd is not None:
+                patch.chdir(cwd)
+            status = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["post-office", *args], status, out, err)
+
+    return call
 
 
 def assert_clean_error(result: subprocess.CompletedProcess[str], status: int) -> str:
@@ -237,8 +273,8 @@ def test_top_level_help_and_version() -> None:
     assert version.returncode == 0 and version.stdout.startswith("post-office 0.")
 
 
-def test_parse_shows_the_spec_in_lisp_and_python() -> None:
-    result = run("parse", '("mail.corp" :port 587 :starttls t :ca-file "/etc/ca.pem")')
+def test_parse_shows_the_spec_in_lisp_and_python(cli: Cli) -> None:
+    result = cli("parse", '("mail.corp" :port 587 :starttls t :ca-file "/etc/ca.pem")')
     assert result.returncode == 0, result.stderr
     assert "host:     mail.corp" in result.stdout
     assert "port:     587" in result.stdout
@@ -260,18 +296,18 @@ def test_parse_shows_the_spec_in_lisp_and_python() -> None:
         (["send", "mail.corp", "Joe <a@b.c>", "d@e.f", "--raw"], "bare address"),
     ],
 )
-def test_bad_arguments_exit_2_with_the_message(args: List[str], expected: str) -> None:
-    result = run(*args, input=b"Subject: x\n\nbody\n")
+def test_bad_arguments_exit_2_with_the_message(cli: Cli, args: List[str], expected: str) -> None:
+    result = cli(*args, input=b"Subject: x\n\nbody\n")
     line = assert_clean_error(result, 2)
     assert expected in line
 
 
-def test_usage_errors_exit_2() -> None:
-    assert run().returncode == 2
-    result = run("send", "mail.corp", "a@b.c", "d@e.f", "--password", "secret")
+def test_usage_errors_exit_2(cli: Cli) -> None:
+    assert cli().returncode == 2
+    result = cli("send", "mail.corp", "a@b.c", "d@e.f", "--password", "secret")
     assert result.returncode == 2
     assert "unrecognized arguments: --password" in result.stderr
-    raw = run("send", "mail.corp", "a@b.c", "d@e.f", "--raw", "--subject", "x", input=b"")
+    raw = cli("send", "mail.corp", "a@b.c", "d@e.f", "--raw", "--subject", "x", input=b"")
     assert "--subject cannot be used with --raw" in assert_clean_error(raw, 2)
 
 
@@ -359,8 +395,8 @@ def handshake(client: ssl.SSLContext, server: ssl.SSLContext, host: str) -> None
 # --------------------------------------------------------------------------- demo
 
 
-def test_demo_runs_end_to_end() -> None:
-    result = run("demo")
+def test_demo_runs_end_to_end(cli: Cli) -> None:
+    result = cli("demo")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Traceback" not in result.stderr and "Traceback" not in out
@@ -395,12 +431,12 @@ def test_demo_runs_end_to_end() -> None:
 # --------------------------------------------------------------------------- serve + send + check
 
 
-def test_send_raw_through_serve_with_starttls_and_auth(sink: Serve) -> None:
+def test_send_raw_through_serve_with_starttls_and_auth(cli: Cli, sink: Serve) -> None:
     message = "From: a@example.org\nTo: b@example.org\nSubject: raw ü\n\n.dot line\nbody\n"
-    result = run(
+    result = cli(
         "send", sink.spec(), "a@example.org", "b@example.org", "--bcc", "hidden@example.org",
         "--raw", "--login", USER, "--password-env", "PW",
-        input=message.encode("utf-8"), env=password_env(),
+        input=message.encode("utf-8"), env={"PW": PASSWORD},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "for 2 recipient(s)" in result.stdout
@@ -414,17 +450,17 @@ def test_send_raw_through_serve_with_starttls_and_auth(sink: Serve) -> None:
     assert PASSWORD not in result.stdout + result.stderr
 
 
-def test_send_a_letter_with_attachments_cc_and_bcc(sink: Serve, tmp_path: Path) -> None:
+def test_send_a_letter_with_attachments_cc_and_bcc(cli: Cli, sink: Serve, tmp_path: Path) -> None:
     report = tmp_path / "report.csv"
     report.write_text("a,b\n1,2\n", encoding="utf-8")
     body = tmp_path / "body.txt"
     body.write_text("Hëllo,\n.the report is attached.\n", encoding="utf-8")
-    result = run(
+    result = cli(
         "send", sink.spec(), "me@example.org", "you@example.org", "them@example.org",
         "--cc", "cc@example.org", "--bcc", "bcc@example.org", "--subject", "Report ü",
         "--reply-to", "replies@example.org", "--header", "X-Mailer: post-office test",
         "--attach", str(report), "--file", str(body), "--login", USER, "--password-env", "PW",
-        env=password_env(),
+        env={"PW": PASSWORD},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "for 4 recipient(s)" in result.stdout
@@ -447,31 +483,33 @@ def test_send_a_letter_with_attachments_cc_and_bcc(sink: Serve, tmp_path: Path) 
     assert attachment.get_content() == "a,b\n1,2\n"
 
 
-def test_send_a_letter_body_from_stdin(sink: Serve) -> None:
-    result = run(
+def test_send_a_letter_body_from_stdin(cli: Cli, sink: Serve) -> None:
+    result = cli(
         "send", sink.spec(), "me@example.org", "you@example.org", "--subject", "stdin",
         "--login", USER, "--password-env", "PW", input=b"Body from stdin.\n",
-        env=password_env(),
+        env={"PW": PASSWORD},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     stored = received(sink)
     assert stored.message["Subject"] == "stdin"
     assert stored.message.get_content() == "Body from stdin.\n"
-    not_text = run(
+    not_text = cli(
         "send", sink.spec(), "me@example.org", "you@example.org", "--login", USER,
-        "--password-env", "PW", input=b"\xff\xfe binary", env=password_env(),
+        "--password-env", "PW", input=b"\xff\xfe binary", env={"PW": PASSWORD},
     )  # fmt: skip
     assert "not UTF-8" in assert_clean_error(not_text, 2)
-    missing = run("send", sink.spec(), "me@example.org", "you@example.org", "--attach", "nope.pdf")
+    missing = cli("send", sink.spec(), "me@example.org", "you@example.org", "--attach", "nope.pdf")
     assert "--attach 'nope.pdf': no such file" in assert_clean_error(missing, 2)
 
 
-def test_debug_shows_the_transcript_on_stderr_redacted(sink: Serve, tmp_path: Path) -> None:
+def test_debug_shows_the_transcript_on_stderr_redacted(
+    cli: Cli, sink: Serve, tmp_path: Path
+) -> None:
     eml = tmp_path / "m.eml"
     eml.write_bytes(b"Subject: debug\r\n\r\nhello\r\n")
-    result = run(
+    result = cli(
         "send", sink.spec(), "a@example.org", "b@example.org", "--raw", "--file", str(eml),
-        "--login", USER, "--password-env", "PW", "--debug", env=password_env(),
+        "--login", USER, "--password-env", "PW", "--debug", env={"PW": PASSWORD},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "to smtp command: 'STARTTLS'" in result.stderr
@@ -481,21 +519,21 @@ def test_debug_shows_the_transcript_on_stderr_redacted(sink: Serve, tmp_path: Pa
     assert "subject 'debug'" in received(sink).summary
 
 
-def test_send_failures_exit_1_with_code_and_reply(sink: Serve) -> None:
-    wrong = run(
+def test_send_failures_exit_1_with_code_and_reply(cli: Cli, sink: Serve) -> None:
+    wrong = cli(
         "send", sink.spec(), "a@example.org", "b@example.org", "--raw", "--login", USER,
-        "--password-env", "PW", input=b"Subject: x\n\nx\n", env=cli_env(PW="wrong"),
+        "--password-env", "PW", input=b"Subject: x\n\nx\n", env={"PW": "wrong"},
     )  # fmt: skip
     line = assert_clean_error(wrong, 1)
     assert "535" in line and "AUTH" in line and "wrong" not in line
-    anonymous = run(
+    anonymous = cli(
         "send", sink.spec(), "a@example.org", "b@example.org", "--raw", input=b"Subject: x\n\n"
     )
     assert "530" in assert_clean_error(anonymous, 1)
 
 
-def test_a_missing_password_variable_or_terminal_is_a_usage_error(sink: Serve) -> None:
-    unset = run(
+def test_a_missing_password_variable_or_terminal_is_a_usage_error(cli: Cli, sink: Serve) -> None:
+    unset = cli(
         "send", sink.spec(), "a@example.org", "b@example.org", "--raw", "--login", USER,
         "--password-env", "NO_SUCH_VARIABLE_HERE", input=b"x",
     )  # fmt: skip
@@ -588,8 +626,10 @@ def test_a_progress_line_for_big_messages_on_a_terminal(
     assert "subject 'big'" in received(sink).summary
 
 
-def test_check_reports_what_the_server_offers(sink: Serve) -> None:
-    result = run("check", sink.spec(), "--login", USER, "--password-env", "PW", env=password_env())
+def test_check_reports_what_the_server_offers(cli: Cli, sink: Serve) -> None:
+    result = cli(
+        "check", sink.spec(), "--login", USER, "--password-env", "PW", env={"PW": PASSWORD}
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "greeting:    220 localhost" in out
@@ -606,14 +646,14 @@ def test_check_reports_what_the_server_offers(sink: Serve) -> None:
     assert "result:      OK" in out
 
 
-def test_check_fails_when_the_spec_would_not_verify(sink: Serve) -> None:
+def test_check_fails_when_the_spec_would_not_verify(cli: Cli, sink: Serve) -> None:
     spec = f'("127.0.0.1" :port {sink.port} :starttls t)'
-    line = assert_clean_error(run("check", spec), 1)
+    line = assert_clean_error(cli("check", spec), 1)
     assert "did not verify" in line and ":ca-file" in line and ":verify nil" in line
 
 
-def test_check_with_verify_nil_says_whether_verification_would_pass(sink: Serve) -> None:
-    result = run("check", f'("127.0.0.1" :port {sink.port} :starttls t :verify nil)')
+def test_check_with_verify_nil_says_whether_verification_would_pass(cli: Cli, sink: Serve) -> None:
+    result = cli("check", f'("127.0.0.1" :port {sink.port} :starttls t :verify nil)')
     assert result.returncode == 0, result.stderr
     assert "verified:    no, this spec says :verify nil" in result.stdout
     assert "with verification on (the default) it would NOT" in result.stdout
@@ -621,42 +661,44 @@ def test_check_with_verify_nil_says_whether_verification_would_pass(sink: Serve)
     assert "the certificate is not checked (:verify nil)" in result.stdout
 
 
-def test_check_without_tls_points_at_starttls(sink: Serve) -> None:
-    result = run("check", f"127.0.0.1:{sink.port}")
+def test_check_without_tls_points_at_starttls(cli: Cli, sink: Serve) -> None:
+    result = cli("check", f"127.0.0.1:{sink.port}")
     assert result.returncode == 0, result.stderr
     assert "STARTTLS:    offered, but this spec does not use it: add :starttls t" in result.stdout
     assert "AUTH:        not offered (many servers offer AUTH only after STARTTLS" in result.stdout
 
 
-def test_check_a_wrong_password_and_a_closed_port_exit_1(sink: Serve) -> None:
-    wrong = run("check", sink.spec(), "--login", USER, "--password-env", "PW", env=cli_env(PW="x"))
+def test_check_a_wrong_password_and_a_closed_port_exit_1(cli: Cli, sink: Serve) -> None:
+    wrong = cli("check", sink.spec(), "--login", USER, "--password-env", "PW", env={"PW": "x"})
     assert "535" in assert_clean_error(wrong, 1)
     with socket.socket() as probe:  # a port nobody listens on: bound, never listening
         probe.bind(("127.0.0.1", 0))
-        closed = run("check", f"127.0.0.1:{probe.getsockname()[1]}", "--timeout", "10")
+        closed = cli("check", f"127.0.0.1:{probe.getsockname()[1]}", "--timeout", "10")
     assert "could not connect" in assert_clean_error(closed, 1)
 
 
-def test_check_implicit_tls_and_a_server_without_starttls(smtp_server_factory: Any) -> None:
+def test_check_implicit_tls_and_a_server_without_starttls(
+    cli: Cli, smtp_server_factory: Any
+) -> None:
     tls = smtp_server_factory("tls")
-    result = run("check", f'("127.0.0.1" :port {tls.port} :ssl t :ca-file "{tls.ca_file}")')
+    result = cli("check", f'("127.0.0.1" :port {tls.port} :ssl t :ca-file "{tls.ca_file}")')
     assert result.returncode == 0, result.stderr
     assert "connected:   127.0.0.1 port" in result.stdout and "(implicit TLS)" in result.stdout
     assert re.search(r"TLS: +TLSv1\.[23], ", result.stdout)
     assert "verified:    yes" in result.stdout and "result:      OK" in result.stdout
     plain = smtp_server_factory("plain")
-    opportunistic = run("check", f'("127.0.0.1" :port {plain.port} :starttls t)')
+    opportunistic = cli("check", f'("127.0.0.1" :port {plain.port} :starttls t)')
     assert opportunistic.returncode == 0, opportunistic.stderr
     assert "STARTTLS:    not offered by the server; went on in plain text" in opportunistic.stdout
     assert "works, but the server does not offer STARTTLS" in opportunistic.stdout
-    required = run("check", f'("127.0.0.1" :port {plain.port} :starttls :required)')
+    required = cli("check", f'("127.0.0.1" :port {plain.port} :starttls :required)')
     assert "does not offer STARTTLS" in assert_clean_error(required, 1)
 
 
-def test_send_through_a_program() -> None:
-    ok = run("send", '(:program "cat")', "a@example.org", "b@example.org", input=b"hi\n")
+def test_send_through_a_program(cli: Cli) -> None:
+    ok = cli("send", '(:program "cat")', "a@example.org", "b@example.org", input=b"hi\n")
     assert ok.returncode == 0, ok.stderr
-    failing = run("send", '(:program "false")', "a@example.org", "b@example.org", input=b"hi\n")
+    failing = cli("send", '(:program "false")', "a@example.org", "b@example.org", input=b"hi\n")
     assert "exited with status 1" in assert_clean_error(failing, 1)
 
 
@@ -709,6 +751,7 @@ def test_sink_arguments_are_checked_before_binding(tmp_path: Path) -> None:
 
 
 def test_serve_with_its_own_certificate_stores_in_mbox_and_stops_on_ctrl_c(
+    cli: Cli,
     tmp_path: Path,
 ) -> None:
     certificate = make_throwaway_certificate(tmp_path / "tls")
@@ -720,7 +763,7 @@ def test_serve_with_its_own_certificate_stores_in_mbox_and_stops_on_ctrl_c(
     try:
         assert "STARTTLS offered, no AUTH, storing in mbox" in server.banner[0]
         spec = f'("127.0.0.1" :port {server.port} :starttls t :ca-file "{certificate.ca_file}")'
-        sent = run(
+        sent = cli(
             "send", spec, "", "b@example.org", "--raw", input=b"Subject: to mbox\n\nFrom here on\n"
         )  # fmt: skip
         assert sent.returncode == 0, sent.stderr
@@ -743,30 +786,66 @@ def test_serve_with_its_own_certificate_stores_in_mbox_and_stops_on_ctrl_c(
         box.close()
 
 
-def test_serve_refuses_a_non_loopback_address_without_public(tmp_path: Path) -> None:
-    result = run("serve", "--host", "192.0.2.1", "--port", "0", cwd=tmp_path)
+def test_serve_refuses_a_non_loopback_address_without_public(cli: Cli, tmp_path: Path) -> None:
+    result = cli("serve", "--host", "192.0.2.1", "--port", "0", cwd=tmp_path)
     line = assert_clean_error(result, 2)
     assert "--public" in line and "192.0.2.1" in line
     assert not (tmp_path / "maildir").exists()
 
 
-def test_serve_on_a_busy_port_or_an_unusable_maildir_fails_cleanly(tmp_path: Path) -> None:
+def test_serve_on_a_busy_port_or_an_unusable_maildir_fails_cleanly(
+    cli: Cli, tmp_path: Path
+) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = str(busy.getsockname()[1])
-        taken = run("serve", "--port", port, "--maildir", str(tmp_path / "m"), cwd=tmp_path)
+        taken = cli("serve", "--port", port, "--maildir", str(tmp_path / "m"), cwd=tmp_path)
     line = assert_clean_error(taken, 1)
     assert f"could not listen on 127.0.0.1 port {port}" in line
     (tmp_path / "file").write_text("not a directory")
-    unusable = run("serve", "--port", "0", "--maildir", str(tmp_path / "file" / "m"))
+    unusable = cli("serve", "--port", "0", "--maildir", str(tmp_path / "file" / "m"))
     assert "cannot store messages in Maildir" in assert_clean_error(unusable, 2)
 
 
-def test_serve_option_errors_exit_2(tmp_path: Path) -> None:
-    need_cert = run("serve", "--port", "0", "--require-starttls", cwd=tmp_path)
+def test_serve_option_errors_exit_2(cli: Cli, tmp_path: Path) -> None:
+    need_cert = cli("serve", "--port", "0", "--require-starttls", cwd=tmp_path)
     assert "--require-starttls needs a certificate" in assert_clean_error(need_cert, 2)
-    bad_auth = run("serve", "--port", "0", "--auth", "nopassword", cwd=tmp_path)
+    bad_auth = cli("serve", "--port", "0", "--auth", "nopassword", cwd=tmp_path)
     assert "USER:PASSWORD" in assert_clean_error(bad_auth, 2)
-    both = run("serve", "--self-signed", "--tls-cert", "x.pem", cwd=tmp_path)
+    both = cli("serve", "--self-signed", "--tls-cert", "x.pem", cwd=tmp_path)
     assert both.returncode == 2 and "not allowed with" in both.stderr
+
+
+# --------------------------------------------------------------------------- import cost
+
+
+def test_importing_the_package_loads_neither_the_sink_nor_asyncio() -> None:
+    """``import post_office`` stays cheap: the sink, aiosmtpd, asyncio and cryptography load
+    on first use of ``Sink``, ``ReceivedMessage`` or ``make_throwaway_certificate``."""
+    heavy = ("asyncio", "aiosmtpd", "cryptography", "post_office.sink", "post_office.sink_certs")
+    code = (
+        "import sys, post_office\n"
+        f"print([name for name in {heavy!r} if name in sys.modules])\n"
+        "assert 'Sink' in post_office.__all__ and 'Sink' in dir(post_office)\n"
+        "from post_office import ReceivedMessage, Sink, make_throwaway_certificate\n"
+        "names = (Sink, ReceivedMessage, make_throwaway_certificate)\n"
+        "print(*(name.__module__ for name in names))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=LIMIT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "[]",
+        "post_office.sink post_office.sink_store post_office.sink_certs",
+    ]
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        import post_office
+
+        post_office.no_such_name  # noqa: B018

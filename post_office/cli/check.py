@@ -1,0 +1,171 @@
+"""``post-office check SERVER``: connect as the spec says and show what the server offers
+(greeting, EHLO extensions before and after TLS, TLS version and cipher, certificate, AUTH)
+and whether the spec works with it.  No mail is sent.
+
+Only the public API of :class:`post_office.session.Session` is used: what it read
+(greeting, extensions), what TLS it negotiated, and the peer certificate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import List, Optional, Tuple
+
+from ..debug import Transcript
+from ..errors import AuthenticationError, CertificateError
+from ..options import check_credentials
+from ..protocol.auth import choose_mechanism
+from ..protocol.extensions import Extensions
+from ..protocol.replies import Reply
+from ..session import Session
+from ..spec import MailServer, parse_mail_server
+from ._output import say
+from .certificate import cert_info, show_cert
+from .passwords import password as ask_password
+
+__all__ = ["run"]
+
+
+def _reply_lines(reply: Optional[Reply]) -> str:
+    """A reply as the server sent it (``220-first / 220 last``), on one line."""
+    if reply is None:
+        return ""
+    last = len(reply.lines) - 1
+    return " / ".join(
+        f"{reply.code}{'-' if number < last else ' '}{line}".rstrip()
+        for number, line in enumerate(reply.lines)
+    )
+
+
+def _extensions(extensions: Extensions) -> str:
+    if extensions.lines:
+        return ", ".join(extensions.lines)
+    return "(none: the server answered EHLO with no extensions)"
+
+
+def _open_session(
+    server: MailServer, args: argparse.Namespace, verify: Optional[str] = None
+) -> Session:
+    if verify is not None:
+        server = dataclasses.replace(server, tls=dataclasses.replace(server.tls, verify=verify))
+    session = Session.prepare(server, timeout=args.timeout, local_hostname=args.local_hostname)
+    if verify is not None:  # a second look: not part of the transcript --debug shows
+        session.transcript = Transcript(use_global=False)
+    session.open()
+    return session
+
+
+def _would_verify(server: MailServer, args: argparse.Namespace) -> Tuple[bool, str]:
+    """Whether the server's certificate verifies when verification is on (our default)."""
+    try:
+        session = _open_session(server, args, "required")
+    except CertificateError as exc:
+        return False, str(exc)
+    with session:
+        session.quit()
+    return True, ""
+
+
+def _show_tls(session: Session, server: MailServer, verdict: List[str]) -> None:
+    """The STARTTLS / TLS line; adds to ``verdict`` what makes the spec weaker than it looks."""
+    described = f"{session.tls_version}, {session.tls_cipher or 'unknown cipher'}"
+    if server.starttls and not server.ssl:
+        if session.encrypted:
+            say(f"STARTTLS:    upgraded ({described})")
+        else:
+            say("STARTTLS:    not offered by the server; went on in plain text (as Allegro)")
+            verdict.append("the server does not offer STARTTLS: the mail goes in plain text")
+    elif server.ssl:
+        say(f"TLS:         {described}")
+    elif session.extensions.starttls:
+        say("STARTTLS:    offered, but this spec does not use it: add :starttls t")
+        verdict.append("TLS is offered but not used (add :starttls t)")
+    else:
+        say("TLS:         not used (the server does not offer STARTTLS)")
+
+
+def _show_verification(server: MailServer, args: argparse.Namespace, verdict: List[str]) -> None:
+    if server.tls.verify == "none":
+        ok, why = _would_verify(server, args)
+        say("verified:    no, this spec says :verify nil (Allegro's behaviour)")
+        verdict.append("the certificate is not checked (:verify nil)")
+        if ok:
+            say("             with verification on (the default) it would verify")
+        else:
+            say(f"             with verification on (the default) it would NOT: {why}")
+        return
+    against = (
+        f":ca-file {server.tls.ca_file}"
+        if server.tls.ca_file
+        else f":ca-directory {server.tls.ca_directory}"
+        if server.tls.ca_directory
+        else "the system's CAs"
+        if server.tls.context is None
+        else "the given :context"
+    )
+    name = server.tls.server_name or server.host
+    say(f"verified:    yes: the chain ({against}) and the name {name}")
+
+
+def _show_auth(session: Session, first: Optional[Extensions]) -> Tuple[str, ...]:
+    """The AUTH line; returns the mechanisms offered now."""
+    offered = session.extensions.auth
+    if offered:
+        mechanism = choose_mechanism(offered, token=False)
+        choice = f"post_office would use {mechanism}" if mechanism else "no mechanism in common"
+        say(f"AUTH:        {' '.join(offered)} ({choice})")
+        return offered
+    if not session.encrypted and session.extensions.starttls:
+        hint = " (many servers offer AUTH only after STARTTLS: add :starttls t)"
+    elif session.encrypted and first is not None and first.auth:
+        hint = " after TLS (it was offered before)"
+    else:
+        hint = ""
+    say(f"AUTH:        not offered{hint}")
+    return offered
+
+
+def run(args: argparse.Namespace) -> int:
+    """Connect, report, optionally log in, QUIT; exit 1 when the spec would not work."""
+    server = parse_mail_server(args.server)
+    password = ask_password(args)
+    if args.login is not None:
+        check_credentials(args.login, password)
+    spec = server.to_lisp() if server.tls.context is None else server.to_python()
+    say(f"checking:    {spec}")
+    session = _open_session(server, args)
+    with session:
+        mode = "implicit TLS" if server.ssl else "plain text"
+        say(f"connected:   {server.host} port {server.port} ({mode})")
+        say(f"greeting:    {_reply_lines(session.greeting)}")
+        before = session.extensions_before_tls
+        # The first EHLO answered: before STARTTLS when there was one, else the only one.
+        first = before if before is not None else None if session.used_helo else session.extensions
+        if first is not None:
+            say(f"EHLO:        {_extensions(first)}")
+        else:
+            say("EHLO:        refused; HELO was used (no ESMTP extensions)")
+        verdict: List[str] = []
+        _show_tls(session, server, verdict)
+        if session.encrypted:
+            show_cert(cert_info(session.peer_certificate(), session.peer_certificate_dict()))
+            _show_verification(server, args, verdict)
+        if before is not None and not session.used_helo:
+            say(f"EHLO (TLS):  {_extensions(session.extensions)}")
+        offered = _show_auth(session, first)
+        if args.login is not None:
+            assert password is not None
+            if not offered:
+                raise AuthenticationError(
+                    f"--login {args.login}: the server offers no AUTH"
+                    + (" here; add :starttls t" if session.extensions.starttls else "")
+                )
+            session.authenticate(args.login, password)
+            say(f"login:       accepted for {args.login}")
+        session.quit()
+    if verdict:
+        say("result:      works, but " + "; ".join(verdict))
+    else:
+        say("result:      OK: this spec works with this server")
+    return 0

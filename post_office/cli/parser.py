@@ -1,0 +1,192 @@
+"""The argument parser of ``post-office``: one subparser per subcommand.
+
+The subcommand's name lands in ``args.command``; :func:`post_office.cli.main` imports the
+module of that name only then, so ``post-office parse`` never loads the sink.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import __version__
+from ._output import PROG
+
+__all__ = ["COMMANDS", "build_parser"]
+
+#: The subcommands, each implemented by ``run(args)`` in the module of the same name.
+COMMANDS = ("demo", "serve", "send", "check", "parse")
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Wraps prose; keeps text that has its own line breaks (the examples) as it is."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _add_network_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds to wait for each network operation (default: 60)",
+    )
+    parser.add_argument(
+        "--local-hostname", metavar="NAME", help="the name to say in EHLO (default: this host's)"
+    )
+
+
+def _add_login_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--login", metavar="USER", help="authenticate (SMTP AUTH) as USER")
+    parser.add_argument(
+        "--password-env",
+        metavar="VAR",
+        help="read the password from the environment variable VAR (without it, the password "
+        "is asked for on the terminal; it is never taken on the command line)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``post-office`` with all its subcommands."""
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    common.add_argument(
+        "--debug", action="store_true", help="show the SMTP transcript on standard error"
+    )
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Allegro CL's net.post_office mail API for Python: command line.",
+        epilog="example: post-office demo        (mail flows, nothing else needed)\n"
+        "exit status: 0 success, 1 SMTP or network failure, 2 usage or argument error",
+        formatter_class=_Formatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        formatter_class=_Formatter,
+        allow_abbrev=False,
+        help="send a letter through the embedded sink and show everything (needs the sink extra)",
+        description="Start the embedded SMTP sink on a free 127.0.0.1 port with a throwaway "
+        "certificate, send a letter with an attachment through send_letter over STARTTLS "
+        "with AUTH, and print the server spec, the SMTP transcript and the message as "
+        "received.  Needs the sink extra: python -m pip install -e '.[sink]'.",
+        epilog="example: post-office demo",
+    )
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help=argparse.SUPPRESS)
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        formatter_class=_Formatter,
+        allow_abbrev=False,
+        help="run the embedded sink: a development catch-all SMTP server",
+        description="A development catch-all SMTP server (aiosmtpd): it accepts every "
+        "message, stores it (Maildir by default) and prints one line per message.  Ctrl-C "
+        "stops it.  It listens on loopback only unless --public is given.  Needs the sink "
+        "extra: python -m pip install -e '.[sink]'.",
+        epilog="examples:\n"
+        "  post-office serve                       # port 8025, Maildir ./maildir\n"
+        "  post-office serve --port 0 --self-signed --require-starttls --auth me:secret\n"
+        "  post-office serve --mbox mail.mbox",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8025, help="port (default: 8025; 0: a free one)")
+    store = p.add_mutually_exclusive_group()
+    store.add_argument(
+        "--maildir", metavar="DIR", help="store messages in this Maildir (the default, ./maildir)"
+    )
+    store.add_argument("--mbox", metavar="FILE", help="store messages in this mbox file")
+    tls = p.add_mutually_exclusive_group()
+    tls.add_argument("--tls-cert", metavar="FILE", help="offer STARTTLS with this PEM certificate")
+    tls.add_argument(
+        "--self-signed",
+        action="store_true",
+        help="offer STARTTLS with a throwaway self-signed certificate (its file is printed: "
+        "clients trust it with :ca-file)",
+    )
+    p.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")
+    p.add_argument("--require-starttls", action="store_true", help="refuse mail before STARTTLS")
+    p.add_argument("--auth", metavar="USER:PASSWORD", help="require SMTP AUTH with this login")
+    p.add_argument("--public", action="store_true", help="allow a non-loopback --host")
+
+    p = sub.add_parser(
+        "send",
+        parents=[common],
+        formatter_class=_Formatter,
+        allow_abbrev=False,
+        help="send a letter (or, with --raw, a whole message) to a mail server",
+        description="Send a letter through send_letter: the body comes from standard input "
+        "or --file, headers are made from the options.  With --raw the input is sent as it "
+        "is through send_smtp (it carries its own headers).  SERVER is any Allegro "
+        "mail-server form, Lisp text included.",
+        epilog="examples:\n"
+        "  echo 'Hello.' | post-office send mail.corp:2525 me@corp you@corp --subject Hi\n"
+        "  post-office send '(\"mail.corp\" :port 587 :starttls t)' me@corp you@corp \\\n"
+        "      --login me --password-env SMTP_PASSWORD --attach report.pdf --file body.txt\n"
+        "  post-office send mail.corp me@corp you@corp --raw < message.eml",
+    )
+    p.add_argument("server", metavar="SERVER", help="the mail-server spec")
+    p.add_argument("from_", metavar="FROM", help="the sender, a bare address (user@host)")
+    p.add_argument("to", metavar="TO", nargs="+", help="recipients, bare addresses")
+    p.add_argument("--cc", action="append", metavar="ADDRESS", help="a Cc recipient (repeatable)")
+    p.add_argument(
+        "--bcc",
+        action="append",
+        metavar="ADDRESS",
+        help="a Bcc recipient (repeatable; never in a header)",
+    )
+    p.add_argument("--subject", help="the Subject header")
+    p.add_argument("--reply-to", metavar="ADDRESS", help="the Reply-To header")
+    p.add_argument(
+        "--header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="an extra header line (repeatable)",
+    )
+    p.add_argument("--attach", action="append", metavar="FILE", help="attach a file (repeatable)")
+    p.add_argument("--file", metavar="FILE", help="read the body from FILE, not standard input")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="send the input as is through send_smtp (it has its own headers)",
+    )
+    _add_login_options(p)
+    _add_network_options(p)
+
+    p = sub.add_parser(
+        "check",
+        parents=[common],
+        formatter_class=_Formatter,
+        allow_abbrev=False,
+        help="connect and show what a server offers and whether a spec works with it",
+        description="Connect as the mail-server spec says (TLS, STARTTLS, verification) and "
+        "print what the server offers: EHLO extensions, TLS version, certificate subject, "
+        "issuer and expiry, AUTH mechanisms, and whether the spec's certificate check "
+        "passes.  No mail is sent.  Exits 1 with the error when the spec would not work.",
+        epilog="examples:\n"
+        "  post-office check '(\"mail.corp\" :port 587 :starttls t)'\n"
+        '  post-office check \'("mail.corp" :ssl t :ca-file "corp-ca.pem")\' --login me',
+    )
+    p.add_argument("server", metavar="SERVER", help="the mail-server spec")
+    _add_login_options(p)
+    _add_network_options(p)
+
+    p = sub.add_parser(
+        "parse",
+        parents=[common],
+        formatter_class=_Formatter,
+        allow_abbrev=False,
+        help="show how a mail-server spec is understood",
+        description="Show how a mail-server spec (any Allegro form, Lisp text included) is "
+        "understood, with its canonical Lisp and Python forms.  Nothing is connected.",
+        epilog="example: post-office parse '(\"mail.corp\" :port 587 :starttls t)'",
+    )
+    p.add_argument("server", help="the mail-server spec, e.g. mail.corp:2525 or a Lisp list")
+    return parser
