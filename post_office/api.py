@@ -132,7 +132,7 @@ def test_email_address(
     if not isinstance(address, str) or not address:
         shown = repr(address) if isinstance(address, str) else type(address).__name__
         raise AddressError(f"mail address should be a non-empty string: {shown}")
-    if any(ch != "\t" and unicodedata.category(ch) in ("Cc", "Cs") for ch in address):
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in address):
         return False  # a control character cannot be sent in a command: bogus, not asked
     at = address.find("@")
     if at in (0, len(address) - 1):
