@@ -10,9 +10,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
 
+from ._checks import show
+from .debug import REDACTED
 from .errors import LispSyntaxError, ServerSpecError
 from .lisp import Keyword, read_lisp, to_lisp
-from .tls import TLS_KEYWORDS, TlsSettings, tls_settings
+from .tls import TLS_KEYWORDS, Secret, TlsSettings, tls_settings
 
 __all__ = [
     "MailProgram",
@@ -47,25 +49,32 @@ class MailServer:
     tls: TlsSettings = field(default_factory=TlsSettings)
 
     def __repr__(self) -> str:
-        return f"MailServer({self._python(redact=True)})"
+        return f"MailServer({self.to_python()})"
 
-    def to_lisp(self) -> str:
-        """Canonical Lisp text, e.g. ``("mail.corp" :port 587 :starttls t)``."""
-        return to_lisp(self._items(lisp=True))
+    def to_lisp(self, *, reveal_secrets: bool = False) -> str:
+        """Canonical Lisp text, e.g. ``("mail.corp" :port 587 :starttls t)``.
 
-    def to_python(self) -> str:
-        """Canonical Python form, e.g. ``("mail.corp", ":port", 587, ":starttls", True)``."""
-        return self._python(redact=False)
+        A ``:certificate-password`` is written ``"<redacted>"`` unless ``reveal_secrets``
+        (README "Porting notes"): ``read_lisp(to_lisp(s))`` gives ``s`` back for every
+        spec that holds no secret.
+        """
+        return to_lisp(self, reveal_secrets=reveal_secrets)
 
-    def _python(self, *, redact: bool) -> str:
+    def to_python(self, *, reveal_secrets: bool = False) -> str:
+        """Canonical Python form, e.g. ``("mail.corp", ":port", 587, ":starttls", True)``
+        (the password ``'<redacted>'`` unless ``reveal_secrets``)."""
         parts = [repr(self.host)]
         for key, value in self._items(lisp=False)[1:]:
             parts.append(repr(str(key)))
-            if redact and key == _PASSWORD:
-                parts.append("'<redacted>'")
+            if isinstance(value, Secret):
+                parts.append(repr(value.reveal() if reveal_secrets else REDACTED))
             else:
                 parts.append(repr(str(value)) if isinstance(value, Keyword) else repr(value))
         return "(" + ", ".join(parts) + ")"
+
+    def __lisp_form__(self, reveal_secrets: bool) -> List[Any]:
+        """The mail-server list :func:`~post_office.to_lisp` writes."""
+        return self._items(lisp=True)
 
     def _items(self, *, lisp: bool) -> List[Any]:
         if self.tls.context is not None and lisp:
@@ -138,13 +147,10 @@ def _redacted(spec: object) -> object:
     return spec
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
 def _show(spec: object) -> str:
-    """How an error message shows the caller's argument: redacted, and cut when long."""
-    return _cut(repr(_redacted(spec)))
+    """How an error message shows the caller's argument: redacted, cut when long, and
+    never by running the caller's own ``__repr__`` (:func:`~post_office._checks.show`)."""
+    return show(_redacted(spec), 200)
 
 
 def _read(spec: str) -> Any:
@@ -215,7 +221,7 @@ def _port_digits(digits: str, spec: object) -> int:
 def _port(value: object, spec: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         raise ServerSpecError(
-            f"mail-server argument {_show(spec)}: port {_cut(repr(value))} is not an integer "
+            f"mail-server argument {_show(spec)}: port {show(value)} is not an integer "
             "in 1..65535"
         )
     return value
@@ -241,7 +247,7 @@ def _flag(name: str, value: object, spec: object, *, allow_required: bool = Fals
         return "required"
     expected = "t/True, nil/None/False" + (" or :required" if allow_required else "")
     raise ServerSpecError(
-        f"mail-server argument {_show(spec)}: :{name} {value!r} is not {expected}"
+        f"mail-server argument {_show(spec)}: :{name} {show(value)} is not {expected}"
     )
 
 
@@ -251,8 +257,8 @@ def _key(key: object, spec: object) -> str:
     if isinstance(key, str) and key and key.lstrip(":"):
         return Keyword(key).name
     raise ServerSpecError(
-        f"mail-server argument {_show(spec)}: {key!r} is not a keyword (write ':port', 'port' or "
-        "Keyword('port'))"
+        f"mail-server argument {_show(spec)}: {show(key)} is not a keyword (write ':port', "
+        "'port' or Keyword('port'))"
     )
 
 
@@ -347,7 +353,8 @@ def _parse_mail_server(spec: object) -> MailServer:
         # which gives back an equal value when it is valid (the round-trip property).
         if not isinstance(spec.ssl, bool) or spec.starttls not in (False, True, "required"):
             raise ServerSpecError(
-                f"{spec!r}: ssl must be True or False and starttls True, False or 'required'"
+                f"MailServer(host={show(spec.host)}, ...): ssl must be True or False and "
+                "starttls True, False or 'required'"
             )
         checked = _from_options(spec.host, spec._items(lisp=False)[1:], spec)
         return spec if checked == spec else checked
