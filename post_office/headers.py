@@ -151,10 +151,11 @@ def fold_address_list(addresses: Sequence[str]) -> str:
 
     Addresses are joined with ``", "``.  A running segment length starts at 0; after an
     address and, unless it is the last, its ``", "`` are appended, a segment that has
-    reached :data:`FOLD_AT` (70) characters ends: a line break and four spaces follow,
-    and those four count toward the next segment.  The ``"To: "`` prefix is not counted
-    and a long address is never broken.  (51 addresses of 21 characters give 4 on the
-    first line, then 3 per continuation line.)
+    reached :data:`FOLD_AT` (70) characters ends.  The next segment starts with the line
+    break and four spaces, and all five characters count toward it (Allegro writes the
+    line break into the new segment's buffer).  The ``"To: "`` prefix is not counted and
+    a long address is never broken.  (51 addresses of 21 characters give 4 on the first
+    line, then 3 per continuation line.)
     """
     out: List[str] = []
     segment = 0
@@ -167,7 +168,7 @@ def fold_address_list(addresses: Sequence[str]) -> str:
             segment += 2
             if segment >= FOLD_AT:
                 out.append(_CONTINUATION)
-                segment = len(_CONTINUATION) - 1
+                segment = len(_CONTINUATION)
     return "".join(out)
 
 
