@@ -41,11 +41,14 @@ from .errors import (
     StartTLSError,
     TLSError,
 )
+from .headers import decode_header_text
 from .letter import send_letter
 from .lisp import Keyword, read_lisp, to_lisp
 from .mime import (
     MimePart,
+    base64_encode_stream,
     make_mime_part,
+    map_over_parts,
     mime_get_header,
     mime_part_boundary,
     mime_part_constructed_p,
@@ -59,6 +62,7 @@ from .mime import (
     mime_part_subtype,
     mime_part_type,
     mime_part_writer,
+    qp_encode_stream,
     seed_boundaries,
     with_mime_part_constructed_stream,
 )
@@ -67,7 +71,7 @@ from .options import OAuth2Token
 from .resolve import valid_email_domain_p
 from .sink import ReceivedMessage, Sink, make_throwaway_certificate
 from .spec import MailProgram, MailServer, parse_mail_server
-from .tls import TlsSettings, make_ssl_context
+from .tls import Secret, TlsSettings, make_ssl_context
 
 #: Allegro's ``*smtp-debug*``: None (quiet), True (standard output) or a text stream that
 #: receives every SMTP command and reply (credentials redacted).  Read at call time.
@@ -112,6 +116,7 @@ __all__ = [
     "SMTPError",
     "SMTPTimeoutError",
     "SMTPUTF8Error",
+    "Secret",
     "SenderRefusedError",
     "ServerDisconnectedError",
     "ServerSpecError",
@@ -122,12 +127,15 @@ __all__ = [
     "StartTLSError",
     "TLSError",
     "TlsSettings",
+    "base64_encode_stream",
+    "decode_header_text",
     "dns_mode",
     "dns_nameservers",
     "extract_email_addresses",
     "make_mime_part",
     "make_ssl_context",
     "make_throwaway_certificate",
+    "map_over_parts",
     "mime_get_header",
     "mime_part_boundary",
     "mime_part_constructed_p",
@@ -143,6 +151,7 @@ __all__ = [
     "mime_part_writer",
     "parse_email_address",
     "parse_mail_server",
+    "qp_encode_stream",
     "read_lisp",
     "seed_boundaries",
     "send_letter",

@@ -49,22 +49,24 @@ _BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
 def _header_block(part: MimePart, top_level: bool) -> bytes:
+    omitted = part.omitted_headers
     lines: List[str] = []
-    if top_level:
+    if top_level and "mime-version" not in omitted:
         lines.append("MIME-Version: 1.0\n")
     lines.extend(format_header(name, value) for name, value in part.headers)
-    content_type = f"Content-Type: {part.type}/{part.subtype}"
-    for name, value in part.parameters:
-        for piece in format_parameter(name, value):
-            content_type += ";\n    " + piece
-    lines.append(content_type + "\n")
-    if part.encoding:
+    if "content-type" not in omitted:
+        content_type = f"Content-Type: {part.type}/{part.subtype}"
+        for name, value in part.parameters:
+            for piece in format_parameter(name, value):
+                content_type += ";\n    " + piece
+        lines.append(content_type + "\n")
+    if part.encoding and "content-transfer-encoding" not in omitted:
         lines.append(f"Content-Transfer-Encoding: {part.encoding}\n")
-    if part.id is not None:
+    if part.id is not None and "content-id" not in omitted:
         lines.append(f"Content-Id: {part.id}\n")
-    if part.description is not None:
+    if part.description is not None and "content-description" not in omitted:
         lines.append(format_header("Content-Description", part.description))
-    if part.disposition is not None:
+    if part.disposition is not None and "content-disposition" not in omitted:
         disposition = f"Content-Disposition: {part.disposition}"
         if part.disposition_name is not None:
             for piece in format_parameter("filename", part.disposition_name):

@@ -221,8 +221,7 @@ def _port_digits(digits: str, spec: object) -> int:
 def _port(value: object, spec: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         raise ServerSpecError(
-            f"mail-server argument {_show(spec)}: port {show(value)} is not an integer "
-            "in 1..65535"
+            f"mail-server argument {_show(spec)}: port {show(value)} is not an integer in 1..65535"
         )
     return value
 

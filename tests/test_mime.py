@@ -456,7 +456,11 @@ def test_explicit_boundary_collisions_raise() -> None:
         ({"text": "x", "id": "<a>", "headers": [("Content-Id", "<b>")]}, "Content-Id"),
         ({"text": "x", "headers": [("X-A", "1", "2")]}, "pair"),
         ({"text": "x", "headers": "X-A: 1"}, "pairs or a mapping"),
-        ({"text": "x", "parameters": [("charset", "utf-8")]}, "charset= keyword"),
+        (
+            {"text": "x", "charset": "utf-8", "parameters": [("charset", "latin1")]},
+            "contradicts the charset keyword",
+        ),
+        ({"text": "x", "parameters": [("boundary", "b")]}, "boundary= keyword"),
         ({"text": "x", "parameters": [("bad name", "v")]}, "parameter name"),
     ],
 )
