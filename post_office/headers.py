@@ -37,6 +37,7 @@ __all__ = [
     "make_date",
     "make_message_id",
     "raw_header_names",
+    "raw_header_value",
 ]
 
 #: Allegro's To/Cc folding: a new line starts once a line's addresses reach 70 characters.
@@ -139,8 +140,10 @@ def check_raw_header_lines(headers: object, argument: str = "headers") -> List[s
     """send-letter's ``headers``: one raw header line or a list of them, checked.
 
     Each line must look like ``Name: value`` (a line beginning with a space or tab
-    continues the previous one) and hold no CR, LF or other control character.  An empty
-    line would end the header block, so it is refused too.  Returns the lines as a list.
+    continues the previous one) and hold no CR, LF or other control character.  One
+    newline at the end (``"\n"`` or ``"\r\n"``, the ``(format nil "X-Foo: ~a~%" v)``
+    idiom) is dropped, as Allegro writes its own.  An empty line would end the header
+    block, so it is refused too.  Returns the lines as a list.
     """
     if headers is None:
         return []
@@ -157,6 +160,8 @@ def check_raw_header_lines(headers: object, argument: str = "headers") -> List[s
         )
     checked: List[str] = []
     for line, name in zip(lines, names):
+        if isinstance(line, str) and line.endswith("\n"):
+            line = line[:-2] if line.endswith("\r\n") else line[:-1]
         text = check_header_value(line, name)
         if text[:1] in (" ", "\t") and checked and text.strip():
             checked.append(text)
@@ -168,6 +173,23 @@ def check_raw_header_lines(headers: object, argument: str = "headers") -> List[s
             )
         checked.append(text)
     return checked
+
+
+def raw_header_value(lines: Sequence[str], name: str) -> Optional[str]:
+    """The value of the first checked raw header line named ``name`` (case-insensitive),
+    continuation lines unfolded, or None."""
+    wanted = name.lower()
+    for index, line in enumerate(lines):
+        match = _RAW_LINE.match(line)
+        if match is None or match.group(1).lower() != wanted:
+            continue
+        value = line[match.end() :]
+        for more in lines[index + 1 :]:
+            if more[:1] not in (" ", "\t"):
+                break
+            value += more
+        return value.strip()
+    return None
 
 
 def raw_header_names(lines: Iterable[str]) -> List[str]:

@@ -423,7 +423,7 @@ def test_login_without_password_raises(smtp_plain) -> None:
         ({"headers": ["no colon here"]}, HeaderError, "Name: value"),
         ({"headers": [" starts with a space"]}, HeaderError, "Name: value"),
         ({"headers": 42}, HeaderError, "raw header line"),
-        ({"subject": 42}, HeaderError, "subject"),
+        ({"subject": True}, HeaderError, "subject"),
         ({"cc": "cc@x\r\nRCPT TO:<evil@x>"}, AddressError, "cc"),
         ({"bcc": "Joe <joe@x>"}, AddressError, "bcc"),
         ({"cc": 42}, AddressError, "cc: expected a string or a list"),
