@@ -396,22 +396,42 @@ def _is_program(spec: Sequence[object]) -> bool:
 
 
 def parse_transport(spec: object) -> Union[MailServer, MailProgram]:
-    """Like :func:`parse_mail_server`, also accepting send_letter's ``(":program", cmd)``."""
+    """Like :func:`parse_mail_server`, also accepting send_letter's ``:program`` forms.
+
+    As in Allegro: ``(:program . "sendmail -t -i")``, in Python ``(":program", "sendmail
+    -t -i")``, is a command line run by the shell; ``(:program "/usr/sbin/sendmail" "-t"
+    "-i")``, in Python ``(":program", "/usr/sbin/sendmail", "-t", "-i")``, is an argv run
+    without a shell, and so is ``(":program", ["sendmail", "-t"])``.  In Lisp text a
+    proper list is always the argv form: ``(:program "sendmail -t -i")`` runs a program
+    named ``sendmail -t -i``, as Allegro does (README "Porting notes").
+    """
     if isinstance(spec, MailProgram):
         return spec
+    from_lisp = False
     if isinstance(spec, str) and spec.strip().startswith(("(", "'(")):
         spec = _read(spec)
+        from_lisp = True
     if isinstance(spec, (list, tuple)) and spec and _is_program(spec):
-        if len(spec) != 2:
-            raise _spec_error(spec, '(":program", "command") or (":program", ["argv", ...])')
-        command = spec[1]
-        if isinstance(command, str) and command.strip():
-            return MailProgram(command)
-        if (
-            isinstance(command, (list, tuple))
-            and command
-            and all(isinstance(arg, str) for arg in command)
-        ):
-            return MailProgram(tuple(command))
-        raise _spec_error(spec, "a command string or a non-empty list of strings after :program")
+        return _program(spec, argv=len(spec) > 2 or (from_lisp and isinstance(spec, list)))
     return parse_mail_server(spec)
+
+
+def _program(spec: Sequence[object], *, argv: bool) -> MailProgram:
+    expected = (
+        '(":program", "command line") for the shell, or (":program", "program", "arg", ...) '
+        'or (":program", ["program", "arg", ...]) for an argv'
+    )
+    rest = list(spec[1:])
+    if len(rest) == 1 and isinstance(rest[0], (list, tuple)):
+        rest, argv = list(rest[0]), True
+    if not rest or not all(isinstance(arg, str) for arg in rest):
+        raise _spec_error(spec, f"{expected}: strings after :program")
+    if argv:
+        if not rest[0]:
+            raise _spec_error(spec, f"{expected}: the program's name is empty")
+        return MailProgram(tuple(str(arg) for arg in rest))
+    command = rest[0]
+    assert isinstance(command, str)
+    if not command.strip():
+        raise _spec_error(spec, f"{expected}: the command line is empty")
+    return MailProgram(command)
