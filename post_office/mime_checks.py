@@ -288,7 +288,13 @@ def seven_bit_safe(data: bytes) -> bool:
 def file_source(file: object) -> Tuple[str, Any, Optional[str]]:
     """(kind, source, path-or-name) for make_mime_part's ``file``."""
     if isinstance(file, (str, os.PathLike)):
-        path = os.fsdecode(os.fspath(file))
+        try:
+            path = os.fsdecode(os.fspath(file))
+        except Exception as exc:  # the caller's __fspath__
+            raise MimeError(
+                f"file: the path object {show(file)} did not give a path "
+                f"({type(exc).__name__} from its __fspath__)"
+            ) from exc
         if not path:
             raise MimeError("file: an empty path names no file")
         try:

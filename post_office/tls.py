@@ -185,7 +185,10 @@ def _text(keyword: str, value: object) -> Optional[str]:
     if value is None or value is False:
         return None
     if isinstance(value, os.PathLike):
-        value = os.fsdecode(value)
+        try:
+            value = os.fsdecode(value)
+        except Exception:  # the caller's __fspath__
+            raise _fail(keyword, value, "a path whose __fspath__ gives a path") from None
     if isinstance(value, str) and value:
         if any(ch in value for ch in "\r\n\x00"):
             raise _fail(keyword, value, "a string without CR, LF or NUL")
