@@ -30,6 +30,7 @@ from .headers import (
     raw_header_names,
     raw_header_value,
 )
+from .lisp import Keyword
 from .mime import MimePart, append_subparts, make_mime_part
 from .mime_checks import ENCODINGS
 from .options import (
@@ -44,6 +45,8 @@ from .spec import MailProgram, MailServer, TransportArgument, parse_transport
 
 __all__ = ["Attachment", "Letter", "LetterOptions", "build_letter", "send_letter"]
 
+#: A header value: text, or what Allegro's ``~a`` writes for an int or a keyword.
+HeaderValue = Union[str, int, float, Keyword, None]
 #: One of send-letter's ``:attachments``: a file name, a path, a readable stream or a part.
 Attachment = Union[str, "os.PathLike[str]", IO[Any], MimePart]
 
@@ -62,8 +65,8 @@ class LetterOptions:
 
     cc: Optional[Recipients] = None
     bcc: Optional[Recipients] = None
-    subject: Optional[str] = None
-    reply_to: Optional[str] = None
+    subject: HeaderValue = None
+    reply_to: HeaderValue = None
     headers: Union[str, Sequence[str], None] = None
     attachments: Union[Attachment, Sequence[Attachment], None] = None
 
@@ -149,8 +152,8 @@ def send_letter(
     *,
     cc: Optional[Recipients] = None,
     bcc: Optional[Recipients] = None,
-    subject: Optional[str] = None,
-    reply_to: Optional[str] = None,
+    subject: HeaderValue = None,
+    reply_to: HeaderValue = None,
     headers: Union[str, Sequence[str], None] = None,
     login: Optional[str] = None,
     password: Union[str, OAuth2Token, None] = None,
@@ -170,10 +173,12 @@ def send_letter(
         (a file part, an attachment as in Allegro) or a MimePart (sent as it is).
     :param cc: Allegro's ``:cc``, addresses for the ``Cc:`` header and the envelope.
     :param bcc: Allegro's ``:bcc``: envelope only, never in a header.
-    :param subject: Allegro's ``:subject`` (RFC 2047 encoded when not ASCII).
-    :param reply_to: Allegro's ``:reply-to``, the ``Reply-To:`` value.
-    :param headers: Allegro's ``:headers``: a raw header line or a list of them, written
-        after the ones built here.
+    :param subject: Allegro's ``:subject`` (RFC 2047 encoded when not ASCII); an int or a
+        Keyword is written as Lisp's ``~a`` writes it; None or False: no ``Subject:``.
+    :param reply_to: Allegro's ``:reply-to``, the ``Reply-To:`` value (as ``subject``).
+    :param headers: Allegro's ``:headers``: a raw header line or a list of them (one
+        trailing newline allowed), written after the ones built here; a MIME header among
+        them (Content-Type...) replaces the part's own (README "Porting notes").
     :param login: Allegro's ``:login``; with ``password``, authenticate as send_smtp_auth.
     :param password: Allegro's ``:password`` (or an :class:`~post_office.OAuth2Token`).
     :param attachments: Allegro's ``:attachments``: a file name, :class:`os.PathLike`,

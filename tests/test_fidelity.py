@@ -505,3 +505,40 @@ def test_huge_integers_name_the_argument(spec: object, words: str) -> None:
         parse_mail_server(spec)
     with pytest.raises(MimeError, match="start"):
         make_mime_part(text="x", start=10**5000)
+
+
+# --------------------------------------------------------------------------- ported programs
+
+
+def test_ported_programs_from_the_porting_notes(smtp_plain, logo: Path) -> None:  # type: ignore[no-untyped-def]
+    """README "Porting notes" examples, sent to the test server."""
+    from post_office import send_letter
+
+    server = (smtp_plain.host, smtp_plain.port)
+    # a web app's HTML mail with its own MIME headers, and a (format nil "~a~%") line
+    send_letter(
+        server,
+        "app@example.test",
+        "you@example.test",
+        "<p>hi</p>",
+        subject=42,
+        headers=['Content-Type: text/html; charset="utf-8"', "Mime-Version: 1.0", "X-Run: 7\n"],
+    )
+    # an inline logo: attachmentp nil
+    image = make_mime_part(file=str(logo), attachmentp=None, id="<logo@corp>")
+    html = make_mime_part(text="<img src='cid:logo@corp'>", content_type="text/html")
+    send_letter(
+        server,
+        "app@example.test",
+        "you@example.test",
+        make_mime_part(content_type="multipart/related", subparts=[html, image]),
+    )
+    first, second = (
+        message_from_bytes(m.content, policy=policy.default) for m in smtp_plain.messages
+    )
+    assert first["Subject"] == "42" and first["X-Run"] == "7"
+    assert first.get_content_type() == "text/html" and first.get_content().rstrip() == "<p>hi</p>"
+    assert first.get_all("Content-Type") is not None and len(first.get_all("Content-Type")) == 1
+    logo_part = list(second.iter_parts())[1]
+    assert logo_part["Content-Disposition"] == "inline"
+    assert logo_part.get_content() == DATA
