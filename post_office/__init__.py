@@ -45,11 +45,14 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
         StartTLSError,
         TLSError,
     )
+    from .headers import decode_header_text
     from .letter import send_letter
     from .lisp import Keyword, read_lisp, to_lisp
     from .mime import (
         MimePart,
+        base64_encode_stream,
         make_mime_part,
+        map_over_parts,
         mime_get_header,
         mime_part_boundary,
         mime_part_constructed_p,
@@ -63,6 +66,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
         mime_part_subtype,
         mime_part_type,
         mime_part_writer,
+        qp_encode_stream,
         seed_boundaries,
         with_mime_part_constructed_stream,
     )
@@ -73,7 +77,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
     from .sink_certs import make_throwaway_certificate
     from .sink_store import ReceivedMessage
     from .spec import MailProgram, MailServer, parse_mail_server
-    from .tls import TlsSettings, make_ssl_context
+    from .tls import Secret, TlsSettings, make_ssl_context
 
 __version__ = "0.1.0"
 
@@ -90,6 +94,11 @@ dns_nameservers: Optional[List[str]] = None
 
 #: Where each public name lives.
 _LAZY = {
+    "Secret": "tls",
+    "base64_encode_stream": "mime",
+    "decode_header_text": "headers",
+    "map_over_parts": "mime",
+    "qp_encode_stream": "mime",
     "AddressError": "errors",
     "AddressSyntaxError": "errors",
     "AddressTypeError": "errors",
@@ -206,6 +215,7 @@ __all__ = [
     "SMTPError",
     "SMTPTimeoutError",
     "SMTPUTF8Error",
+    "Secret",
     "SenderRefusedError",
     "ServerDisconnectedError",
     "ServerSpecError",
@@ -216,12 +226,15 @@ __all__ = [
     "StartTLSError",
     "TLSError",
     "TlsSettings",
+    "base64_encode_stream",
+    "decode_header_text",
     "dns_mode",
     "dns_nameservers",
     "extract_email_addresses",
     "make_mime_part",
     "make_ssl_context",
     "make_throwaway_certificate",
+    "map_over_parts",
     "mime_get_header",
     "mime_part_boundary",
     "mime_part_constructed_p",
@@ -237,6 +250,7 @@ __all__ = [
     "mime_part_writer",
     "parse_email_address",
     "parse_mail_server",
+    "qp_encode_stream",
     "read_lisp",
     "seed_boundaries",
     "send_letter",

@@ -209,7 +209,7 @@ ENTRIES = [
     ),
     Entry(
         "send_letter headers (a list)",
-        lambda s, c: _letter(s, headers=["X-Fine: yes", f"X-Note: {c}"]),
+        lambda s, c: _letter(s, headers=["X-Fine: yes", f"X-Note: {c}tail"]),
         HeaderError,
         "headers[1]",
         header=True,
