@@ -155,8 +155,8 @@ def check_raw_header_lines(headers: object, argument: str = "headers") -> List[s
         names = [f"{argument}[{i}]" for i in range(len(headers))]
     else:
         raise HeaderError(
-            f"{argument}: expected a raw header line (str) or a list of them, got "
-            f"{type(headers).__name__} {_show(headers)}"
+            f"{argument}: Unknown headers format: {type(headers).__name__} {_show(headers)}: "
+            "expected a raw header line (str) or a list of them"
         )
     checked: List[str] = []
     for line, name in zip(lines, names):

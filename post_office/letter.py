@@ -228,8 +228,8 @@ def _recipients(value: object, argument: str, *, required: bool) -> List[str]:
         return []
     if not isinstance(value, (str, list, tuple)):
         raise AddressError(
-            f"{argument}: expected a string or a list of strings, got "
-            f"{type(value).__name__} {show(value)}"
+            f"{argument} should be a string or list, not {type(value).__name__} "
+            f"{show(value)}: give a bare address or a list of them"
         )
     return check_recipients(value, argument)
 
@@ -301,8 +301,9 @@ def _message_part(message: object, raw_headers: Sequence[str] = ()) -> MimePart:
     if is_stream(message):
         return make_mime_part(file=cast(Any, message))
     raise MessageArgumentError(
-        f"message: expected a str, a readable stream or a MimePart made by make_mime_part, "
-        f"got {type(message).__name__} {show(message)}"
+        f"message must be a string, stream, or mime-part-constructed, not "
+        f"{type(message).__name__} {show(message)}: give a str, a readable stream or a "
+        "MimePart made by make_mime_part"
     )
 
 
@@ -326,8 +327,9 @@ def _attachment_parts(attachments: object) -> List[MimePart]:
                 raise MimeError(f"{argument}: {exc}") from exc
         else:
             raise MessageArgumentError(
-                f"{argument}: expected a file name, a path, a readable stream or a MimePart, "
-                f"got {type(item).__name__} {show(item)} (a str attachment is a file name)"
+                f"{argument}: attachments must be filenames, streams, or "
+                f"mime-part-constructed, not {type(item).__name__} {show(item)}: give a "
+                "file name, a path, a readable stream or a MimePart (a str is a file name)"
             )
     return parts
 

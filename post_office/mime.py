@@ -186,7 +186,7 @@ def make_mime_part(
     header, name, id or description holds CR, LF or another control character.
     """
     if text is not None and file is not None:
-        raise MimeError("only one of text and file may be specified")
+        raise MimeError("Only one of :text or :file may be specified (text= or file=, not both)")
     has_subparts = subparts is not None
     codec = check_codec(external_format)
 
@@ -215,7 +215,9 @@ def make_mime_part(
     if has_subparts and not multipart:
         raise MimeError(f"subparts may not be specified for non-multipart parts ({main}/{sub})")
     if not multipart and text is None and file is None:
-        raise MimeError("one of text or file must be specified (or subparts, for a multipart)")
+        raise MimeError(
+            "One of :text or :file must be specified (text= or file=; or subparts= for a multipart)"
+        )
     if multipart and (text is not None or file is not None):
         raise MimeError(f"a {main}/{sub} part is made of subparts; text and file do not apply")
     parts: Tuple[MimePart, ...] = ()

@@ -147,7 +147,7 @@ def check_token(value: object, argument: str, what: str) -> str:
 def check_content_type(content_type: object) -> Tuple[str, str]:
     if not isinstance(content_type, str) or "/" not in content_type:
         raise MimeError(
-            f"content_type: invalid content-type {show(content_type)}: expected "
+            f"content_type: Invalid content-type: {show(content_type)}: expected "
             "'type/subtype' such as 'text/plain'"
         )
     if ";" in content_type:

@@ -429,12 +429,12 @@ def test_explicit_boundary_collisions_raise() -> None:
 @pytest.mark.parametrize(
     ("keywords", "match"),
     [
-        ({"text": "a", "file": io.BytesIO(b"b")}, "only one of text and file"),
-        ({}, "one of text or file must be specified"),
-        ({"content_type": "text/plain"}, "one of text or file"),
+        ({"text": "a", "file": io.BytesIO(b"b")}, "Only one of :text or :file may be specified"),
+        ({}, "One of :text or :file must be specified"),
+        ({"content_type": "text/plain"}, "One of :text or :file"),
         ({"text": "a", "content_type": "text/plain", "subparts": []}, "subparts may not be"),
         ({"text": "a", "subparts": []}, "made of subparts"),
-        ({"text": "a", "content_type": "plain"}, "invalid content-type 'plain'"),
+        ({"text": "a", "content_type": "plain"}, "Invalid content-type: 'plain'"),
         ({"text": "a", "content_type": "text/plain; format=flowed"}, "parameters="),
         ({"text": "a", "content_type": "te xt/plain"}, "media type"),
         ({"text": "a", "encoding": "uuencode"}, "is not one of"),
