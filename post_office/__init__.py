@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
         AuthenticationError,
         CertificateError,
         ConnectError,
+        ConnectionFailedError,
         ConnectTimeoutError,
         DataError,
         HeaderError,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
         SMTPError,
         SMTPTimeoutError,
         SMTPUTF8Error,
+        SocketError,
         StartTLSError,
         TLSError,
     )
@@ -94,6 +96,8 @@ dns_nameservers: Optional[List[str]] = None
 
 #: Where each public name lives.
 _LAZY = {
+    "ConnectionFailedError": "errors",
+    "SocketError": "errors",
     "Secret": "tls",
     "base64_encode_stream": "mime",
     "decode_header_text": "headers",
@@ -194,6 +198,7 @@ __all__ = [
     "CertificateError",
     "ConnectError",
     "ConnectTimeoutError",
+    "ConnectionFailedError",
     "DataError",
     "HeaderError",
     "HeloError",
@@ -223,6 +228,7 @@ __all__ = [
     "Sink",
     "SinkUnavailableError",
     "SmtpSession",
+    "SocketError",
     "StartTLSError",
     "TLSError",
     "TlsSettings",

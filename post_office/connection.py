@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .debug import Transcript
 from .errors import (
-    ConnectError,
+    ConnectionFailedError,
     ConnectTimeoutError,
     ProtocolError,
     ServerDisconnectedError,
@@ -78,7 +78,7 @@ def command_bytes(line: str, shown: str) -> bytes:
 
 def _connect_failure(
     targets: Sequence[Target], port: int, failures: Sequence[str], timed_out: bool
-) -> ConnectError:
+) -> ConnectionFailedError:
     if len(failures) == 1:
         target = targets[0]
         name = target.name if target.name == target.address else f"{target.name} ({target.address})"
@@ -86,7 +86,7 @@ def _connect_failure(
         text = f"initial connect failed: could not connect to {name} port {port}: {why}"
     else:
         text = "initial connect failed: could not connect to any address: " + "; ".join(failures)
-    return (ConnectTimeoutError if timed_out and failures else ConnectError)(text)
+    return (ConnectTimeoutError if timed_out and failures else ConnectionFailedError)(text)
 
 
 @functools.lru_cache(maxsize=16)

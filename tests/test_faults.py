@@ -52,6 +52,7 @@ from post_office import (
     AuthenticationError,
     CertificateError,
     ConnectError,
+    ConnectionFailedError,
     DataError,
     HeloError,
     ProtocolError,
@@ -60,6 +61,7 @@ from post_office import (
     ServerDisconnectedError,
     SMTPError,
     SMTPTimeoutError,
+    SocketError,
     StartTLSError,
     TLSError,
     send_smtp,
@@ -349,7 +351,8 @@ def test_connect_refused(no_leaks: Callable[[FaultServer, Callable[[], None]], O
             lambda: send_smtp(("127.0.0.1", port), FROM, TO, MESSAGE, timeout=TIMEOUT),
         )
     error = outcome.error
-    assert type(error) is ConnectError, repr(error)
+    assert type(error) is ConnectionFailedError, repr(error)
+    assert isinstance(error, ConnectError) and isinstance(error, SocketError)
     assert isinstance(error, smtplib.SMTPConnectError)
     assert error.code is None and f"port {port}" in str(error)
     assert outcome.elapsed < TIMEOUT + MARGIN
