@@ -38,6 +38,18 @@ from servers import (
     start_loopback_server,
 )
 
+# --------------------------------------------------------------------------- xdist
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """With pytest-xdist disabled (``-p no:xdist``), accept and ignore the
+    ``--numprocesses`` and ``--dist`` that pyproject.toml's addopts pass to it."""
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist", "pytest-xdist is disabled: these are ignored")
+        group.addoption("--numprocesses", default=None)
+        group.addoption("--dist", default="no")
+
+
 # --------------------------------------------------------------------------- hypothesis
 
 settings.register_profile(
