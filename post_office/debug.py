@@ -75,7 +75,7 @@ def warn(message: str, category: Type[Warning] = UserWarning) -> None:
     """``warnings.warn`` pointing at the caller's line, outside this package, whichever
     entry point (and however many of our frames) led here."""
     frame = sys._getframe(1)
-    level = 1
+    level = 2  # stacklevel 1 would be this function itself
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame = frame.f_back  # type: ignore[assignment]
         level += 1

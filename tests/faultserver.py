@@ -10,23 +10,35 @@ scripted gets a normal, successful reply, so a script names only the fault under
 
 Stages (the keys of a script): ``"greeting"``, ``"EHLO"``, ``"HELO"``, ``"STARTTLS"``,
 ``"TLS"`` (the TLS handshake, after a 220 to STARTTLS or at once with ``implicit_tls``),
-``"AUTH"``, ``"MAIL"``, ``"RCPT"`` (every RCPT) or ``"RCPT n"`` (the n-th, from 1),
-``"DATA"`` (the command), ``"BODY"`` (while the body arrives: after its first bytes),
-``"END"`` (the reply after the end-of-data line), ``"RSET"``, ``"QUIT"``, ``"NOOP"``.
+``"AUTH"``, ``"MAIL"``, ``"RCPT"`` (every RCPT) or ``"RCPT n"`` (the n-th of a
+transaction, from 1), ``"DATA"`` (the command), ``"BODY"`` (while the body arrives: after
+its first bytes), ``"END"`` (the reply after the end-of-data line), ``"RSET"``, ``"QUIT"``,
+``"NOOP"``.  ``"MAIL n"`` and ``"END n"`` name the n-th transaction of the server's life
+(its n-th MAIL, counted from 1 over all connections), so a script can fault the second
+message of a session and let the retry on the next connection through.
 
 Actions (the values): :func:`reply` / :func:`raw` bytes (a malformed reply, a reply with a
 bare LF, a multi-line reply are all just bytes), :func:`split` (the same bytes in several
-packets), :func:`hangup` (a reply, then close), :data:`DISCONNECT`, :data:`SILENCE` (say
-nothing more: at a command, read and discard until the client hangs up; in the body, also
-stop reading, so the client's send blocks), :data:`GARBAGE` (something that is not SMTP),
-:func:`endless` (send a chunk forever).  In the TLS stage, a reply or garbage is sent in
+packets), :func:`hangup` (a reply, then close), :func:`drop` (replies in separate
+packets, then close: an idle timeout firing after a reply), :data:`DISCONNECT`,
+:data:`SILENCE` (say nothing more: at a command, read and discard until the client hangs
+up; in the body, also stop reading, so the client's send blocks), :func:`then_silence` (a
+reply, then silence), :data:`GARBAGE` (something that is not SMTP), :func:`endless` (send
+a chunk forever).  In the TLS stage, a reply or garbage is sent in
 place of the handshake after the ClientHello was read, and a disconnect or silence happens
 after reading it.
 
 The server records every connection (:class:`ConnectionRecord`): the commands, the raw
 DATA bytes through the end-of-data line, the bytes after it, and how the connection ended
 (``"client"`` when the client hung up first: the evidence that it closed its socket).
-Connections are served one at a time, in the order they come.
+Connections are served one at a time, in the order they come.  Each command's
+:class:`Arrival` says which ``recv`` completed it and how many earlier replies were still
+held back, so a test sees how a client pipelines.
+
+With ``pipelining=True`` the server advertises PIPELINING (RFC 2920) and behaves as that
+RFC lets a server: the replies to MAIL and RCPT are held until the group ends (DATA, or
+any other command) and then sent in one write, so a client that waited for each reply
+would never get one.  A scripted action other than a plain reply first sends what is held.
 
 Also here: :func:`open_fds` and :func:`sockets_to`, the file-descriptor counts the fault
 tests use to prove that the client closed its socket.  They read ``/proc``: a test that
@@ -75,7 +87,7 @@ class Action:
     """What the server does at one stage; build them with the helpers below."""
 
     kind: str
-    """One of "send", "split", "hangup", "disconnect", "silence", "endless"."""
+    """One of "send", "split", "hangup", "drop", "disconnect", "silence", "endless"."""
     parts: Tuple[bytes, ...] = ()
 
     @property
@@ -96,6 +108,19 @@ def raw(data: bytes) -> Action:
 def hangup(*lines: str) -> Action:
     """A reply, then close the connection at once (a 421 the way busy servers send it)."""
     return Action("hangup", reply(*lines).parts)
+
+
+def drop(*lines: str) -> Action:
+    """Each reply line in its own packet, a short pause apart, then close:
+    ``drop("250 2.0.0 OK", "421 4.4.2 idle too long")`` is an idle timeout that fires just
+    after a message was accepted."""
+    return Action("drop", tuple(reply(line).data for line in lines))
+
+
+def then_silence(*lines: str) -> Action:
+    """A reply (in one write), then :data:`SILENCE`: the ``421`` sent with the last ``250``
+    by a server that then waits for the client to hang up."""
+    return Action("silence", reply(*lines).parts)
 
 
 def split(*parts: bytes) -> Action:
@@ -129,14 +154,29 @@ FAULTS: Dict[str, Action] = {
 # --------------------------------------------------------------------------- records
 
 
+@dataclasses.dataclass(frozen=True)
+class Arrival:
+    """How one line of :attr:`ConnectionRecord.commands` arrived."""
+
+    line: bytes
+    recv: int
+    """Which ``recv`` on this connection completed the line (1 for the first)."""
+    unanswered: int
+    """Earlier commands still without a reply when it was read (held by ``pipelining``)."""
+
+
 @dataclasses.dataclass
 class ConnectionRecord:
     """What the server saw on one connection."""
 
     commands: List[bytes] = dataclasses.field(default_factory=list)
     """Every line the client sent outside DATA, without its line ending."""
+    arrivals: List[Arrival] = dataclasses.field(default_factory=list)
+    """How each of :attr:`commands` arrived, in the same order."""
     data: Optional[bytes] = None
     """The raw bytes after the 354, through the end-of-data line (the last message)."""
+    messages: List[bytes] = dataclasses.field(default_factory=list)
+    """:attr:`data` of every message on this connection, in order."""
     after_data: bytes = b""
     """Every byte the client sent after the end-of-data line (normally ``b"QUIT\\r\\n"``)."""
     tls: bool = False
@@ -163,8 +203,10 @@ class FaultServer:
 
     ``script`` maps stages to actions (see the module docstring); ``ehlo_keywords`` are
     advertised after EHLO, plus ``STARTTLS`` when ``tls_context`` is given (and TLS is not
-    on yet) and ``AUTH <auth>`` when ``auth`` is given.  ``implicit_tls`` starts TLS at once.
-    Change :attr:`script` between connections freely.
+    on yet), ``AUTH <auth>`` when ``auth`` is given and ``PIPELINING`` with ``pipelining``
+    (which also holds replies back, see the module docstring).  ``implicit_tls`` starts TLS
+    at once.  Change :attr:`script` between connections freely.  :attr:`transactions`
+    counts the MAIL commands received so far, on all connections.
     """
 
     def __init__(
@@ -175,6 +217,7 @@ class FaultServer:
         tls_context: Optional[ssl.SSLContext] = None,
         implicit_tls: bool = False,
         auth: Optional[str] = None,
+        pipelining: bool = False,
     ) -> None:
         if implicit_tls and tls_context is None:
             raise ValueError("implicit_tls needs a tls_context")
@@ -183,6 +226,8 @@ class FaultServer:
         self.tls_context = tls_context
         self.implicit_tls = implicit_tls
         self.auth = auth
+        self.pipelining = pipelining
+        self.transactions = 0
         self.host = HOST
         self.connections: List[ConnectionRecord] = []
         self._changed = threading.Condition()
@@ -217,6 +262,7 @@ class FaultServer:
         """Forget the recorded connections (between hypothesis examples)."""
         with self._changed:
             self.connections.clear()
+            self.transactions = 0
 
     def wait_for(self, count: int, timeout: float = SAFETY_TIMEOUT) -> List[ConnectionRecord]:
         """Wait until ``count`` connections have ended, and return the records."""
@@ -338,6 +384,9 @@ class _Handler:
         self.rcpt_count = 0
         self.in_body = False
         self.after_data = False
+        self.recvs = 0
+        self.transaction = 0  # the server's number of the current transaction
+        self.held: List[bytes] = []  # replies held back by ``pipelining``
 
     # -- I/O
     def _recv(self) -> bytes:
@@ -349,6 +398,7 @@ class _Handler:
         if not data:
             self._hung_up()
             raise _Hangup()
+        self.recvs += 1
         if self.after_data:
             self.record.after_data += data
         return data
@@ -358,6 +408,13 @@ class _Handler:
             self.buffer += self._recv()
         line, _, self.buffer = self.buffer.partition(b"\n")
         return line.rstrip(b"\r")
+
+    def _take_line(self) -> bytes:
+        """The next line from the client, recorded as a command with its arrival."""
+        line = self._readline()
+        self.record.commands.append(line)
+        self.record.arrivals.append(Arrival(line, self.recvs, len(self.held)))
+        return line
 
     def _send(self, data: bytes) -> None:
         try:
@@ -375,21 +432,37 @@ class _Handler:
     def _action(self, stage: str, default: Action) -> Action:
         return self.server.script.get(stage, default)
 
-    def _perform(self, action: Action) -> None:
-        """Carry out ``action``; raise :class:`_Hangup` when it ends the connection."""
+    def _perform(self, action: Action, *, hold: bool = False) -> None:
+        """Carry out ``action``; raise :class:`_Hangup` when it ends the connection.
+
+        With ``hold`` (a MAIL or RCPT under ``pipelining``) a plain reply is kept back;
+        otherwise what is held goes first (in the same write as a plain reply).
+        """
+        if action.kind == "send" and hold:
+            self.held.append(action.data)
+            return
+        held, self.held = b"".join(self.held), []
         if action.kind == "send":
-            self._send(action.data)
-        elif action.kind == "split":
+            self._send(held + action.data)
+            return
+        if held:
+            self._send(held)
+        if action.kind in ("split", "drop"):
             for index, part in enumerate(action.parts):
                 if index:
                     time.sleep(SPLIT_PAUSE)
                 self._send(part)
+            if action.kind == "drop":
+                self.record.ended_by = "server"
+                raise _Hangup()
         elif action.kind in ("disconnect", "hangup"):
             if action.parts:
                 self._send(action.data)
             self.record.ended_by = "server"
             raise _Hangup()
         elif action.kind == "silence":
+            if action.parts:
+                self._send(action.data)
             if self.in_body:
                 self.server._release.wait(SAFETY_TIMEOUT)  # not even reading
                 self.record.ended_by = "released"
@@ -415,9 +488,7 @@ class _Handler:
                 self._handshake()
             self._perform(self._action("greeting", reply(f"220 {NAME} ESMTP fault server")))
             while True:
-                line = self._readline()
-                self.record.commands.append(line)
-                self._command(line)
+                self._command(self._take_line())
         except _Hangup:
             pass
 
@@ -425,6 +496,8 @@ class _Handler:
         verb = line.split(b" ", 1)[0].decode("ascii", "replace").upper()
         if verb == "EHLO":
             keywords = list(self.server.ehlo_keywords)
+            if self.server.pipelining:
+                keywords.append("PIPELINING")
             if self.server.tls_context is not None and not self.record.tls:
                 keywords.append("STARTTLS")
             if self.server.auth:
@@ -444,11 +517,16 @@ class _Handler:
             self._auth(line)
         elif verb == "MAIL":
             self.rcpt_count = 0
-            self._perform(self._action("MAIL", reply("250 2.1.0 OK")))
+            self.server.transactions += 1
+            self.transaction = self.server.transactions
+            default = self._action("MAIL", reply("250 2.1.0 OK"))
+            hold = self.server.pipelining
+            self._perform(self._action(f"MAIL {self.transaction}", default), hold=hold)
         elif verb == "RCPT":
             self.rcpt_count += 1
             default = self._action("RCPT", reply("250 2.1.5 OK"))
-            self._perform(self._action(f"RCPT {self.rcpt_count}", default))
+            hold = self.server.pipelining
+            self._perform(self._action(f"RCPT {self.rcpt_count}", default), hold=hold)
         elif verb == "DATA":
             action = self._action("DATA", reply("354 End data with <CR><LF>.<CR><LF>"))
             self._perform(action)
@@ -462,7 +540,7 @@ class _Handler:
             self._perform(self._action("QUIT", reply("221 2.0.0 Bye")))
             self._drain_until_hangup()
         else:
-            self._send(b"500 5.5.2 Error: command not recognized\r\n")
+            self._perform(reply("500 5.5.2 Error: command not recognized"))
 
     def _drain_until_hangup(self) -> None:
         while True:
@@ -476,10 +554,10 @@ class _Handler:
             if mechanism == b"LOGIN":
                 for prompt in (b"VXNlcm5hbWU6", b"UGFzc3dvcmQ6"):
                     self._send(b"334 " + prompt + b"\r\n")
-                    self.record.commands.append(self._readline())
+                    self._take_line()
             elif mechanism == b"PLAIN" and len(words) == 2:
                 self._send(b"334 \r\n")
-                self.record.commands.append(self._readline())
+                self._take_line()
         self._perform(action)
 
     def _body(self) -> None:
@@ -504,12 +582,14 @@ class _Handler:
             data += self._recv()
         cut = end + len(TERMINATOR)
         self.record.data, self.buffer = bytes(data[2:cut]), bytes(data[cut:])
+        self.record.messages.append(self.record.data)
         self.record.after_data = self.buffer
         self.after_data = True
         if body_action is not None and not acted:  # the whole body came in one packet
             self._perform(body_action)
         elif body_action is None:
-            self._perform(self._action("END", reply("250 2.0.0 OK queued")))
+            default = self._action("END", reply("250 2.0.0 OK queued"))
+            self._perform(self._action(f"END {self.transaction}", default))
 
     def _handshake(self) -> None:
         """The TLS stage: a real server-side handshake, or the scripted fault instead."""

@@ -46,7 +46,7 @@ def test_show_never_calls_user_repr(value: object) -> None:
 
 def test_show_is_bounded_and_cheap() -> None:
     assert len(show("x" * 10_000_000)) <= 120
-    assert len(show(list(range(10_000_000)))) <= 120
+    assert len(show(list(range(1_000_000)))) <= 120
     assert len(show("x" * 1000, 60)) == 60 and show("x" * 1000, 60).endswith("...")
 
 

@@ -1,28 +1,27 @@
 """smtp_session: many messages over one connection, against real loopback servers.
 
 Two kinds of server: aiosmtpd (the fixtures, optionally advertising PIPELINING through
-:class:`PipeliningHandler`), and :class:`ScriptedServer`, a small socket server in this
-file that records, for every command, how it arrived on the wire (which ``recv`` brought
-it, how many earlier commands were still unanswered) and can hang up at chosen moments.
+:class:`PipeliningHandler`), and the scripted ``faultserver.FaultServer``
+(``fault_server_factory``), which records, for every command, how it arrived on the wire
+(which ``recv`` brought it, how many earlier replies it still held back under
+``pipelining=True``) and hangs up at chosen moments of chosen transactions.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import email
 import email.message
 import email.policy
 import io
-import socket
-import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
+from faultserver import DISCONNECT, Arrival, FaultServer, drop, hangup, then_silence
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracles import unstuff
 from servers import READY_TIMEOUT, LoopbackServer, RecordingHandler
 
 import post_office
@@ -115,180 +114,12 @@ def drop_idle_connections(server: LoopbackServer) -> None:
 # --------------------------------------------------------------------------- scripted
 
 
-@dataclasses.dataclass
-class Received:
-    connection: int
-    """1 for the first connection the server accepted."""
-    line: str
-    recv: int
-    """Which ``recv()`` on this connection completed the line (1 for the first)."""
-    unanswered: int
-    """Earlier commands on this connection still without a reply when this one arrived."""
-
-
-class ScriptedServer:
-    """A small SMTP responder on 127.0.0.1, one connection at a time, in a thread.
-
-    With ``pipelining`` it advertises PIPELINING and behaves as RFC 2920 lets a server:
-    replies to MAIL and RCPT are held until the group ends (DATA, or any other command),
-    so a client that waited for each reply would never get one.  Without it, every
-    command is answered at once.  Faults, by transaction number (MAIL FROM commands
-    counted from 1 over all connections):
-
-    - ``close_on_mail``: hang up on receiving that MAIL FROM, without a reply;
-    - ``refuse_421_on_mail``: answer it ``421`` and hang up (a server going down);
-    - ``close_after_body``: read the whole body, then hang up without the final reply;
-    - ``idle_drop_after``: after accepting that message, say ``421`` (idle timeout) and
-      hang up; :meth:`wait_for` ``dropped`` to know it happened;
-    - ``notice_421_after``: send the final reply of that message and a ``421`` in one
-      write, then keep the connection open, reading, until the client hangs up.
-    """
-
-    def __init__(self, *, pipelining: bool) -> None:
-        self.pipelining = pipelining
-        self.close_on_mail: Set[int] = set()
-        self.refuse_421_on_mail: Set[int] = set()
-        self.close_after_body: Set[int] = set()
-        self.idle_drop_after: Set[int] = set()
-        self.notice_421_after: Set[int] = set()
-        self.unanswered = b""  # what came after a notice_421_after
-        self.received: List[Received] = []
-        self.bodies: List[Tuple[int, bytes]] = []
-        self.connections = 0
-        self.transactions = 0
-        self.dropped = 0
-        self._changed = threading.Condition()
-        self._stopping = False
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.host, self.port = self._listener.getsockname()[:2]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def wait_for(self, predicate: Callable[[], bool]) -> bool:
-        with self._changed:
-            return self._changed.wait_for(predicate, READY_TIMEOUT)
-
-    def _changed_now(self) -> None:
-        with self._changed:
-            self._changed.notify_all()
-
-    def stop(self) -> None:
-        self._stopping = True
-        with contextlib.suppress(OSError):  # wake the accept()
-            socket.create_connection((self.host, self.port), READY_TIMEOUT).close()
-        self._thread.join(READY_TIMEOUT)
-        self._listener.close()
-
-    def _serve(self) -> None:
-        while True:
-            client, _ = self._listener.accept()
-            if self._stopping:
-                client.close()
-                return
-            with client:
-                client.settimeout(READY_TIMEOUT)
-                self.connections += 1
-                with contextlib.suppress(OSError):  # the client hung up
-                    self._converse(client, self.connections)
-            self._changed_now()
-
-    def _converse(self, client: socket.socket, number: int) -> None:
-        client.sendall(b"220 scripted ESMTP\r\n")
-        buffer = b""
-        recvs = 0
-        held: List[bytes] = []
-        in_data = False
-        while True:
-            data = client.recv(65536)
-            if not data:
-                return
-            recvs += 1
-            buffer += data
-            while True:
-                if in_data:
-                    if buffer.startswith(b".\r\n"):
-                        content, buffer = b"", buffer[3:]
-                    else:
-                        end = buffer.find(b"\r\n.\r\n")
-                        if end < 0:
-                            break
-                        content, buffer = buffer[: end + 2], buffer[end + 5 :]
-                    in_data = False
-                    with self._changed:
-                        self.bodies.append((number, content.replace(b"\r\n..", b"\r\n.")))
-                        self._changed.notify_all()
-                    if self.transactions in self.close_after_body:
-                        return
-                    if self.transactions in self.notice_421_after:
-                        client.sendall(b"250 2.0.0 accepted\r\n421 4.4.2 closing soon\r\n")
-                        while True:  # whatever the client says now gets no answer
-                            data = client.recv(65536)
-                            if not data:
-                                return
-                            self.unanswered += data
-                    client.sendall(b"250 2.0.0 accepted\r\n")
-                    if self.transactions in self.idle_drop_after:
-                        client.sendall(b"421 4.4.2 idle too long, closing\r\n")
-                        client.shutdown(socket.SHUT_WR)
-                        self.dropped += 1
-                        return
-                    continue
-                line, newline, rest = buffer.partition(b"\r\n")
-                if not newline:
-                    break
-                buffer = rest
-                text = line.decode("utf-8")
-                verb = text.split(" ", 1)[0].split(":", 1)[0].upper()
-                with self._changed:
-                    self.received.append(Received(number, text, recvs, len(held)))
-                    self._changed.notify_all()
-                if verb == "MAIL":
-                    self.transactions += 1
-                    if self.transactions in self.close_on_mail:
-                        return
-                    if self.transactions in self.refuse_421_on_mail:
-                        client.sendall(b"421 4.3.2 shutting down\r\n")
-                        return
-                held.append(self._reply(verb))
-                if not (self.pipelining and verb in ("MAIL", "RCPT")):
-                    client.sendall(b"".join(held))
-                    held.clear()
-                if verb == "DATA":
-                    in_data = True
-                if verb == "QUIT":
-                    return
-
-    def _reply(self, verb: str) -> bytes:
-        if verb == "EHLO":
-            extensions = ["PIPELINING"] if self.pipelining else []
-            lines = ["scripted", *extensions, "8BITMIME", "HELP"]
-            return "".join(
-                f"250{'-' if i < len(lines) - 1 else ' '}{line}\r\n" for i, line in enumerate(lines)
-            ).encode()
-        if verb == "DATA":
-            return b"354 go ahead\r\n"
-        if verb == "QUIT":
-            return b"221 bye\r\n"
-        if verb in ("HELO", "MAIL", "RCPT", "RSET", "NOOP"):
-            return b"250 OK\r\n"
-        return b"502 not implemented\r\n"
-
-    def lines(self, connection: Optional[int] = None) -> List[str]:
-        return [r.line for r in self.received if connection in (None, r.connection)]
-
-
-@pytest.fixture
-def scripted() -> Iterator[Callable[..., ScriptedServer]]:
-    started: List[ScriptedServer] = []
-
-    def factory(*, pipelining: bool) -> ScriptedServer:
-        server = ScriptedServer(pipelining=pipelining)
-        started.append(server)
-        return server
-
-    yield factory
-    for server in started:
-        server.stop()
+def bodies(server: FaultServer, count: int) -> List[Tuple[int, bytes]]:
+    """(connection number from 1, content) of every message, once the server has seen
+    exactly ``count`` connections end."""
+    records = server.wait_for(count)
+    assert len(records) == count
+    return [(n, unstuff(data)) for n, record in enumerate(records, 1) for data in record.messages]
 
 
 # --------------------------------------------------------------------------- in order
@@ -547,74 +378,77 @@ def test_idle_disconnect_is_survived(aio_server: LoopbackServer) -> None:
     assert session.connections == 2
 
 
+Factory = Callable[..., FaultServer]
+IDLE_DROP = drop("250 2.0.0 accepted", "421 4.4.2 idle too long, closing")
+NOTICE_421 = then_silence("250 2.0.0 accepted", "421 4.4.2 closing soon")
+
+
 @pytest.mark.parametrize("pipelining", [False, True])
-def test_idle_drop_with_421_is_survived(
-    scripted: Callable[..., ScriptedServer], pipelining: bool
-) -> None:
-    server = scripted(pipelining=pipelining)
-    server.idle_drop_after = {1}
+def test_idle_drop_with_421_is_survived(fault_server_factory: Factory, pipelining: bool) -> None:
+    server = fault_server_factory({"END 1": IDLE_DROP}, pipelining=pipelining)
     with smtp_session(spec(server), timeout=TIMEOUT) as session:
         session.send_smtp(FROM, "you@example.test", "one")
-        assert server.wait_for(lambda: server.dropped == 1)
+        server.wait_for(1)  # the 421 was sent and the connection closed
         session.send_smtp(FROM, "you@example.test", "two")
-    assert [b for _, b in server.bodies] == [b"one\r\n", b"two\r\n"]
-    assert [c for c, _ in server.bodies] == [1, 2]
+    assert bodies(server, 2) == [(1, b"one\r\n"), (2, b"two\r\n")]
     # The dead connection got no command after the drop: the idle check caught it.
-    assert server.lines(1)[-1] == "DATA"
+    assert server.connections[0].verbs[-1] == "DATA"
+    assert server.connections[0].ended_by == "server"
 
 
 @pytest.mark.parametrize("pipelining", [False, True])
 def test_421_read_with_the_last_reply_is_seen_before_the_next_message(
-    scripted: Callable[..., ScriptedServer], pipelining: bool
+    fault_server_factory: Factory, pipelining: bool
 ) -> None:
     """The 421 came in the same packet as the 250: it sits in our buffer, not on the
     socket, and the idle check must still see it."""
-    server = scripted(pipelining=pipelining)
-    server.notice_421_after = {1}
+    server = fault_server_factory({"END 1": NOTICE_421}, pipelining=pipelining)
     with smtp_session(spec(server), timeout=TIMEOUT) as session:
         session.send_smtp(FROM, "you@example.test", "one")
         session.send_smtp(FROM, "you@example.test", "two")
-    assert [b for _, b in server.bodies] == [b"one\r\n", b"two\r\n"]
-    assert [c for c, _ in server.bodies] == [1, 2]
-    assert server.unanswered == b""  # nothing was sent on the closing connection
+    assert bodies(server, 2) == [(1, b"one\r\n"), (2, b"two\r\n")]
+    first = server.connections[0]
+    assert first.after_data == b""  # nothing was sent on the closing connection
+    assert first.ended_by == "client"
     assert session.connections == 2
 
 
+MAIL_FAULTS = {
+    "close_on_mail": DISCONNECT,
+    "refuse_421_on_mail": hangup("421 4.3.2 shutting down"),
+}
+
+
 @pytest.mark.parametrize("pipelining", [False, True])
-@pytest.mark.parametrize("fault", ["close_on_mail", "refuse_421_on_mail"])
+@pytest.mark.parametrize("fault", sorted(MAIL_FAULTS))
 def test_hang_up_racing_mail_from_is_retried_once(
-    scripted: Callable[..., ScriptedServer], pipelining: bool, fault: str
+    fault_server_factory: Factory, pipelining: bool, fault: str
 ) -> None:
     """The idle check passed, but the server hung up as MAIL FROM arrived: send again."""
-    server = scripted(pipelining=pipelining)
-    getattr(server, fault).add(2)
+    server = fault_server_factory({"MAIL 2": MAIL_FAULTS[fault]}, pipelining=pipelining)
     with smtp_session(spec(server), timeout=TIMEOUT) as session:
         session.send_smtp(FROM, "you@example.test", "one")
         session.send_smtp(FROM, "you@example.test", "two")
         session.send_smtp(FROM, "you@example.test", "three")
-    assert [b for _, b in server.bodies] == [b"one\r\n", b"two\r\n", b"three\r\n"]
-    assert [c for c, _ in server.bodies] == [1, 2, 2]
+    assert bodies(server, 2) == [(1, b"one\r\n"), (2, b"two\r\n"), (2, b"three\r\n")]
     assert session.connections == 2
 
 
-def test_reconnect_happens_only_once_per_message(scripted: Callable[..., ScriptedServer]) -> None:
-    server = scripted(pipelining=False)
-    server.close_on_mail = {1, 2}
+def test_reconnect_happens_only_once_per_message(fault_server_factory: Factory) -> None:
+    server = fault_server_factory({"MAIL 1": DISCONNECT, "MAIL 2": DISCONNECT})
     with smtp_session(spec(server), timeout=TIMEOUT) as session:
         with pytest.raises(ServerDisconnectedError):
             session.send_smtp(FROM, "you@example.test", "one")
         assert server.transactions == 2  # the first try and one retry
         session.send_smtp(FROM, "you@example.test", "two")  # a fresh connection
-    assert [b for _, b in server.bodies] == [b"two\r\n"]
-    assert server.connections == 3
+    assert bodies(server, 3) == [(3, b"two\r\n")]
 
 
 @pytest.mark.parametrize("pipelining", [False, True])
 def test_message_without_final_reply_is_never_sent_again(
-    scripted: Callable[..., ScriptedServer], pipelining: bool
+    fault_server_factory: Factory, pipelining: bool
 ) -> None:
-    server = scripted(pipelining=pipelining)
-    server.close_after_body = {2}
+    server = fault_server_factory({"END 2": DISCONNECT}, pipelining=pipelining)
     stream = io.BytesIO(b"two, from a stream")
     with smtp_session(spec(server), timeout=TIMEOUT) as session:
         session.send_smtp(FROM, "you@example.test", "one")
@@ -622,60 +456,68 @@ def test_message_without_final_reply_is_never_sent_again(
             session.send_smtp(FROM, "you@example.test", stream)
         assert "end of message" in str(caught.value)
         session.send_smtp(FROM, "you@example.test", "three")
-    assert [b for _, b in server.bodies] == [b"one\r\n", b"two, from a stream\r\n", b"three\r\n"]
-    assert [c for c, _ in server.bodies] == [1, 1, 2]
+    assert bodies(server, 2) == [
+        (1, b"one\r\n"),
+        (1, b"two, from a stream\r\n"),
+        (2, b"three\r\n"),
+    ]
     assert server.transactions == 3
 
 
 # --------------------------------------------------------------------------- PIPELINING
 
 
-def test_pipelining_is_used_when_offered(scripted: Callable[..., ScriptedServer]) -> None:
-    server = scripted(pipelining=True)
+def envelope_arrivals(arrivals: List[Arrival]) -> List[Arrival]:
+    return [a for a in arrivals if a.line.startswith((b"MAIL", b"RCPT", b"DATA"))]
+
+
+def test_pipelining_is_used_when_offered(fault_server_factory: Factory) -> None:
+    server = fault_server_factory(pipelining=True)
     with smtp_session(spec(server), timeout=TIMEOUT) as session:
         for n in range(3):
             session.send_smtp(FROM, ["a@example.test", "b@example.test", "c@example.test"], f"{n}")
-    groups = [r for r in server.received if r.line.split(":")[0] in ("MAIL FROM", "RCPT TO")]
-    groups += [r for r in server.received if r.line == "DATA"]
+    assert bodies(server, 1) == [(1, b"0\r\n"), (1, b"1\r\n"), (1, b"2\r\n")]
+    groups = envelope_arrivals(server.connections[0].arrivals)
     assert len(groups) == 15
-    by_recv = {}
-    for r in groups:
-        by_recv.setdefault(r.recv, []).append(r)
+    by_recv: Dict[int, List[Arrival]] = {}
+    for arrival in groups:
+        by_recv.setdefault(arrival.recv, []).append(arrival)
     # Each transaction's five commands came in one write (one recv) ...
     assert sorted(len(g) for g in by_recv.values()) == [5, 5, 5]
     for group in by_recv.values():
-        assert [r.line.split(":")[0] for r in group] == ["MAIL FROM"] + ["RCPT TO"] * 3 + ["DATA"]
+        assert [a.line.split(b":")[0] for a in group] == [b"MAIL FROM"] + [b"RCPT TO"] * 3 + [
+            b"DATA"
+        ]
         # ... before the server had answered any of them.
-        assert [r.unanswered for r in group] == [0, 1, 2, 3, 4]
-    assert [b for _, b in server.bodies] == [b"0\r\n", b"1\r\n", b"2\r\n"]
+        assert [a.unanswered for a in group] == [0, 1, 2, 3, 4]
 
 
-def test_pipelining_is_not_used_when_not_offered(
-    scripted: Callable[..., ScriptedServer],
-) -> None:
-    server = scripted(pipelining=False)
+def test_pipelining_is_not_used_when_not_offered(fault_server_factory: Factory) -> None:
+    server = fault_server_factory(pipelining=False)
     with smtp_session(spec(server), timeout=TIMEOUT) as session:
         for n in range(3):
             session.send_smtp(FROM, ["a@example.test", "b@example.test"], f"{n}")
-    assert server.lines(1)[1:5] == [
-        "MAIL FROM:<me@example.test>",
-        "RCPT TO:<a@example.test>",
-        "RCPT TO:<b@example.test>",
-        "DATA",
+    assert bodies(server, 1) == [(1, b"0\r\n"), (1, b"1\r\n"), (1, b"2\r\n")]
+    record = server.connections[0]
+    assert record.commands[1:5] == [
+        b"MAIL FROM:<me@example.test>",
+        b"RCPT TO:<a@example.test>",
+        b"RCPT TO:<b@example.test>",
+        b"DATA",
     ]
     # Every command waited for the reply to the one before.
-    assert all(r.unanswered == 0 for r in server.received)
-    assert len({r.recv for r in server.received}) == len(server.received)
-    assert [b for _, b in server.bodies] == [b"0\r\n", b"1\r\n", b"2\r\n"]
+    assert all(a.unanswered == 0 for a in record.arrivals)
+    assert len({a.recv for a in record.arrivals}) == len(record.arrivals)
 
 
-def test_send_smtp_pipelines_too(scripted: Callable[..., ScriptedServer]) -> None:
+def test_send_smtp_pipelines_too(fault_server_factory: Factory) -> None:
     """The one-message call shares the session code: one round trip for the envelope."""
-    server = scripted(pipelining=True)
+    server = fault_server_factory(pipelining=True)
     post_office.send_smtp(spec(server), FROM, ["a@example.test", "b@example.test"], "hi")
-    envelope = [r for r in server.received if r.line.startswith(("MAIL", "RCPT", "DATA"))]
-    assert len({r.recv for r in envelope}) == 1
-    assert [b for _, b in server.bodies] == [b"hi\r\n"]
+    assert bodies(server, 1) == [(1, b"hi\r\n")]
+    envelope = envelope_arrivals(server.connections[0].arrivals)
+    assert len(envelope) == 4
+    assert len({a.recv for a in envelope}) == 1
 
 
 # --------------------------------------------------------------------------- hot path
