@@ -157,6 +157,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send the input as is through send_smtp (it has its own headers)",
     )
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="send an empty body without the warning",
+    )
+    p.add_argument(
+        "--allow-no-auth",
+        action="store_true",
+        help="with --login: send even when the server offers no AUTH (as Allegro does); "
+        "without it, that is an error and nothing is sent",
+    )
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--quiet", "-q", action="store_true", help="print nothing on success")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: status, server, recipients, tls, auth, the final reply",
+    )
     _add_login_options(p)
     _add_network_options(p)
 
