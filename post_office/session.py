@@ -96,7 +96,8 @@ def certificate_error(
     checked = server.tls.server_name or server.host
     if code in _NAME_MISMATCH:
         holds = f" (it holds {', '.join(names)})" if names else ""
-        example = names[0].split(":", 1)[-1] if names else "mail.example.org"
+        dns = [name[4:] for name in names if name.startswith("DNS:")]
+        example = dns[0] if dns else "mail.example.org"
         hint = (
             f"the certificate is not for {checked}{holds}: connect to a name it holds, or "
             f"say which name to check with :server-name, e.g. {suggest(':server-name', example)}"

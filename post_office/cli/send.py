@@ -16,13 +16,14 @@ from typing import IO, Any, List, Optional, Tuple
 from ..addresses import check_address
 from ..debug import warn
 from ..delivery import Envelope
-from ..errors import ArgumentError, PostOfficeError
+from ..errors import ArgumentError, CertificateError, PostOfficeError
 from ..letter import LetterOptions, build_letter
 from ..login import check_auth_transport
 from ..options import check_connect_options, check_credentials
 from ..spec import MailServer, parse_mail_server, parse_transport
 from ._output import say
 from .body import body_part, check_input_file
+from .hints import explain_certificate
 from .passwords import password as ask_password
 from .progress import Counted, Meter, size_of
 from .status import Failure, status_of
@@ -114,6 +115,7 @@ def _messages(
 
 def run(args: argparse.Namespace) -> int:
     """Check everything, ask for the password, send; say what the server answered."""
+    args.server_text = args.server
     _check_arguments(args)
     options = check_connect_options(args.timeout, args.local_hostname, None)
     password = ask_password(args)
@@ -134,6 +136,12 @@ def run(args: argparse.Namespace) -> int:
         outcome = send(
             args.server, envelope, messages, options, credentials, allow_no_auth=args.allow_no_auth
         )
+    except CertificateError as exc:
+        assert isinstance(args.server, MailServer)
+        better = explain_certificate(exc, args.server, args)
+        if args.json:
+            say_json(outcome_json(None, "failed", exit=status_of(better), error=str(better)))
+        raise better from exc.__cause__
     except (PostOfficeError, Failure) as exc:
         if args.json:
             say_json(outcome_json(None, "failed", exit=status_of(exc), error=str(exc)))
