@@ -155,7 +155,3 @@ def outcome_json(outcome: Optional[Outcome], status: str, **extra: Any) -> Dict[
         )
     data.update(extra)
     return data
-
-
-
-
