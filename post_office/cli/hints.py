@@ -35,6 +35,13 @@ def user_form(text: str, server: MailServer) -> Callable[[str, str], str]:
 
     def form(keyword: str, value: str) -> str:
         if stripped.startswith(("(", "'(")) and stripped.endswith(")"):
+            given = re.compile(
+                re.escape(keyword).replace("\\-", "[-_]") + r'(\s+)("(?:[^"\\]|\\.)*"|[^\s()]+)',
+                re.I,
+            )
+            if given.search(stripped):  # the keyword is there: change its value
+                changed = given.sub(lambda m: f"{keyword}{m.group(1)}{to_lisp(value)}", stripped, 1)
+                return redact(changed)
             return redact(f"{stripped[:-1]} {keyword} {to_lisp(value)})")
         if server.tls.context is not None:
             return server.to_python()
