@@ -168,8 +168,8 @@ def check_recipients(to: object, argument: str = "to") -> List[str]:
             )
         return [check_address(item, f"{argument}[{i}]") for i, item in enumerate(to)]
     raise AddressTypeError(
-        f"{argument}: expected a string or a list of strings, got "
-        f"{type(to).__name__} {_show(to)}; use the bare address, e.g. {_EXAMPLE!r}"
+        f"{argument} should be a string or list, not {type(to).__name__} {_show(to)}: "
+        f"give a bare address such as {_EXAMPLE!r} or a list of them"
     )
 
 

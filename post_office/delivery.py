@@ -13,7 +13,6 @@ from typing import Optional, Sequence, Tuple, Union
 
 from .addresses import check_address, check_recipients
 from .options import ConnectOptions, Credentials
-from .program import pipe_to_program
 from .protocol.replies import Reply
 from .session import Session
 from .spec import MailProgram, MailServer
@@ -76,6 +75,8 @@ def deliver(
     without reading or exiting; there is no reply then (None).
     """
     if isinstance(transport, MailProgram):
+        from .program import pipe_to_program  # subprocess and threads: only when used
+
         pipe_to_program(transport, iter_source_chunks(messages), options.timeout)
         return None
     server = transport

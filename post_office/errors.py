@@ -120,8 +120,8 @@ class ProgramError(PostOfficeError, subprocess.CalledProcessError):
             else ""
         )
         return (
-            f"mail program {self.cmd!r} exited with status {self.returncode}{killed}"
-            f"; stdout: {out!r}; stderr: {err!r}"
+            f"external program failed to send email: {self.cmd!r} exited with status "
+            f"{self.returncode}{killed}; stdout: {out!r}; stderr: {err!r}"
         )
 
 

@@ -12,26 +12,32 @@ would let a caller's data start a new header line or end the header block.
 from __future__ import annotations
 
 import base64
+import binascii
+import codecs
 import email.utils
 import re
 from typing import Iterable, List, Optional, Sequence
 from urllib.parse import quote
 
 from ._checks import show as _show
-from .errors import HeaderError
+from .errors import HeaderError, MimeError
+from .lisp import Keyword
 
 __all__ = [
     "FOLD_AT",
     "check_header_name",
     "check_header_value",
     "check_raw_header_lines",
+    "decode_header_text",
     "encode_header_value",
     "fold_address_list",
     "format_header",
     "format_parameter",
+    "header_text",
     "make_date",
     "make_message_id",
     "raw_header_names",
+    "raw_header_value",
 ]
 
 #: Allegro's To/Cc folding: a new line starts once a line's addresses reach 70 characters.
@@ -88,6 +94,38 @@ def check_header_value(value: object, argument: str) -> str:
     return value
 
 
+def header_text(value: object, argument: str) -> str:
+    """A header value as Allegro's ``~a`` writes it, checked by :func:`check_header_value`.
+
+    A str is itself; an int its decimal digits (``subject=42`` gives ``Subject: 42``); a
+    float its ``str``; a :class:`~post_office.Keyword` its name.  True, False and None are
+    refused (Allegro would write ``T`` or ``NIL``, which no caller means): the message
+    names the argument.  README "Porting notes".
+    """
+    if isinstance(value, str):
+        return check_header_value(value, argument)
+    if isinstance(value, bool) or value is None:
+        raise HeaderError(
+            f"{argument}: {value!r} is not header text; give the text to write (a str, "
+            "an int or a Keyword), or leave the header out"
+        )
+    if isinstance(value, Keyword):
+        return check_header_value(value.name, argument)
+    if isinstance(value, int):
+        try:
+            return str(value)
+        except ValueError:  # longer than Python's int-to-str digit limit
+            raise HeaderError(
+                f"{argument}: an int too long to write as decimal text is not header text"
+            ) from None
+    if isinstance(value, float):
+        return check_header_value(str(value), argument)
+    raise HeaderError(
+        f"{argument}: expected header text (a str, an int or a Keyword), got "
+        f"{type(value).__name__} {_show(value)}"
+    )
+
+
 def check_header_name(name: object, argument: str) -> str:
     """Return ``name`` if it is a valid header field name (RFC 5322 ftext), else raise."""
     if not isinstance(name, str) or _FIELD_NAME.match(name) is None:
@@ -102,8 +140,10 @@ def check_raw_header_lines(headers: object, argument: str = "headers") -> List[s
     """send-letter's ``headers``: one raw header line or a list of them, checked.
 
     Each line must look like ``Name: value`` (a line beginning with a space or tab
-    continues the previous one) and hold no CR, LF or other control character.  An empty
-    line would end the header block, so it is refused too.  Returns the lines as a list.
+    continues the previous one) and hold no CR, LF or other control character.  One
+    newline at the end (``"\n"`` or ``"\r\n"``, the ``(format nil "X-Foo: ~a~%" v)``
+    idiom) is dropped, as Allegro writes its own.  An empty line would end the header
+    block, so it is refused too.  Returns the lines as a list.
     """
     if headers is None:
         return []
@@ -115,11 +155,13 @@ def check_raw_header_lines(headers: object, argument: str = "headers") -> List[s
         names = [f"{argument}[{i}]" for i in range(len(headers))]
     else:
         raise HeaderError(
-            f"{argument}: expected a raw header line (str) or a list of them, got "
-            f"{type(headers).__name__} {_show(headers)}"
+            f"{argument}: Unknown headers format: {type(headers).__name__} {_show(headers)}: "
+            "expected a raw header line (str) or a list of them"
         )
     checked: List[str] = []
     for line, name in zip(lines, names):
+        if isinstance(line, str) and line.endswith("\n"):
+            line = line[:-2] if line.endswith("\r\n") else line[:-1]
         text = check_header_value(line, name)
         if text[:1] in (" ", "\t") and checked and text.strip():
             checked.append(text)
@@ -131,6 +173,23 @@ def check_raw_header_lines(headers: object, argument: str = "headers") -> List[s
             )
         checked.append(text)
     return checked
+
+
+def raw_header_value(lines: Sequence[str], name: str) -> Optional[str]:
+    """The value of the first checked raw header line named ``name`` (case-insensitive),
+    continuation lines unfolded, or None."""
+    wanted = name.lower()
+    for index, line in enumerate(lines):
+        match = _RAW_LINE.match(line)
+        if match is None or match.group(1).lower() != wanted:
+            continue
+        value = line[match.end() :]
+        for more in lines[index + 1 :]:
+            if more[:1] not in (" ", "\t"):
+                break
+            value += more
+        return value.strip()
+    return None
 
 
 def raw_header_names(lines: Iterable[str]) -> List[str]:
@@ -151,10 +210,11 @@ def fold_address_list(addresses: Sequence[str]) -> str:
 
     Addresses are joined with ``", "``.  A running segment length starts at 0; after an
     address and, unless it is the last, its ``", "`` are appended, a segment that has
-    reached :data:`FOLD_AT` (70) characters ends: a line break and four spaces follow,
-    and those four count toward the next segment.  The ``"To: "`` prefix is not counted
-    and a long address is never broken.  (51 addresses of 21 characters give 4 on the
-    first line, then 3 per continuation line.)
+    reached :data:`FOLD_AT` (70) characters ends.  The next segment starts with the line
+    break and four spaces, and all five characters count toward it (Allegro writes the
+    line break into the new segment's buffer).  The ``"To: "`` prefix is not counted and
+    a long address is never broken.  (51 addresses of 21 characters give 4 on the first
+    line, then 3 per continuation line.)
     """
     out: List[str] = []
     segment = 0
@@ -167,7 +227,7 @@ def fold_address_list(addresses: Sequence[str]) -> str:
             segment += 2
             if segment >= FOLD_AT:
                 out.append(_CONTINUATION)
-                segment = len(_CONTINUATION) - 1
+                segment = len(_CONTINUATION)
     return "".join(out)
 
 
@@ -302,3 +362,62 @@ def make_date(timestamp: Optional[float] = None) -> str:
 def make_message_id(domain: str) -> str:
     """A new ``Message-ID:`` value ``<...@domain>``, unique per call."""
     return email.utils.make_msgid(domain=domain)
+
+
+# --------------------------------------------------------------------------- decoding
+
+# RFC 2047 2: =?charset?encoding?encoded-text?= (the charset may carry an RFC 2231
+# "*language" suffix; the encoded text holds no "?").
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?]*)\?=")
+
+
+def _word_codec(charset: str) -> str:
+    name = charset.partition("*")[0]
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise MimeError(f"No external format found for MIME charset {_quoted(charset)}") from None
+
+
+def _decode_word(charset: str, encoding: str, encoded: str) -> str:
+    codec = _word_codec(charset)
+    data = encoded.encode("ascii", "replace")
+    try:
+        if encoding in "Qq":
+            raw = binascii.a2b_qp(data, header=True)  # "_" is a space (RFC 2047 4.2)
+        else:
+            raw = base64.b64decode(data + b"=" * (-len(data) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise MimeError(
+            f"the encoded word =?{charset}?{encoding}?{encoded}?= is malformed"
+        ) from exc
+    return raw.decode(codec, "replace")
+
+
+def decode_header_text(text: str) -> str:
+    """Allegro's ``decode-header-text``: ``text`` with its RFC 2047 encoded words decoded.
+
+    ``"=?utf-8?q?caf=C3=A9?= ok"`` gives ``"café ok"``.  White space between two adjacent
+    encoded words is dropped (RFC 2047 6.2); white space between an encoded word and plain
+    text is kept, as RFC 2047 says (Allegro drops it after an encoded word that plain text
+    and then another encoded word follow: README "Differences from Allegro").  An unknown
+    charset raises :class:`~post_office.MimeError` with Allegro's message ("No external
+    format found for MIME charset ...").  Undecodable bytes become U+FFFD.
+    """
+    if not isinstance(text, str):
+        raise MimeError(
+            f"first argument expected to be non-nil: decode_header_text takes a str, got "
+            f"{type(text).__name__} {_show(text)}"
+        )
+    out: List[str] = []
+    position = 0
+    previous_word = False
+    for match in _ENCODED_WORD.finditer(text):
+        between = text[position : match.start()]
+        if not (previous_word and between.strip() == ""):
+            out.append(between)
+        out.append(_decode_word(match.group(1), match.group(2), match.group(3)))
+        position = match.end()
+        previous_word = True
+    out.append(text[position:])
+    return "".join(out)

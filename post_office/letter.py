@@ -10,8 +10,9 @@ SMTP session, or a local program (:mod:`post_office.program`).
 
 from __future__ import annotations
 
+import email.message
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import IO, Any, Dict, Generator, List, Optional, Sequence, Tuple, Union, cast
 
 from ._checks import is_stream, show
@@ -20,16 +21,19 @@ from .debug import warn
 from .delivery import Envelope, deliver
 from .errors import AddressError, MessageArgumentError, MimeError
 from .headers import (
-    check_header_value,
     check_raw_header_lines,
     fold_address_list,
     format_header,
+    header_text,
     make_date,
     make_message_id,
     raw_header_names,
+    raw_header_value,
 )
+from .lisp import Keyword
 from .login import check_auth_transport
 from .mime import MimePart, append_subparts, make_mime_part
+from .mime_checks import ENCODINGS
 from .options import (
     ConnectOptions,
     OAuth2Token,
@@ -42,6 +46,8 @@ from .spec import MailProgram, MailServer, TransportArgument, parse_transport
 
 __all__ = ["Attachment", "Letter", "LetterOptions", "build_letter", "send_letter"]
 
+#: A header value: text, or what Allegro's ``~a`` writes for an int or a keyword.
+HeaderValue = Union[str, int, float, Keyword, None]
 #: One of send-letter's ``:attachments``: a file name, a path, a readable stream or a part.
 Attachment = Union[str, "os.PathLike[str]", IO[Any], MimePart]
 
@@ -60,8 +66,8 @@ class LetterOptions:
 
     cc: Optional[Recipients] = None
     bcc: Optional[Recipients] = None
-    subject: Optional[str] = None
-    reply_to: Optional[str] = None
+    subject: HeaderValue = None
+    reply_to: HeaderValue = None
     headers: Union[str, Sequence[str], None] = None
     attachments: Union[Attachment, Sequence[Attachment], None] = None
 
@@ -114,12 +120,10 @@ def build_letter(
     tos = _recipients(to, "to", required=True)
     ccs = _recipients(options.cc, "cc", required=False)
     bccs = _recipients(options.bcc, "bcc", required=False)
-    subject = None if options.subject is None else check_header_value(options.subject, "subject")
-    reply_to = (
-        None if options.reply_to is None else check_header_value(options.reply_to, "reply_to")
-    )
+    subject = _optional_header(options.subject, "subject")
+    reply_to = _optional_header(options.reply_to, "reply_to")
     raw_headers = check_raw_header_lines(options.headers, "headers")
-    part = _message_part(message)
+    part = _message_part(message, raw_headers)
     extra = _attachment_parts(options.attachments)
     if extra:
         if isinstance(message, MimePart):
@@ -132,6 +136,7 @@ def build_letter(
             part = append_subparts(part, extra)  # a copy: the caller's part is unchanged
         else:
             part = make_mime_part(subparts=[part, *extra])
+    part = _yield_to_raw_headers(part, raw_headers)
     header = _header_block(
         sender, tos, ccs, part, subject=subject, reply_to=reply_to, raw_headers=raw_headers
     )
@@ -148,8 +153,8 @@ def send_letter(
     *,
     cc: Optional[Recipients] = None,
     bcc: Optional[Recipients] = None,
-    subject: Optional[str] = None,
-    reply_to: Optional[str] = None,
+    subject: HeaderValue = None,
+    reply_to: HeaderValue = None,
     headers: Union[str, Sequence[str], None] = None,
     login: Optional[str] = None,
     password: Union[str, OAuth2Token, None] = None,
@@ -169,10 +174,12 @@ def send_letter(
         (a file part, an attachment as in Allegro) or a MimePart (sent as it is).
     :param cc: Allegro's ``:cc``, addresses for the ``Cc:`` header and the envelope.
     :param bcc: Allegro's ``:bcc``: envelope only, never in a header.
-    :param subject: Allegro's ``:subject`` (RFC 2047 encoded when not ASCII).
-    :param reply_to: Allegro's ``:reply-to``, the ``Reply-To:`` value.
-    :param headers: Allegro's ``:headers``: a raw header line or a list of them, written
-        after the ones built here.
+    :param subject: Allegro's ``:subject`` (RFC 2047 encoded when not ASCII); an int or a
+        Keyword is written as Lisp's ``~a`` writes it; None or False: no ``Subject:``.
+    :param reply_to: Allegro's ``:reply-to``, the ``Reply-To:`` value (as ``subject``).
+    :param headers: Allegro's ``:headers``: a raw header line or a list of them (one
+        trailing newline allowed), written after the ones built here; a MIME header among
+        them (Content-Type...) replaces the part's own (README "Porting notes").
     :param login: Allegro's ``:login``; with ``password``, authenticate as send_smtp_auth.
     :param password: Allegro's ``:password`` (or an :class:`~post_office.OAuth2Token`).
     :param attachments: Allegro's ``:attachments``: a file name, :class:`os.PathLike`,
@@ -221,23 +228,82 @@ def _recipients(value: object, argument: str, *, required: bool) -> List[str]:
         return []
     if not isinstance(value, (str, list, tuple)):
         raise AddressError(
-            f"{argument}: expected a string or a list of strings, got "
-            f"{type(value).__name__} {show(value)}"
+            f"{argument} should be a string or list, not {type(value).__name__} "
+            f"{show(value)}: give a bare address or a list of them"
         )
     return check_recipients(value, argument)
 
 
-def _message_part(message: object) -> MimePart:
-    """send-letter's ``message``: str -> text part, stream -> file part, MimePart as is."""
+def _optional_header(value: object, argument: str) -> Optional[str]:
+    """send-letter's ``:subject``/``:reply-to``: None or False (nil) for no header, else
+    the value as Allegro's ``~a`` writes it (``subject=42`` gives ``Subject: 42``)."""
+    if value is None or value is False:
+        return None
+    return header_text(value, argument)
+
+
+#: The headers a letter's MIME part writes itself; a raw header line of the same name wins.
+_PART_HEADERS = frozenset(
+    {
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "content-id",
+        "content-description",
+        "content-disposition",
+    }
+)
+
+
+def _raw_charset(raw_headers: Sequence[str]) -> Optional[str]:
+    """The charset parameter of a raw ``Content-Type:`` line, or None."""
+    value = raw_header_value(raw_headers, "content-type")
+    if value is None:
+        return None
+    parsed = email.message.Message()
+    parsed["Content-Type"] = value
+    charset = parsed.get_param("charset")
+    return charset if isinstance(charset, str) and charset else None
+
+
+def _raw_encoding(raw_headers: Sequence[str]) -> Optional[str]:
+    """The value of a raw ``Content-Transfer-Encoding:`` line (lower case), checked."""
+    value = raw_header_value(raw_headers, "content-transfer-encoding")
+    if value is None:
+        return None
+    if value.lower() not in ENCODINGS:
+        raise MimeError(
+            f"headers: Content-Transfer-Encoding {show(value)} is not one this library can "
+            f"write the body in ({', '.join(ENCODINGS)})"
+        )
+    return value.lower()
+
+
+def _message_part(message: object, raw_headers: Sequence[str] = ()) -> MimePart:
+    """send-letter's ``message``: str -> text part, stream -> file part, MimePart as is.
+
+    A str is encoded as the raw headers describe it: in the charset of their
+    ``Content-Type:`` line and with their ``Content-Transfer-Encoding:`` (README
+    "Letters and attachments")."""
     if isinstance(message, MimePart):
         return message
     if isinstance(message, str):
-        return make_mime_part(text=message)
+        charset = _raw_charset(raw_headers)
+        encoding = _raw_encoding(raw_headers)
+        if charset is None and encoding is None:
+            return make_mime_part(text=message)
+        try:
+            return make_mime_part(
+                text=message, encoding=encoding, external_format=charset or "utf-8"
+            )
+        except MimeError as exc:
+            raise MimeError(f"message, as the headers' Content-Type describes it: {exc}") from exc
     if is_stream(message):
         return make_mime_part(file=cast(Any, message))
     raise MessageArgumentError(
-        f"message: expected a str, a readable stream or a MimePart made by make_mime_part, "
-        f"got {type(message).__name__} {show(message)}"
+        f"message must be a string, stream, or mime-part-constructed, not "
+        f"{type(message).__name__} {show(message)}: give a str, a readable stream or a "
+        "MimePart made by make_mime_part"
     )
 
 
@@ -261,10 +327,31 @@ def _attachment_parts(attachments: object) -> List[MimePart]:
                 raise MimeError(f"{argument}: {exc}") from exc
         else:
             raise MessageArgumentError(
-                f"{argument}: expected a file name, a path, a readable stream or a MimePart, "
-                f"got {type(item).__name__} {show(item)} (a str attachment is a file name)"
+                f"{argument}: attachments must be filenames, streams, or "
+                f"mime-part-constructed, not {type(item).__name__} {show(item)}: give a "
+                "file name, a path, a readable stream or a MimePart (a str is a file name)"
             )
     return parts
+
+
+def _yield_to_raw_headers(part: MimePart, raw_headers: Sequence[str]) -> MimePart:
+    """``part`` without the MIME headers that raw header lines already carry: the
+    caller's line wins (compared case-insensitively), as Date and Message-ID do."""
+    names = _PART_HEADERS.intersection(raw_header_names(raw_headers))
+    if not names:
+        return part
+    if part.multipart and "content-type" in names:
+        raise MimeError(
+            "headers: a raw Content-Type line would replace the letter's "
+            f"{part.content_type} header, which carries its boundary; leave it out, or "
+            "build the message with make_mime_part(content_type=..., subparts=[...])"
+        )
+    encoding = _raw_encoding(raw_headers)
+    if encoding is not None and encoding != part.encoding:
+        if part.multipart and encoding not in ("7bit", "8bit", "binary"):
+            raise MimeError(f"headers: a multipart cannot be {encoding}-encoded (RFC 2045 6.4)")
+        part = replace(part, encoding=encoding)
+    return replace(part, omitted_headers=frozenset(names))
 
 
 # --------------------------------------------------------------------------- the header

@@ -225,13 +225,20 @@ def _string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def to_lisp(value: object) -> str:
+def to_lisp(value: object, *, reveal_secrets: bool = False) -> str:
     """Write ``value`` as Lisp text that :func:`read_lisp` reads back to an equal value.
 
     ``True`` -> ``t``; ``None`` and ``False`` -> ``nil``; a 2-tuple -> a dotted pair; any
-    other list or tuple -> a list. Raises ``TypeError`` for values Lisp text cannot carry
-    (including a keyword whose name is empty or holds white space or ``()";'``).
+    other list or tuple -> a list.  A ``MailServer`` is written as its mail-server list
+    and ``TlsSettings`` as a keyword list, so ``parse_mail_server(read_lisp(to_lisp(s)))``
+    gives ``s`` back.  A ``:certificate-password`` is written ``"<redacted>"`` unless
+    ``reveal_secrets`` is true (README "Porting notes": writing a config file back).
+    Raises ``TypeError`` for values Lisp text cannot carry (including a keyword whose name
+    is empty or holds white space or ``()";'``).
     """
+    hook = getattr(type(value), "__lisp_form__", None)
+    if hook is not None:
+        value = hook(value, reveal_secrets)
     if value is True:
         return "t"
     if value is None or value is False:
@@ -247,9 +254,10 @@ def to_lisp(value: object) -> str:
     if isinstance(value, tuple) and len(value) == 2:
         # Always a dotted pair, even when the cdr is a list: read_lisp gives the cdr back
         # as a list, not spliced in as Lisp would, so only this form round-trips.
-        return f"({to_lisp(value[0])} . {to_lisp(value[1])})"
+        first = to_lisp(value[0], reveal_secrets=reveal_secrets)
+        return f"({first} . {to_lisp(value[1], reveal_secrets=reveal_secrets)})"
     if isinstance(value, (list, tuple)):
         if not value:
             return "nil"
-        return "(" + " ".join(to_lisp(item) for item in value) + ")"
-    raise TypeError(f"{value!r} ({type(value).__name__}) cannot be written as Lisp text")
+        return "(" + " ".join(to_lisp(item, reveal_secrets=reveal_secrets) for item in value) + ")"
+    raise TypeError(f"a {type(value).__name__} cannot be written as Lisp text")

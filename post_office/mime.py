@@ -26,7 +26,19 @@ import contextlib
 import io
 import os
 import sys
-from typing import IO, Any, BinaryIO, Iterable, Iterator, Optional, Sequence, Tuple, Union
+from typing import (
+    IO,
+    Any,
+    BinaryIO,
+    Callable,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from ._checks import show
 from .errors import MimeError
@@ -51,6 +63,7 @@ from .mime_checks import (
 )
 from .mime_part import BOUNDARY_PREFIX as BOUNDARY_PREFIX  # for golden tests
 from .mime_part import (
+    MAX_DEPTH,
     MimePart,
     append_subparts,
     check_part,
@@ -69,12 +82,21 @@ from .mime_part import (
     mime_part_type,
     seed_boundaries,
 )
-from .mime_render import ChunkReader, render
+from .mime_render import (
+    BLOCK_SIZE,
+    WRAP_AT,
+    ChunkReader,
+    encode_base64,
+    encode_quoted_printable,
+    render,
+)
 
 __all__ = [
     "MimePart",
     "append_subparts",
+    "base64_encode_stream",
     "make_mime_part",
+    "map_over_parts",
     "mime_get_header",
     "mime_part_boundary",
     "mime_part_constructed_p",
@@ -88,6 +110,7 @@ __all__ = [
     "mime_part_subtype",
     "mime_part_type",
     "mime_part_writer",
+    "qp_encode_stream",
     "seed_boundaries",
     "with_mime_part_constructed_stream",
 ]
@@ -95,13 +118,16 @@ __all__ = [
 
 # --------------------------------------------------------------------------- make-mime-part
 
+#: Allegro's ``attachmentp-supplied-p``: an argument left out, told from one given as nil.
+_NOT_GIVEN: Any = object()
+
 
 def make_mime_part(
     *,
     content_type: Optional[str] = None,
     encoding: Optional[str] = None,
     headers: Pairs = None,
-    attachmentp: Optional[bool] = None,
+    attachmentp: object = _NOT_GIVEN,
     name: Optional[str] = None,
     text: Union[str, bytes, bytearray, memoryview, None] = None,
     start: int = 0,
@@ -126,9 +152,11 @@ def make_mime_part(
     :param headers: ``:headers``, (name, value) pairs (Allegro's alist) or a mapping,
         written first, in order.  Free-text values (Subject...) that are not ASCII are
         RFC 2047 encoded.
-    :param attachmentp: ``:attachmentp``: Content-Disposition ``attachment``.  Default:
-        true for a file, false otherwise; a non-text part that is not an attachment is
-        ``inline``.
+    :param attachmentp: ``:attachmentp``: Content-Disposition ``attachment`` when true.
+        Not given: true for a file, false otherwise.  Given as None or False (Lisp
+        ``nil``) it is false, also for a file, as in Allegro: ``file="logo.png",
+        attachmentp=None, id="<logo@corp>"`` is an inline image with no file name.  A
+        non-text part that is not an attachment is ``inline``.
     :param name: ``:name``, the ``filename`` of the disposition (default for an
         attachment: the base name of the file); RFC 2231 encoded when not ASCII.
     :param text: ``:text``, str (encoded with ``external_format``) or bytes.
@@ -138,11 +166,15 @@ def make_mime_part(
         text stream.  A file is opened now to check it can be read, and again each time
         the part is streamed; a stream is read from where it stands when the part is
         streamed, and never closed.
-    :param subparts: ``:subparts``, MimeParts of a multipart.
+    :param subparts: ``:subparts``, MimeParts of a multipart (``[]``: a multipart with
+        none yet).  Parts nest at most :data:`MAX_DEPTH` (100) deep.
     :param external_format: ``:external-format``: ``":utf8"`` (default), ``":latin1"``,
         ``Keyword("shiftjis")`` or any Python codec name; gives the default charset.
-    :param parameters: ``:parameters``, more Content-Type parameters, (name, value) pairs.
-    :param charset: ``:charset``, for text types (default: from ``external_format``).
+    :param parameters: ``:parameters``, more Content-Type parameters, (name, value) pairs;
+        a value that is not a str is written as Lisp's ``~a`` writes it.  A ``charset``
+        parameter is the part's charset (written once; Allegro writes two).
+    :param charset: ``:charset``, for text types (default: a ``charset`` parameter, else
+        from ``external_format``).  It labels the text; ``external_format`` encodes it.
     :param id: ``:id``, the Content-Id (e.g. ``"<logo@example>"``).
     :param description: ``:description``, the Content-Description.
     :param boundary: Python only: the multipart boundary (default: a random one).  For
@@ -154,7 +186,8 @@ def make_mime_part(
     header, name, id or description holds CR, LF or another control character.
     """
     if text is not None and file is not None:
-        raise MimeError("only one of text and file may be specified")
+        raise MimeError("Only one of :text or :file may be specified (text= or file=, not both)")
+    has_subparts = subparts is not None
     codec = check_codec(external_format)
 
     kind, source, filepath = "none", None, None
@@ -167,7 +200,7 @@ def make_mime_part(
         if filepath is not None:
             content_type = guess_type(filepath)
         if content_type is None:
-            if subparts is not None:
+            if has_subparts:
                 content_type = "multipart/mixed"
             elif file is not None:
                 content_type = "application/octet-stream"
@@ -179,14 +212,16 @@ def make_mime_part(
     multipart = main.lower() == "multipart"
     textp = main.lower() == "text" or (main.lower(), sub.lower()) == ("message", "rfc822")
 
-    if subparts is not None and not multipart:
+    if has_subparts and not multipart:
         raise MimeError(f"subparts may not be specified for non-multipart parts ({main}/{sub})")
     if not multipart and text is None and file is None:
-        raise MimeError("one of text or file must be specified (or subparts, for a multipart)")
+        raise MimeError(
+            "One of :text or :file must be specified (text= or file=; or subparts= for a multipart)"
+        )
     if multipart and (text is not None or file is not None):
         raise MimeError(f"a {main}/{sub} part is made of subparts; text and file do not apply")
     parts: Tuple[MimePart, ...] = ()
-    if subparts is not None:
+    if has_subparts:
         if isinstance(subparts, (str, bytes)) or not isinstance(subparts, Iterable):
             raise MimeError(f"subparts: expected a list of MimeParts, got {show(subparts)}")
         parts = tuple(subparts)
@@ -196,10 +231,19 @@ def make_mime_part(
                     f"subparts[{index}]: expected a MimePart made by make_mime_part, got "
                     f"{type(part).__name__} {show(part)}"
                 )
+        depth = 1 + max((part.depth for part in parts), default=0)
+        if depth > MAX_DEPTH:
+            raise MimeError(
+                f"subparts: parts nested {depth} deep; at most {MAX_DEPTH} levels are allowed "
+                '(README "Differences from Allegro")'
+            )
 
     if charset is not None:
         check_token(charset, "charset", "charset name")
-    elif textp:
+    checked_parameters, parameter_charset = check_parameters(parameters, charset)
+    if charset is None:
+        charset = parameter_charset
+    if charset is None and textp:
         charset = mime_charset(codec)
 
     data: Optional[bytes] = None
@@ -225,12 +269,11 @@ def make_mime_part(
         encoding = "7bit" if isinstance(text, str) and seven_bit_safe(data or b"") else "base64"
 
     checked_headers = check_headers(headers, id, description)
-    checked_parameters = check_parameters(parameters)
     checked_id = optional_text(id, "id")
     checked_description = optional_text(description, "description")
     checked_name = optional_text(name, "name")
 
-    attach = bool(attachmentp) if attachmentp is not None else file is not None
+    attach = file is not None if attachmentp is _NOT_GIVEN else bool(attachmentp)
     disposition: Optional[str] = None
     if not textp and not attach and not multipart:
         disposition = "inline"
@@ -268,6 +311,7 @@ def make_mime_part(
         source_kind=kind,
         source=source,
         codec=codec,
+        depth=1 + max((part.depth for part in parts), default=0),
     )
 
 
@@ -307,3 +351,63 @@ def mime_part_writer(part: MimePart, stream: Optional[IO[Any]] = None) -> None:
             target.write(bytes(chunk) if binary else bytes(chunk).decode("utf-8", "replace"))
     finally:
         chunks.close()
+
+
+# --------------------------------------------------------------------------- Allegro's helpers
+
+
+def map_over_parts(part: MimePart, function: Callable[[MimePart], object]) -> None:
+    """Allegro's ``(map-over-parts part function)``: call ``function`` on ``part``, then
+    on each of its subparts, depth first, in order."""
+    pending: List[MimePart] = [check_part(part, "map_over_parts")]
+    while pending:
+        current = pending.pop()
+        function(current)
+        pending.extend(reversed(current.parts))
+
+
+def _check_wrap_at(wrap_at: object) -> Optional[int]:
+    if wrap_at is None:
+        return None
+    if isinstance(wrap_at, bool) or not isinstance(wrap_at, int) or wrap_at < 1:
+        raise MimeError(f"wrap_at: expected a positive integer or None, got {show(wrap_at)}")
+    return wrap_at
+
+
+def _read_blocks(instream: Any) -> Iterator[bytes]:
+    if not callable(getattr(instream, "read", None)):
+        raise MimeError(f"instream: expected a readable binary stream, got {show(instream)}")
+    while True:
+        block = instream.read(BLOCK_SIZE)
+        if not block:
+            return
+        if not isinstance(block, (bytes, bytearray, memoryview)):
+            raise MimeError(
+                f"instream: read() returned {type(block).__name__}; the stream must be "
+                "binary (open the file with 'rb'), as Allegro reads it with read-byte"
+            )
+        yield bytes(block)
+
+
+def _write_all(chunks: Iterator[bytes], outstream: Any) -> None:
+    text = isinstance(outstream, io.TextIOBase)
+    for chunk in chunks:
+        outstream.write(chunk.decode("ascii") if text else chunk)
+
+
+def base64_encode_stream(
+    instream: Any, outstream: Any, *, wrap_at: Optional[int] = WRAP_AT
+) -> None:
+    """Allegro's ``(base64-encode-stream instream outstream :wrap-at 72)``: read the bytes
+    of the binary stream ``instream`` and write their base64 to ``outstream`` (text or
+    binary), in lines of ``wrap_at`` characters each ending in a newline; ``wrap_at=None``
+    writes one line with no newline."""
+    _write_all(encode_base64(_read_blocks(instream), _check_wrap_at(wrap_at)), outstream)
+
+
+def qp_encode_stream(instream: Any, outstream: Any, *, wrap_at: Optional[int] = WRAP_AT) -> None:
+    """Allegro's ``(qp-encode-stream instream outstream :wrap-at 72)``: write the
+    quoted-printable encoding of the binary stream ``instream`` to ``outstream`` (text or
+    binary), with soft line breaks once a line reaches ``wrap_at`` columns (None: never).
+    A space or tab that ends a line is ``=20``/``=09`` (Allegro writes ``=20`` for both)."""
+    _write_all(encode_quoted_printable(_read_blocks(instream), _check_wrap_at(wrap_at)), outstream)

@@ -17,7 +17,7 @@ from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Unio
 
 from ._checks import is_stream, show
 from .errors import MimeError
-from .headers import check_header_name, check_header_value
+from .headers import check_header_name, header_text
 from .lisp import Keyword
 from .mime_part import MimePart, collides
 
@@ -147,7 +147,7 @@ def check_token(value: object, argument: str, what: str) -> str:
 def check_content_type(content_type: object) -> Tuple[str, str]:
     if not isinstance(content_type, str) or "/" not in content_type:
         raise MimeError(
-            f"content_type: invalid content-type {show(content_type)}: expected "
+            f"content_type: Invalid content-type: {show(content_type)}: expected "
             "'type/subtype' such as 'text/plain'"
         )
     if ";" in content_type:
@@ -196,27 +196,48 @@ def check_headers(headers: Pairs, id_: object, description: object) -> Tuple[Tup
                 f"{argument}: make_mime_part writes the {name} header itself; use "
                 "content_type, encoding, id or description instead"
             )
-        checked.append((name, check_header_value(value, f"{argument} ({name})")))
+        checked.append((name, header_text(value, f"{argument} ({name})")))
     return tuple(checked)
 
 
-def check_parameters(parameters: Pairs) -> Tuple[Tuple[str, str], ...]:
+def check_parameters(
+    parameters: Pairs, charset: Optional[str]
+) -> Tuple[Tuple[Tuple[str, str], ...], Optional[str]]:
+    """make-mime-part's ``:parameters`` and the charset they name, checked.
+
+    A ``charset`` parameter is the caller's charset (Allegro would write it beside its
+    own): it is returned apart, and must agree with the ``charset`` keyword when both are
+    given.  A ``boundary`` parameter is refused (make_mime_part's ``boundary=`` sets it).
+    """
     checked = []
+    named: Optional[str] = None
     for index, (name, value) in enumerate(_pairs(parameters, "parameters")):
         argument = f"parameters[{index}]"
         check_token(name, argument, "parameter name")
         assert isinstance(name, str)
-        if name.lower() in ("boundary", "charset"):
+        text = header_text(value, f"{argument} ({name})")
+        if name.lower() == "boundary":
             raise MimeError(
-                f"{argument}: give the {name} with make_mime_part's {name.lower()}= "
-                "keyword, not as a parameter"
+                f"{argument}: give the boundary with make_mime_part's boundary= keyword, "
+                "not as a parameter"
             )
-        checked.append((name, check_header_value(value, f"{argument} ({name})")))
-    return tuple(checked)
+        if name.lower() == "charset":
+            check_token(text, argument, "charset name")
+            if named is not None and named.lower() != text.lower():
+                raise MimeError(f"{argument}: a second charset, {text!r} after {named!r}")
+            named = text
+            continue
+        checked.append((name, text))
+    if named is not None and charset is not None and named.lower() != charset.lower():
+        raise MimeError(
+            f"parameters: charset {named!r} contradicts the charset keyword {charset!r}; "
+            "give one of them"
+        )
+    return tuple(checked), named
 
 
 def optional_text(value: object, argument: str) -> Optional[str]:
-    return None if value is None else check_header_value(value, argument)
+    return None if value is None else header_text(value, argument)
 
 
 def _bounds(start: object, end: object, length: int) -> Tuple[int, int]:
@@ -267,7 +288,13 @@ def seven_bit_safe(data: bytes) -> bool:
 def file_source(file: object) -> Tuple[str, Any, Optional[str]]:
     """(kind, source, path-or-name) for make_mime_part's ``file``."""
     if isinstance(file, (str, os.PathLike)):
-        path = os.fsdecode(os.fspath(file))
+        try:
+            path = os.fsdecode(os.fspath(file))
+        except Exception as exc:  # the caller's __fspath__
+            raise MimeError(
+                f"file: the path object {show(file)} did not give a path "
+                f"({type(exc).__name__} from its __fspath__)"
+            ) from exc
         if not path:
             raise MimeError("file: an empty path names no file")
         try:

@@ -16,7 +16,7 @@ import random
 import secrets
 import threading
 from dataclasses import dataclass, replace
-from typing import Any, Generator, Iterable, Iterator, Optional, Sequence, Tuple
+from typing import Any, FrozenSet, Generator, Iterable, Iterator, Optional, Sequence, Tuple
 
 from ._checks import show
 from .errors import MimeError
@@ -24,6 +24,7 @@ from .mime_render import encode_quoted_printable, render
 
 __all__ = [
     "BOUNDARY_PREFIX",
+    "MAX_DEPTH",
     "MimePart",
     "append_subparts",
     "check_part",
@@ -46,6 +47,10 @@ __all__ = [
 
 #: Every generated boundary starts with this; "=_" keeps it out of base64 and QP text.
 BOUNDARY_PREFIX = "----------=_"
+
+#: How deep parts may nest (a multipart in a multipart ... in a part): real mail nests a
+#: few levels; the limit keeps a deep tree from exhausting the stack when it is streamed.
+MAX_DEPTH = 100
 
 _rng: Optional[random.Random] = None
 _rng_lock = threading.Lock()
@@ -84,6 +89,11 @@ class MimePart:
     source: Any
     codec: str
     """The Python codec of the part's ``external_format`` (for str read from streams)."""
+    depth: int = 1
+    """How many levels of parts this one holds, itself included (at most MAX_DEPTH)."""
+    omitted_headers: FrozenSet[str] = frozenset()
+    """Lower-case names of headers this part does not write because the letter's own
+    header lines carry them (send_letter's ``headers``, README "Letters")."""
 
     @property
     def content_type(self) -> str:
@@ -260,11 +270,14 @@ def append_subparts(part: MimePart, extra: Sequence[MimePart]) -> MimePart:
     """
     parts = part.parts + tuple(extra)
     assert part.boundary is not None
+    depth = max([part.depth, *(1 + sub.depth for sub in extra)])
+    if depth > MAX_DEPTH:
+        raise MimeError(f"attachments: parts nested {depth} deep; at most {MAX_DEPTH} levels")
     if collides(part.boundary, extra) is None:
-        return replace(part, parts=parts)
+        return replace(part, parts=parts, depth=depth)
     boundary = fresh_boundary(parts)
     parameters = tuple(
         ("boundary", boundary) if name == "boundary" else (name, value)
         for name, value in part.parameters
     )
-    return replace(part, parts=parts, boundary=boundary, parameters=parameters)
+    return replace(part, parts=parts, boundary=boundary, parameters=parameters, depth=depth)

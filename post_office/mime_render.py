@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import binascii
 import io
-from typing import TYPE_CHECKING, Any, Generator, Iterator, List, Optional, Union
+import re
+from typing import TYPE_CHECKING, Any, Generator, Iterator, List, Match, Optional, Union
 
 from ._checks import show
 from .errors import MimeError
@@ -26,15 +27,18 @@ if TYPE_CHECKING:
 __all__ = [
     "BLOCK_SIZE",
     "PREAMBLE",
+    "WRAP_AT",
     "ChunkReader",
     "encode_base64",
     "encode_quoted_printable",
     "render",
 ]
 
-#: Bytes read from a file or stream at a time: a whole number of 57-byte base64 input
-#: lines (4096 of them), so each block encodes to complete 76-character lines.
-BLOCK_SIZE = 57 * 4096
+#: Allegro's line width for base64 and quoted-printable (``:wrap-at 72``).
+WRAP_AT = 72
+#: Bytes read from a file or stream at a time: a whole number of 54-byte base64 input
+#: lines (4096 of them), so each block encodes to complete 72-character lines.
+BLOCK_SIZE = 54 * 4096
 #: The preamble Allegro writes after the headers of a top-level multipart.
 PREAMBLE = b"This is a multi-part message in MIME format.\n"
 
@@ -45,22 +49,24 @@ _BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
 def _header_block(part: MimePart, top_level: bool) -> bytes:
+    omitted = part.omitted_headers
     lines: List[str] = []
-    if top_level:
+    if top_level and "mime-version" not in omitted:
         lines.append("MIME-Version: 1.0\n")
     lines.extend(format_header(name, value) for name, value in part.headers)
-    content_type = f"Content-Type: {part.type}/{part.subtype}"
-    for name, value in part.parameters:
-        for piece in format_parameter(name, value):
-            content_type += ";\n    " + piece
-    lines.append(content_type + "\n")
-    if part.encoding:
+    if "content-type" not in omitted:
+        content_type = f"Content-Type: {part.type}/{part.subtype}"
+        for name, value in part.parameters:
+            for piece in format_parameter(name, value):
+                content_type += ";\n    " + piece
+        lines.append(content_type + "\n")
+    if part.encoding and "content-transfer-encoding" not in omitted:
         lines.append(f"Content-Transfer-Encoding: {part.encoding}\n")
-    if part.id is not None:
+    if part.id is not None and "content-id" not in omitted:
         lines.append(f"Content-Id: {part.id}\n")
-    if part.description is not None:
+    if part.description is not None and "content-description" not in omitted:
         lines.append(format_header("Content-Description", part.description))
-    if part.disposition is not None:
+    if part.disposition is not None and "content-disposition" not in omitted:
         disposition = f"Content-Disposition: {part.disposition}"
         if part.disposition_name is not None:
             for piece in format_parameter("filename", part.disposition_name):
@@ -139,66 +145,156 @@ def _source_chunks(part: MimePart) -> Generator[bytes, None, None]:
                 )
 
 
-def _base64_lines(data: Union[bytes, memoryview]) -> bytes:
-    """Base64 of ``data`` (a multiple of 57 bytes long) as 76-character lines.
+def _base64_lines(data: Union[bytes, memoryview], width: int) -> bytes:
+    """Base64 of ``data`` (whose encoding is a whole number of ``width``-character lines)
+    as lines of ``width`` characters.
 
-    The newlines go in with 77 strided slice assignments rather than one slice per line,
-    so a block costs a handful of allocations whatever its size.
+    The newlines go in with ``width + 1`` strided slice assignments rather than one slice
+    per line, so a block costs a handful of allocations whatever its size.
     """
     encoded = binascii.b2a_base64(data, newline=False)
-    lines = len(encoded) // 76
-    out = bytearray(77 * lines)
-    for column in range(76):
-        out[column::77] = encoded[column::76]
-    out[76::77] = b"\n" * lines
+    lines = len(encoded) // width
+    out = bytearray((width + 1) * lines)
+    for column in range(width):
+        out[column :: width + 1] = encoded[column::width]
+    out[width :: width + 1] = b"\n" * lines
     return bytes(out)
 
 
-def encode_base64(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Base64 in lines of 76 characters (RFC 2045 6.8), block by block."""
+def encode_base64(chunks: Iterator[bytes], wrap_at: Optional[int] = WRAP_AT) -> Iterator[bytes]:
+    """Base64 in lines of ``wrap_at`` characters (72, as Allegro's ``base64-encode-stream``
+    writes them; RFC 2045 6.8 allows up to 76), block by block; each line ends with a
+    newline.  ``wrap_at=None``: one line, no newline (Allegro's ``:wrap-at nil``)."""
+    if wrap_at is not None and wrap_at % 4:
+        yield from _encode_base64_any(chunks, wrap_at)
+        return
+    group = 3 if wrap_at is None else wrap_at // 4 * 3  # input bytes per output line
     pending = b""
     for chunk in chunks:
         if pending:
             chunk = pending + chunk
-        whole = len(chunk) - len(chunk) % 57
+        whole = len(chunk) - len(chunk) % group
         if whole:
             with memoryview(chunk) as view:
-                yield _base64_lines(view[:whole])
+                if wrap_at is None:
+                    yield binascii.b2a_base64(view[:whole], newline=False)
+                else:
+                    yield _base64_lines(view[:whole], wrap_at)
         pending = chunk[whole:]
     if pending:
-        yield binascii.b2a_base64(pending)
+        yield binascii.b2a_base64(pending, newline=wrap_at is not None)
 
 
-#: Longest run without a newline that quoted-printable encoding holds back.
-_QP_HOLD = 1 << 16
+def _encode_base64_any(chunks: Iterator[bytes], wrap_at: int) -> Iterator[bytes]:
+    """Base64 wrapped at a width that is not a multiple of 4 (a line ends mid-quantum)."""
+    column = 0
+    for text in encode_base64(chunks, None):
+        out = bytearray()
+        while text:
+            piece, text = text[: wrap_at - column], text[wrap_at - column :]
+            out += piece
+            column += len(piece)
+            if column == wrap_at:
+                out += b"\n"
+                column = 0
+        yield bytes(out)
+    if column:
+        yield b"\n"
 
 
-def _qp_line(line: bytes) -> bytes:
-    # istext=False: a CR inside the line is data (=0D), not a line break.
-    return binascii.b2a_qp(line, quotetabs=False, istext=False, header=False)
+# Quoted-printable, as Allegro's qp-encode-stream writes it: printable ASCII but "=" as
+# is; every other byte =XX; a space or tab as is unless it ends a line or the text, or
+# comes before a NUL or CR (then =20 for a space, =09 for a tab: Allegro writes =20 for
+# both, which turns a tab into a space); CRLF and LF are line breaks, a bare CR is =0D.
+# Before each character or =XX, a line that has reached wrap_at columns gets a soft
+# break ("=" and a newline), so a line is at most wrap_at + 3 characters and its "=".
+_QP_UNSAFE = re.compile(rb"[^!-<>-~ \t]|[ \t](?=[\x00\r])")
+_QP_TOKENS = [b"=%02X" % byte for byte in range(256)]
 
 
-def encode_quoted_printable(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Quoted-printable (RFC 2045 6.7), line by line; CRLF and LF are line breaks.
+def _qp_token(match: Match[bytes]) -> bytes:
+    return _QP_TOKENS[match.group()[0]]
 
-    A run of more than 64 KiB without a newline is cut with a soft line break.
-    """
-    pending = b""
+
+class _QuotedPrintable:
+    """An incremental quoted-printable encoder (the column carries across chunks)."""
+
+    def __init__(self, wrap_at: Optional[int]) -> None:
+        self.wrap_at = wrap_at
+        self.column = 0
+        self.held = b""  # a final space, tab or CR: how to write it depends on what follows
+
+    def _segment(self, data: bytes, white_end_encoded: bool) -> bytes:
+        encoded = _QP_UNSAFE.sub(_qp_token, data)
+        if white_end_encoded and data[-1:] in (b" ", b"\t"):
+            encoded = encoded[:-1] + _QP_TOKENS[data[-1]]
+        return self._wrap(encoded)
+
+    def _wrap(self, encoded: bytes) -> bytes:
+        wrap_at = self.wrap_at
+        if wrap_at is None:
+            return encoded
+        out: List[bytes] = []
+        position, column, end = 0, self.column, len(encoded)
+        while position < end:
+            if column >= wrap_at:
+                out.append(b"=\n")
+                column = 0
+            room = wrap_at - column
+            escape = encoded.find(b"=", position, position + room)
+            if escape < 0:
+                piece = encoded[position : position + room]
+                out.append(piece)
+                column += len(piece)
+                position += len(piece)
+            else:  # plain characters, then one =XX
+                out.append(encoded[position : escape + 3])
+                column += escape - position + 3
+                position = escape + 3
+        self.column = column
+        return b"".join(out)
+
+    def feed(self, data: bytes) -> bytes:
+        if self.held:
+            data, self.held = self.held + data, b""
+        out: List[bytes] = []
+        start = 0
+        while True:
+            newline = data.find(b"\n", start)
+            if newline < 0:
+                break
+            line = data[start:newline]
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            out.append(self._segment(line, True) + b"\n")
+            self.column = 0
+            start = newline + 1
+        tail = data[start:]
+        if tail[-1:] in (b" ", b"\t", b"\r"):
+            tail, self.held = tail[:-1], tail[-1:]
+        if tail:
+            out.append(self._segment(tail, self.held == b"\r"))
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        held, self.held = self.held, b""
+        return self._wrap(_QP_TOKENS[held[0]]) if held else b""
+
+
+def encode_quoted_printable(
+    chunks: Iterator[bytes], wrap_at: Optional[int] = WRAP_AT
+) -> Iterator[bytes]:
+    """Quoted-printable (RFC 2045 6.7) as Allegro's ``qp-encode-stream`` writes it, soft
+    line breaks after ``wrap_at`` (72) columns; memory stays bounded whatever the line
+    lengths.  A trailing tab is written ``=09`` (Allegro: ``=20``; README "Differences")."""
+    encoder = _QuotedPrintable(wrap_at)
     for chunk in chunks:
-        data = pending + chunk if pending else chunk
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            if len(data) < _QP_HOLD:
-                pending = data
-                continue
-            yield _qp_line(data) + b"=\n"
-            pending = b""
-            continue
-        lines = data[: cut - 1].split(b"\n")
-        yield b"".join(_qp_line(line.removesuffix(b"\r")) + b"\n" for line in lines)
-        pending = data[cut:]
-    if pending:
-        yield _qp_line(pending)
+        encoded = encoder.feed(chunk)
+        if encoded:
+            yield encoded
+    last = encoder.finish()
+    if last:
+        yield last
 
 
 # --------------------------------------------------------------------------- streams

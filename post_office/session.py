@@ -276,7 +276,7 @@ class Session:
             self.greeting = greeting
             if not 200 <= greeting.code < 300:
                 raise ConnectError(
-                    f"initial connect to {where} failed",
+                    f"initial connect failed: {where} did not greet us with 2xx",
                     code=greeting.code,
                     reply=greeting.text,
                     command="(connect)",
@@ -338,7 +338,8 @@ class Session:
         reply = self.command(line)
         if reply.code == 421:  # the server is closing: no HELO fall-back, report the 421
             raise HeloError(
-                "EHLO was refused and the server is closing the connection",
+                "SMTP transaction failed: EHLO was refused and the server is closing the "
+                "connection",
                 code=reply.code,
                 reply=reply.text,
                 command=line,
@@ -349,7 +350,12 @@ class Session:
             return
         self.extensions = NO_EXTENSIONS
         self.used_helo = True
-        self._expect(f"HELO {self.local_hostname}", (2,), HeloError, f"HELO{when} was refused")
+        self._expect(
+            f"HELO {self.local_hostname}",
+            (2,),
+            HeloError,
+            f"SMTP transaction failed: HELO{when} was refused",
+        )
 
     def _starttls(self) -> None:
         server = self.server

@@ -10,9 +10,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
 
+from ._checks import show
+from .debug import REDACTED
 from .errors import LispSyntaxError, ServerSpecError
 from .lisp import Keyword, read_lisp, to_lisp
-from .tls import TLS_KEYWORDS, TlsSettings, tls_settings
+from .tls import TLS_KEYWORDS, Secret, TlsSettings, tls_settings
 
 __all__ = [
     "MailProgram",
@@ -50,25 +52,32 @@ class MailServer:
     allow_plaintext_auth: bool = False
 
     def __repr__(self) -> str:
-        return f"MailServer({self._python(redact=True)})"
+        return f"MailServer({self.to_python()})"
 
-    def to_lisp(self) -> str:
-        """Canonical Lisp text, e.g. ``("mail.corp" :port 587 :starttls t)``."""
-        return to_lisp(self._items(lisp=True))
+    def to_lisp(self, *, reveal_secrets: bool = False) -> str:
+        """Canonical Lisp text, e.g. ``("mail.corp" :port 587 :starttls t)``.
 
-    def to_python(self) -> str:
-        """Canonical Python form, e.g. ``("mail.corp", ":port", 587, ":starttls", True)``."""
-        return self._python(redact=False)
+        A ``:certificate-password`` is written ``"<redacted>"`` unless ``reveal_secrets``
+        (README "Porting notes"): ``read_lisp(to_lisp(s))`` gives ``s`` back for every
+        spec that holds no secret.
+        """
+        return to_lisp(self, reveal_secrets=reveal_secrets)
 
-    def _python(self, *, redact: bool) -> str:
+    def to_python(self, *, reveal_secrets: bool = False) -> str:
+        """Canonical Python form, e.g. ``("mail.corp", ":port", 587, ":starttls", True)``
+        (the password ``'<redacted>'`` unless ``reveal_secrets``)."""
         parts = [repr(self.host)]
         for key, value in self._items(lisp=False)[1:]:
             parts.append(repr(str(key)))
-            if redact and key == _PASSWORD:
-                parts.append("'<redacted>'")
+            if isinstance(value, Secret):
+                parts.append(repr(value.reveal() if reveal_secrets else REDACTED))
             else:
                 parts.append(repr(str(value)) if isinstance(value, Keyword) else repr(value))
         return "(" + ", ".join(parts) + ")"
+
+    def __lisp_form__(self, reveal_secrets: bool) -> List[Any]:
+        """The mail-server list :func:`~post_office.to_lisp` writes."""
+        return self._items(lisp=True)
 
     def _items(self, *, lisp: bool) -> List[Any]:
         if self.tls.context is not None and lisp:
@@ -143,13 +152,10 @@ def _redacted(spec: object) -> object:
     return spec
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
 def _show(spec: object) -> str:
-    """How an error message shows the caller's argument: redacted, and cut when long."""
-    return _cut(repr(_redacted(spec)))
+    """How an error message shows the caller's argument: redacted, cut when long, and
+    never by running the caller's own ``__repr__`` (:func:`~post_office._checks.show`)."""
+    return show(_redacted(spec), 200)
 
 
 def _read(spec: str) -> Any:
@@ -169,7 +175,7 @@ def _read(spec: str) -> Any:
 
 def _value(value: object) -> str:
     """A keyword's value as the user wrote it: ``:required`` for a Keyword, else repr."""
-    return f":{value.name}" if isinstance(value, Keyword) else _cut(repr(value))
+    return f":{value.name}" if isinstance(value, Keyword) else show(value)
 
 
 def _nearest(key: str) -> str:
@@ -233,8 +239,7 @@ def _port_digits(digits: str, spec: object) -> int:
 def _port(value: object, spec: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         raise ServerSpecError(
-            f"mail-server argument {_show(spec)}: port {_cut(repr(value))} is not an integer "
-            "in 1..65535"
+            f"mail-server argument {_show(spec)}: port {show(value)} is not an integer in 1..65535"
         )
     return value
 
@@ -371,7 +376,8 @@ def _parse_mail_server(spec: object) -> MailServer:
         # which gives back an equal value when it is valid (the round-trip property).
         if not isinstance(spec.ssl, bool) or spec.starttls not in (False, True, "required"):
             raise ServerSpecError(
-                f"{spec!r}: ssl must be True or False and starttls True, False or 'required'"
+                f"MailServer(host={show(spec.host)}, ...): ssl must be True or False and "
+                "starttls True, False or 'required'"
             )
         checked = _from_options(spec.host, spec._items(lisp=False)[1:], spec)
         return spec if checked == spec else checked
@@ -414,22 +420,42 @@ def _is_program(spec: Sequence[object]) -> bool:
 
 
 def parse_transport(spec: object) -> Union[MailServer, MailProgram]:
-    """Like :func:`parse_mail_server`, also accepting send_letter's ``(":program", cmd)``."""
+    """Like :func:`parse_mail_server`, also accepting send_letter's ``:program`` forms.
+
+    As in Allegro: ``(:program . "sendmail -t -i")``, in Python ``(":program", "sendmail
+    -t -i")``, is a command line run by the shell; ``(:program "/usr/sbin/sendmail" "-t"
+    "-i")``, in Python ``(":program", "/usr/sbin/sendmail", "-t", "-i")``, is an argv run
+    without a shell, and so is ``(":program", ["sendmail", "-t"])``.  In Lisp text a
+    proper list is always the argv form: ``(:program "sendmail -t -i")`` runs a program
+    named ``sendmail -t -i``, as Allegro does (README "Porting notes").
+    """
     if isinstance(spec, MailProgram):
         return spec
+    from_lisp = False
     if isinstance(spec, str) and spec.strip().startswith(("(", "'(")):
         spec = _read(spec)
+        from_lisp = True
     if isinstance(spec, (list, tuple)) and spec and _is_program(spec):
-        if len(spec) != 2:
-            raise _spec_error(spec, '(":program", "command") or (":program", ["argv", ...])')
-        command = spec[1]
-        if isinstance(command, str) and command.strip():
-            return MailProgram(command)
-        if (
-            isinstance(command, (list, tuple))
-            and command
-            and all(isinstance(arg, str) for arg in command)
-        ):
-            return MailProgram(tuple(command))
-        raise _spec_error(spec, "a command string or a non-empty list of strings after :program")
+        return _program(spec, argv=len(spec) > 2 or (from_lisp and isinstance(spec, list)))
     return parse_mail_server(spec)
+
+
+def _program(spec: Sequence[object], *, argv: bool) -> MailProgram:
+    expected = (
+        '(":program", "command line") for the shell, or (":program", "program", "arg", ...) '
+        'or (":program", ["program", "arg", ...]) for an argv'
+    )
+    rest = list(spec[1:])
+    if len(rest) == 1 and isinstance(rest[0], (list, tuple)):
+        rest, argv = list(rest[0]), True
+    if not rest or not all(isinstance(arg, str) for arg in rest):
+        raise _spec_error(spec, f"{expected}: strings after :program")
+    if argv:
+        if not rest[0]:
+            raise _spec_error(spec, f"{expected}: the program's name is empty")
+        return MailProgram(tuple(str(arg) for arg in rest))
+    command = rest[0]
+    assert isinstance(command, str)
+    if not command.strip():
+        raise _spec_error(spec, f"{expected}: the command line is empty")
+    return MailProgram(command)

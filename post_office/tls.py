@@ -10,16 +10,18 @@ smtplib, which verify nothing): ``:verify nil`` is the explicit opt-out.
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import os
 import ssl
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .debug import warn
+from ._checks import show
+from .debug import REDACTED, warn
 from .errors import ServerSpecError
 from .lisp import Keyword
 
-__all__ = ["TLS_KEYWORDS", "TlsSettings", "make_ssl_context", "tls_settings"]
+__all__ = ["TLS_KEYWORDS", "Secret", "TlsSettings", "make_ssl_context", "tls_settings"]
 
 #: Canonical (hyphenated) names of the TLS keywords a mail-server list may carry.
 TLS_KEYWORDS: Tuple[str, ...] = (
@@ -51,18 +53,66 @@ _REFUSED = ("sslv2", "sslv3", "tlsv1", "tlsv1.1")
 _METHODS = _RANGES + tuple(_MINIMUMS)
 
 
+class Secret:
+    """A secret (``:certificate-password``) that no rendering shows by default.
+
+    ``repr``, ``str``, :func:`~post_office.to_lisp` and ``MailServer.to_python()`` write
+    ``<redacted>``, and so does :func:`dataclasses.asdict`, which copies the wrapper rather
+    than the text.  :meth:`reveal` gives the text back, for the one place that needs it
+    (loading the key) and for ``to_lisp(..., reveal_secrets=True)`` (README "Porting
+    notes").  Two secrets are equal when their texts are.
+    """
+
+    __slots__ = ("_value",)
+    _value: str
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"Secret holds a str, not {type(value).__name__}")
+        object.__setattr__(self, "_value", value)
+
+    def __setattr__(self, key: str, value: object) -> None:
+        raise AttributeError("Secret is immutable")
+
+    def reveal(self) -> str:
+        """The secret text."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED!r})"
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode("utf-8"), other._value.encode("utf-8"))
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> Tuple[Any, Tuple[str]]:
+        return (Secret, (self._value,))
+
+    def __lisp_form__(self, reveal_secrets: bool) -> str:
+        """What :func:`~post_office.to_lisp` writes: ``"<redacted>"`` unless revealed."""
+        return self._value if reveal_secrets else REDACTED
+
+
 @dataclass(frozen=True, repr=False)
 class TlsSettings:
     """The TLS keywords of one mail-server spec, checked and normalised.
 
     Field names are the keywords in snake_case; ``verify`` is ``"required"`` (default),
-    ``"optional"`` or ``"none"``; ``method`` is the keyword name (``"tlsv1.2"``) or None.
+    ``"optional"`` or ``"none"``; ``method`` is the keyword name (``"tlsv1.2"``) or None;
+    ``certificate_password`` is a :class:`Secret` (a str given here is wrapped in one).
     """
 
     method: Optional[str] = None
     certificate: Optional[str] = None
     key: Optional[str] = None
-    certificate_password: Optional[str] = None
+    certificate_password: Optional[Secret] = None
     ca_file: Optional[str] = None
     ca_directory: Optional[str] = None
     crl_file: Optional[str] = None
@@ -74,12 +124,29 @@ class TlsSettings:
     server_name: Optional[str] = None
     context: Optional[ssl.SSLContext] = dataclasses.field(default=None, compare=True)
 
+    def __post_init__(self) -> None:
+        password: object = self.certificate_password
+        if isinstance(password, str):
+            object.__setattr__(self, "certificate_password", Secret(password))
+
     def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{kw.python_name}={'<redacted>' if kw.name == 'certificate-password' else value!r}"
-            for kw, value in self.keywords()
-        )
+        shown = ", ".join(f"{kw.python_name}={value!r}" for kw, value in self._shown())
         return f"TlsSettings({shown})"
+
+    def __lisp_form__(self, reveal_secrets: bool) -> List[Any]:
+        """The settings as a Lisp property list, ``(:ca-file "/ca.pem" :verify nil)``, for
+        :func:`~post_office.to_lisp` (the password ``"<redacted>"`` unless revealed)."""
+        if self.context is not None:
+            raise ServerSpecError("TLS settings with a :context cannot be written as Lisp text")
+        out: List[Any] = []
+        for key, value in self.keywords():
+            out += [key, value]
+        return out
+
+    def _shown(self) -> List[Tuple[Keyword, Any]]:
+        return [
+            (kw, REDACTED if isinstance(value, Secret) else value) for kw, value in self.keywords()
+        ]
 
     def keywords(self) -> List[Tuple[Keyword, Any]]:
         """The non-default settings as ``(Keyword, value)`` pairs, in canonical order."""
@@ -100,11 +167,11 @@ class TlsSettings:
 
 def _fail(keyword: str, value: object, expected: str) -> ServerSpecError:
     shown = (
-        "<redacted>"
+        REDACTED
         if keyword == "certificate-password"
         else f":{value.name}"
         if isinstance(value, Keyword)
-        else repr(value)
+        else show(value)
     )
     return ServerSpecError(
         f"mail-server keyword :{keyword} has the value {shown}; expected {expected}"
@@ -124,7 +191,10 @@ def _text(keyword: str, value: object) -> Optional[str]:
     if value is None or value is False:
         return None
     if isinstance(value, os.PathLike):
-        value = os.fsdecode(value)
+        try:
+            value = os.fsdecode(value)
+        except Exception:  # the caller's __fspath__
+            raise _fail(keyword, value, "a path whose __fspath__ gives a path") from None
     if isinstance(value, str) and value:
         if any(ch in value for ch in "\r\n\x00"):
             raise _fail(keyword, value, "a string without CR, LF or NUL")
@@ -189,6 +259,11 @@ def tls_settings(keywords: Mapping[str, object]) -> TlsSettings:
             if not isinstance(value, ssl.SSLContext):
                 raise _fail(name, value, "an ssl.SSLContext")
             fields[field] = value
+        elif name == "certificate-password":
+            if isinstance(value, Secret):
+                value = value.reveal()
+            text = _text(name, value)
+            fields[field] = None if text is None else Secret(text)
         else:
             fields[field] = _text(name, value)
     settings = TlsSettings(**fields)
@@ -255,7 +330,8 @@ def make_ssl_context(settings: TlsSettings) -> ssl.SSLContext:
     if settings.certificate is not None:
         # Without a password OpenSSL would prompt on the terminal for an encrypted key and
         # block; the callback makes an encrypted key without :certificate-password fail.
-        password = settings.certificate_password
+        secret = settings.certificate_password
+        password = secret.reveal() if isinstance(secret, Secret) else secret
         try:
             context.load_cert_chain(
                 settings.certificate,

@@ -205,7 +205,7 @@ def test_an_empty_string_recipient_is_refused() -> None:
     "to", [None, b"joe@x", 42, {"joe@x"}, {"joe@x": 1}, iter(["joe@x"]), frozenset()]
 )
 def test_other_recipient_types_are_refused_saying_what_was_expected(to: object) -> None:
-    with pytest.raises(AddressError, match=r"^to: expected a string or a list of strings, got "):
+    with pytest.raises(AddressError, match=r"^to should be a string or list, not "):
         check_recipients(to)
 
 

@@ -182,6 +182,12 @@ def test_folding_rule_details() -> None:
     assert fold_address_list([a68, "z@x"]) == f"{a68}, z@x"
     a69 = "a" * 61 + "@x.test"  # 68 + 2 = 70
     assert fold_address_list([a69, "z@x"]) == f"{a69}, \n    z@x"
+    # A continuation segment starts at 5 (the line break and four spaces): 5 + 63 + 2
+    # reaches 70 and breaks, where counting 4 would not.
+    b63 = "b" * 56 + "@x.test"
+    assert fold_address_list([a69, b63, "z@x"]) == f"{a69}, \n    {b63}, \n    z@x"
+    b62 = "b" * 55 + "@x.test"
+    assert fold_address_list([a69, b62, "z@x"]) == f"{a69}, \n    {b62}, z@x"
 
 
 # --------------------------------------------------------------------------- headers
@@ -417,10 +423,10 @@ def test_login_without_password_raises(smtp_plain) -> None:
         ({"headers": ["no colon here"]}, HeaderError, "Name: value"),
         ({"headers": [" starts with a space"]}, HeaderError, "Name: value"),
         ({"headers": 42}, HeaderError, "raw header line"),
-        ({"subject": 42}, HeaderError, "subject"),
+        ({"subject": True}, HeaderError, "subject"),
         ({"cc": "cc@x\r\nRCPT TO:<evil@x>"}, AddressError, "cc"),
         ({"bcc": "Joe <joe@x>"}, AddressError, "bcc"),
-        ({"cc": 42}, AddressError, "cc: expected a string or a list"),
+        ({"cc": 42}, AddressError, "cc should be a string or list"),
         ({"attachments": 42}, MessageArgumentError, "attachments"),
         ({"attachments": [b"bytes"]}, MessageArgumentError, r"attachments\[0\]"),
         ({"timeout": 0}, OptionError, "timeout"),

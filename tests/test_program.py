@@ -67,9 +67,19 @@ def test_program_transport_with_shell_command_and_lisp_text(tmp_path: Path) -> N
     send_letter((":program", command), FROM, TO, "shell\n")
     assert parse(out.read_bytes()).get_content() == "shell\n"
     out.unlink()
-    lisp = f"(:program {json_string(command)})"
+    # Allegro's (:program . "command line") runs the shell ...
+    lisp = f"(:program . {json_string(command)})"
     send_letter(lisp, FROM, TO, "lisp\n")
     assert parse(out.read_bytes()).get_content() == "lisp\n"
+    out.unlink()
+    # ... and (:program "program" "arg" ...) an argv, with no shell
+    argv = [sys.executable, "-c", WRITE_STDIN, str(out)]
+    lisp = "(:program " + " ".join(json_string(arg) for arg in argv) + ")"
+    send_letter(lisp, FROM, TO, "argv\n")
+    assert parse(out.read_bytes()).get_content() == "argv\n"
+    out.unlink()
+    send_letter((":program", *argv), FROM, TO, "tuple\n")
+    assert parse(out.read_bytes()).get_content() == "tuple\n"
 
 
 def json_string(text: str) -> str:
