@@ -10,10 +10,11 @@ extensions before and after TLS, the TLS version and cipher, the peer certificat
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import socket
 import ssl
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 from .connection import Connection, command_bytes
 from .debug import Transcript, logger
@@ -24,7 +25,9 @@ from .errors import (
     ProtocolError,
     ServerDisconnectedError,
     SMTPError,
+    SMTPTimeoutError,
     StartTLSError,
+    TLSError,
 )
 from .login import authenticate
 from .mailing import send_message
@@ -45,12 +48,101 @@ def default_local_hostname() -> Optional[str]:
     return name if "." in name and name.isascii() else None
 
 
-def certificate_error(exc: ssl.SSLCertVerificationError, server: MailServer) -> CertificateError:
-    return CertificateError(
-        f"the certificate of {server.host} port {server.port} did not verify "
-        f"({exc.verify_message or exc}): point :ca-file at the CA that signed it, e.g. "
-        f'("{server.host}" :port {server.port} :ca-file "/path/to/ca.pem"), '
-        "or turn verification off explicitly with :verify nil"
+#: OpenSSL's verify codes (``X509_V_ERR_*``) that the hints below tell apart.
+_NAME_MISMATCH = (62, 64)  # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
+_EXPIRED = 10  # CERT_HAS_EXPIRED
+_NOT_YET_VALID = 9  # CERT_NOT_YET_VALID
+#: OpenSSL's reasons for a TLS handshake answered by something that is not TLS.
+_NOT_TLS = frozenset(
+    {"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG"}
+)
+#: Renders the user's spec with one more keyword: ``(keyword, value) -> spec text``.
+SpecForm = Callable[[str, str], str]
+
+
+def _spec_with(server: MailServer, keyword: str, value: str) -> str:
+    """``server`` with one more TLS keyword, in its Python form (secrets redacted)."""
+    field = keyword.lstrip(":").replace("-", "_")
+    changes: Dict[str, Any] = {field: value}
+    changed = dataclasses.replace(server, tls=dataclasses.replace(server.tls, **changes))
+    return changed.to_python()
+
+
+def certificate_error(
+    exc: ssl.SSLCertVerificationError,
+    server: MailServer,
+    *,
+    form: Optional[SpecForm] = None,
+    names: Sequence[str] = (),
+    expires: Optional[str] = None,
+) -> CertificateError:
+    """The error for a certificate that did not verify, with the spec that would.
+
+    The hint depends on why (README "TLS"): a certificate for another name (``names``,
+    when the caller could read them, are those it holds) -> connect by one of them or
+    say :server-name; an expired one (``expires``: its date, when known) -> the server
+    must renew it; any other (an unknown CA) -> :ca-file.  ``form`` renders the
+    suggested spec in the caller's own form (the command line keeps Lisp text as
+    Lisp); by default the spec's Python form.
+    """
+
+    def suggest(keyword: str, value: str) -> str:
+        return form(keyword, value) if form is not None else _spec_with(server, keyword, value)
+
+    where = f"{server.host} port {server.port}"
+    why = exc.verify_message or str(exc)
+    code = exc.verify_code
+    off = "or turn verification off explicitly with :verify nil"
+    checked = server.tls.server_name or server.host
+    if code in _NAME_MISMATCH:
+        holds = f" (it holds {', '.join(names)})" if names else ""
+        dns = [name[4:] for name in names if name.startswith("DNS:")]
+        example = dns[0] if dns else "mail.example.org"
+        hint = (
+            f"the certificate is not for {checked}{holds}: connect to a name it holds, or "
+            f"say which name to check with :server-name, e.g. {suggest(':server-name', example)}"
+        )
+    elif code == _EXPIRED:
+        when = f" on {expires}" if expires else ""
+        hint = f"the certificate expired{when}: the server must renew it ({off})"
+    elif code == _NOT_YET_VALID:
+        when = f" (from {expires})" if expires else ""
+        hint = f"the certificate is not valid yet{when}: check this machine's clock ({off})"
+    elif server.tls.ca_file:
+        hint = (
+            f"the CA in :ca-file {server.tls.ca_file} did not sign it: point :ca-file at the "
+            f"CA that did, {off}"
+        )
+    else:
+        hint = (
+            "point :ca-file at the CA that signed it, e.g. "
+            f"{suggest(':ca-file', '/path/to/ca.pem')}, {off}"
+        )
+    return CertificateError(f"the certificate of {where} did not verify ({why}): {hint}")
+
+
+def _handshake_error(exc: TLSError, server: MailServer) -> TLSError:
+    """An implicit-TLS handshake answered in plain text says so (README "TLS")."""
+    cause = exc.__cause__
+    reason = getattr(cause, "reason", None)
+    if not isinstance(cause, ssl.SSLError) or reason not in _NOT_TLS:
+        return exc
+    return TLSError(
+        f"{server.host} port {server.port} answered the TLS handshake in plain text ({reason}): "
+        "the server speaks plain SMTP here: use :starttls t instead of :ssl t",
+        command=exc.command,
+    )
+
+
+def _greeting_error(exc: SMTPError, server: MailServer, timeout: float) -> SMTPError:
+    """No greeting from a silent port: it may expect TLS at once (README "TLS")."""
+    if server.ssl or not isinstance(exc, SMTPTimeoutError):
+        return exc
+    likely = " (as port 465 does)" if server.port != 465 else ""
+    return SMTPTimeoutError(
+        f"no greeting from {server.host} port {server.port} in {timeout:g} s: this port "
+        f"may expect TLS at once{likely}: add :ssl t",
+        command=exc.command,
     )
 
 
@@ -174,8 +266,13 @@ class Session:
                 )
             except ssl.SSLCertVerificationError as exc:
                 raise certificate_error(exc, server) from exc
+            except TLSError as exc:
+                raise _handshake_error(exc, server) from exc.__cause__
             self._tls = connection.tls_facts()
-            greeting = connection.read_reply("waiting for the greeting")
+            try:
+                greeting = connection.read_reply("waiting for the greeting")
+            except SMTPTimeoutError as exc:
+                raise _greeting_error(exc, server, self.options.timeout) from exc
             self.greeting = greeting
             if not 200 <= greeting.code < 300:
                 raise ConnectError(

@@ -173,6 +173,19 @@ def _read(spec: str) -> Any:
         ) from None
 
 
+def _value(value: object) -> str:
+    """A keyword's value as the user wrote it: ``:required`` for a Keyword, else repr."""
+    return f":{value.name}" if isinstance(value, Keyword) else show(value)
+
+
+def _nearest(key: str) -> str:
+    """`` (did you mean :starttls?)`` for a misspelt keyword, else nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(key, _KNOWN, n=1, cutoff=0.7)
+    return f" (did you mean :{close[0]}?)" if close else ""
+
+
 def _spec_error(spec: object, expected: str) -> ServerSpecError:
     return ServerSpecError(
         f"mail-server argument {_show(spec)} is not understood: expected {expected}"
@@ -251,7 +264,7 @@ def _flag(name: str, value: object, spec: object, *, allow_required: bool = Fals
         return "required"
     expected = "t/True, nil/None/False" + (" or :required" if allow_required else "")
     raise ServerSpecError(
-        f"mail-server argument {_show(spec)}: :{name} {show(value)} is not {expected}"
+        f"mail-server argument {_show(spec)}: :{name} {_value(value)} is not {expected}"
     )
 
 
@@ -261,8 +274,8 @@ def _key(key: object, spec: object) -> str:
     if isinstance(key, str) and key and key.lstrip(":"):
         return Keyword(key).name
     raise ServerSpecError(
-        f"mail-server argument {_show(spec)}: {show(key)} is not a keyword (write ':port', "
-        "'port' or Keyword('port'))"
+        f"mail-server argument {_show(spec)}: {_value(key)} is not a keyword (write :port in "
+        "Lisp text; ':port', 'port' or Keyword('port') in Python)"
     )
 
 
@@ -274,8 +287,8 @@ def _from_options(
         key = _key(raw_key, spec)
         if key not in _KNOWN:
             raise ServerSpecError(
-                f"mail-server argument {_show(spec)}: unknown keyword :{key}; known keywords are "
-                + ", ".join(":" + k for k in _KNOWN)
+                f"mail-server argument {_show(spec)}: unknown keyword :{key}{_nearest(key)}; "
+                "known keywords are " + ", ".join(":" + k for k in _KNOWN)
             )
         if key in values:
             raise ServerSpecError(f"mail-server argument {_show(spec)}: keyword :{key} given twice")
@@ -299,7 +312,10 @@ def _from_string(spec: str) -> MailServer:
         form = _read(spec)
         if not isinstance(form, (list, tuple)):
             raise _spec_error(spec, _FORMS)
-        return parse_mail_server(form)
+        try:
+            return parse_mail_server(form)
+        except ServerSpecError as exc:  # quote the Lisp text as written, not its reading
+            raise ServerSpecError(str(exc).replace(_show(form), _show(spec), 1)) from None
     # The other forms are not stripped: white space around a host name is as wrong as
     # inside it, and must not be accepted in "host:port" yet refused in "host".
     bracketed = _BRACKETED.match(spec)

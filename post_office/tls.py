@@ -166,7 +166,13 @@ class TlsSettings:
 
 
 def _fail(keyword: str, value: object, expected: str) -> ServerSpecError:
-    shown = REDACTED if keyword == "certificate-password" else show(value)
+    shown = (
+        REDACTED
+        if keyword == "certificate-password"
+        else f":{value.name}"
+        if isinstance(value, Keyword)
+        else show(value)
+    )
     return ServerSpecError(
         f"mail-server keyword :{keyword} has the value {shown}; expected {expected}"
     )
@@ -299,10 +305,9 @@ def make_ssl_context(settings: TlsSettings) -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=settings.ca_file, capath=settings.ca_directory)
     except (OSError, ssl.SSLError) as exc:
-        raise ServerSpecError(
-            f"mail-server keywords :ca-file {settings.ca_file!r} / :ca-directory "
-            f"{settings.ca_directory!r} could not be loaded: {exc}"
-        ) from exc
+        pairs = (("ca-file", settings.ca_file), ("ca-directory", settings.ca_directory))
+        given = " and ".join(f":{key} {value!r}" for key, value in pairs if value is not None)
+        raise ServerSpecError(f"mail-server keyword {given} could not be loaded: {exc}") from exc
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     if settings.method in _MINIMUMS:
         context.minimum_version = getattr(ssl.TLSVersion, _MINIMUMS[settings.method])

@@ -268,7 +268,7 @@ def test_top_level_help_and_version() -> None:
     assert result.returncode == 0
     for command in ("demo", "serve", "send", "check", "parse"):
         assert command in result.stdout
-    assert "exit status: 0 success, 1 SMTP or network failure, 2 usage" in result.stdout
+    assert "exit status: 0 success, 2 usage, 69 refused (5xx), 75 retry later" in result.stdout
     version = run("--version")
     assert version.returncode == 0 and version.stdout.startswith("post-office 0.")
 
@@ -519,17 +519,17 @@ def test_debug_shows_the_transcript_on_stderr_redacted(
     assert "subject 'debug'" in received(sink).summary
 
 
-def test_send_failures_exit_1_with_code_and_reply(cli: Cli, sink: Serve) -> None:
+def test_send_failures_exit_69_with_code_and_reply(cli: Cli, sink: Serve) -> None:
     wrong = cli(
         "send", sink.spec(), "a@example.org", "b@example.org", "--raw", "--login", USER,
         "--password-env", "PW", input=b"Subject: x\n\nx\n", env={"PW": "wrong"},
     )  # fmt: skip
-    line = assert_clean_error(wrong, 1)
+    line = assert_clean_error(wrong, 69)
     assert "535" in line and "AUTH" in line and "wrong" not in line
     anonymous = cli(
         "send", sink.spec(), "a@example.org", "b@example.org", "--raw", input=b"Subject: x\n\n"
     )
-    assert "530" in assert_clean_error(anonymous, 1)
+    assert "530" in assert_clean_error(anonymous, 69)
 
 
 def test_a_missing_password_variable_or_terminal_is_a_usage_error(cli: Cli, sink: Serve) -> None:
@@ -648,12 +648,15 @@ def test_check_reports_what_the_server_offers(cli: Cli, sink: Serve) -> None:
 
 def test_check_fails_when_the_spec_would_not_verify(cli: Cli, sink: Serve) -> None:
     spec = f'("127.0.0.1" :port {sink.port} :starttls t)'
-    line = assert_clean_error(cli("check", spec), 1)
+    line = assert_clean_error(cli("check", spec), 78)
     assert "did not verify" in line and ":ca-file" in line and ":verify nil" in line
 
 
 def test_check_with_verify_nil_says_whether_verification_would_pass(cli: Cli, sink: Serve) -> None:
-    result = cli("check", f'("127.0.0.1" :port {sink.port} :starttls t :verify nil)')
+    result = cli(
+        "check", f'("127.0.0.1" :port {sink.port} :starttls t :verify nil)', "--login", USER,
+        "--password-env", "PW", env={"PW": PASSWORD},
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "verified:    no, this spec says :verify nil" in result.stdout
     assert "with verification on (the default) it would NOT" in result.stdout
@@ -663,18 +666,19 @@ def test_check_with_verify_nil_says_whether_verification_would_pass(cli: Cli, si
 
 def test_check_without_tls_points_at_starttls(cli: Cli, sink: Serve) -> None:
     result = cli("check", f"127.0.0.1:{sink.port}")
-    assert result.returncode == 0, result.stderr
+    line = assert_clean_error(result, 69)  # send would get the same 530
+    assert "530 Must issue a STARTTLS command first" in line and "add :starttls t" in line
     assert "STARTTLS:    offered, but this spec does not use it: add :starttls t" in result.stdout
     assert "AUTH:        not offered (many servers offer AUTH only after STARTTLS" in result.stdout
 
 
-def test_check_a_wrong_password_and_a_closed_port_exit_1(cli: Cli, sink: Serve) -> None:
+def test_check_a_wrong_password_and_a_closed_port_exit_69_and_75(cli: Cli, sink: Serve) -> None:
     wrong = cli("check", sink.spec(), "--login", USER, "--password-env", "PW", env={"PW": "x"})
-    assert "535" in assert_clean_error(wrong, 1)
+    assert "535" in assert_clean_error(wrong, 69)
     with socket.socket() as probe:  # a port nobody listens on: bound, never listening
         probe.bind(("127.0.0.1", 0))
         closed = cli("check", f"127.0.0.1:{probe.getsockname()[1]}", "--timeout", "10")
-    assert "could not connect" in assert_clean_error(closed, 1)
+    assert "could not connect" in assert_clean_error(closed, 75)
 
 
 def test_check_implicit_tls_and_a_server_without_starttls(
@@ -692,7 +696,7 @@ def test_check_implicit_tls_and_a_server_without_starttls(
     assert "STARTTLS:    not offered by the server; went on in plain text" in opportunistic.stdout
     assert "works, but the server does not offer STARTTLS" in opportunistic.stdout
     required = cli("check", f'("127.0.0.1" :port {plain.port} :starttls :required)')
-    assert "does not offer STARTTLS" in assert_clean_error(required, 1)
+    assert "does not offer STARTTLS" in assert_clean_error(required, 69)
 
 
 def test_send_through_a_program(cli: Cli) -> None:

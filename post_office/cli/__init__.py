@@ -7,9 +7,10 @@ catch-all server), ``send`` (a letter, or a raw message, to any mail-server spec
 (how a spec is understood).  :mod:`.parser` builds the parser; a subcommand's module is
 imported only when it runs.
 
-Exit status: :data:`EXIT_OK` 0 success, :data:`EXIT_FAILURE` 1 SMTP or network failure
-(one line with the code and reply), :data:`EXIT_USAGE` 2 usage or argument error (the
-message, never a traceback), :data:`EXIT_INTERRUPTED` 130 interrupted.
+Exit status (README "The command line", :mod:`.status`): 0 sent, 2 usage or argument
+error, 69 refused for good (5xx), 75 worth retrying (4xx, a refused, timed-out or dropped
+connection), 76 protocol violation, 78 certificate does not verify, 1 anything else, 130
+interrupted.  A failure is one ``post-office: error:`` line, never a traceback.
 """
 
 from __future__ import annotations
@@ -21,27 +22,34 @@ from typing import Callable, Optional, Sequence, TextIO, Union
 
 import post_office
 
-from ..errors import ArgumentError, PostOfficeError, SinkUnavailableError
+from ..errors import PostOfficeError
 from ._output import PROG, error, one_line, say
 from .parser import build_parser
+from .status import (
+    EX_CONFIG,
+    EX_PROTOCOL,
+    EX_TEMPFAIL,
+    EX_UNAVAILABLE,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Failure,
+    status_of,
+)
 
 __all__ = [
     "EXIT_FAILURE",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "EX_CONFIG",
+    "EX_PROTOCOL",
+    "EX_TEMPFAIL",
+    "EX_UNAVAILABLE",
     "build_parser",
     "main",
 ]
-
-#: The command did what was asked.
-EXIT_OK = 0
-#: An SMTP or network failure: the server refused, the connection failed.
-EXIT_FAILURE = 1
-#: A usage or argument error (also: the sink extra is missing, a file cannot be read).
-EXIT_USAGE = 2
-#: Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
-EXIT_INTERRUPTED = 130
 
 
 def _show_warning(
@@ -56,7 +64,15 @@ def _show_warning(
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 mail failure, 2 usage)."""
+    """Run the command line; returns the exit status (see :mod:`.status`)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C outside a command (while parsing, importing)
+        say(f"{PROG}: interrupted", sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
@@ -71,17 +87,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             module = importlib.import_module(f"{__name__}.{args.command}")
             run: Callable[..., int] = module.run
             return run(args)
-    except (ArgumentError, SinkUnavailableError) as exc:
-        error(exc)
-        return EXIT_USAGE
-    except PostOfficeError as exc:
-        error(exc)
-        return EXIT_FAILURE
-    except OSError as exc:
-        error(exc)
-        return EXIT_USAGE
     except KeyboardInterrupt:
-        error("interrupted")
+        say(f"{PROG}: interrupted", sys.stderr)
         return EXIT_INTERRUPTED
+    except (PostOfficeError, Failure) as exc:
+        error(exc)
+        return status_of(exc)
+    except OSError as exc:  # a file named on the command line could not be read
+        error(exc)
+        return EXIT_USAGE
     finally:
         post_office.smtp_debug = previous_debug

@@ -36,6 +36,7 @@ class CertInfo:
     expires: Optional[datetime.datetime]
     names: List[str]
     sha256: str
+    not_before: Optional[datetime.datetime] = None
 
 
 def _dn(name: Any) -> str:
@@ -70,17 +71,17 @@ def cert_info(der: Optional[bytes], decoded: Optional[Dict[str, Any]]) -> Option
     if decoded:
         import ssl
 
-        not_after = decoded.get("notAfter")
-        expires = (
-            datetime.datetime.fromtimestamp(
-                ssl.cert_time_to_seconds(str(not_after)), datetime.timezone.utc
-            )
-            if not_after
-            else None
-        )
+        def moment(key: str) -> Optional[datetime.datetime]:
+            value = decoded.get(key)
+            if not value:
+                return None
+            seconds = ssl.cert_time_to_seconds(str(value))
+            return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+
         names = [_alt_name(str(kind), str(value)) for kind, value in _pairs(decoded)]
+        subject, issuer = _dn(decoded.get("subject")), _dn(decoded.get("issuer"))
         return CertInfo(
-            _dn(decoded.get("subject")), _dn(decoded.get("issuer")), expires, names, fingerprint
+            subject, issuer, moment("notAfter"), names, fingerprint, moment("notBefore")
         )
     try:  # unverified: the ssl module decodes nothing, cryptography can when installed
         from cryptography import x509
@@ -90,15 +91,17 @@ def cert_info(der: Optional[bytes], decoded: Optional[Dict[str, Any]]) -> Option
     expires = getattr(cert, "not_valid_after_utc", None)
     if expires is None:
         expires = cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+    begins = getattr(cert, "not_valid_before_utc", None)
+    if begins is None:
+        begins = cert.not_valid_before.replace(tzinfo=datetime.timezone.utc)
     try:
         alt = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         names = [f"DNS:{n}" for n in alt.get_values_for_type(x509.DNSName)]
         names += [f"IP:{n}" for n in alt.get_values_for_type(x509.IPAddress)]
     except x509.ExtensionNotFound:
         names = []
-    return CertInfo(
-        cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), expires, names, fingerprint
-    )
+    subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
+    return CertInfo(subject, issuer, expires, names, fingerprint, begins)
 
 
 def show_cert(info: Optional[CertInfo]) -> None:
@@ -113,5 +116,9 @@ def show_cert(info: Optional[CertInfo]) -> None:
     if info.expires is not None:
         days = (info.expires - datetime.datetime.now(datetime.timezone.utc)).days
         state = f"in {days} days" if days >= 0 else f"EXPIRED {-days} days ago"
+        if info.not_before is not None and info.not_before > datetime.datetime.now(
+            datetime.timezone.utc
+        ):
+            state = f"NOT VALID before {info.not_before:%Y-%m-%d %H:%M:%S} UTC"
         say(f"             expires {info.expires:%Y-%m-%d %H:%M:%S} UTC ({state})")
     say(f"             sha256  {info.sha256}")

@@ -1,6 +1,7 @@
 """``post-office check SERVER``: connect as the spec says and show what the server offers
 (greeting, EHLO extensions before and after TLS, TLS version and cipher, certificate, AUTH)
-and whether the spec works with it.  No mail is sent.
+and whether the spec works with it: it goes as far as send would up to MAIL FROM, then
+RSET.  No mail is sent.
 
 Only the public API of :class:`post_office.session.Session` is used: what it read
 (greeting, extensions), what TLS it negotiated, and the peer certificate.
@@ -12,8 +13,9 @@ import argparse
 import dataclasses
 from typing import List, Optional, Tuple
 
+from ..addresses import check_address
 from ..debug import Transcript
-from ..errors import AuthenticationError, CertificateError
+from ..errors import CertificateError
 from ..options import check_credentials
 from ..protocol.auth import choose_mechanism
 from ..protocol.extensions import Extensions
@@ -22,7 +24,11 @@ from ..session import Session
 from ..spec import MailServer, parse_mail_server
 from ._output import say
 from .certificate import cert_info, show_cert
+from .hints import explain_certificate, mail_refusal_hint, peek_certificate
 from .passwords import password as ask_password
+from .render import dns_line, spec_text
+from .status import EX_PROTOCOL, Failure, status_of_code
+from .transfer import no_auth_failure
 
 __all__ = ["run"]
 
@@ -108,14 +114,15 @@ def _show_verification(server: MailServer, args: argparse.Namespace, verdict: Li
     say(f"verified:    yes: the chain ({against}) and the name {name}")
 
 
-def _show_auth(session: Session, first: Optional[Extensions]) -> Tuple[str, ...]:
-    """The AUTH line; returns the mechanisms offered now."""
+def _show_auth(session: Session, first: Optional[Extensions]) -> None:
+    """The AUTH line: what is offered now, only before TLS, only after, or not at all."""
     offered = session.extensions.auth
     if offered:
         mechanism = choose_mechanism(offered, token=False)
         choice = f"post_office would use {mechanism}" if mechanism else "no mechanism in common"
-        say(f"AUTH:        {' '.join(offered)} ({choice})")
-        return offered
+        after = " (offered only after STARTTLS)" if first is not None and not first.auth else ""
+        say(f"AUTH:        {' '.join(offered)} ({choice}){after}")
+        return
     if not session.encrypted and session.extensions.starttls:
         hint = " (many servers offer AUTH only after STARTTLS: add :starttls t)"
     elif session.encrypted and first is not None and first.auth:
@@ -123,18 +130,48 @@ def _show_auth(session: Session, first: Optional[Extensions]) -> Tuple[str, ...]
     else:
         hint = ""
     say(f"AUTH:        not offered{hint}")
-    return offered
+
+
+def _probe_mail(session: Session, args: argparse.Namespace) -> None:
+    """What send does next: MAIL FROM, then RSET.  A refusal ends the check with the
+    status send would get, and what to change."""
+    line = f"MAIL FROM:<{args.from_ or ''}>"
+    reply = session.command(line)
+    say(f"MAIL FROM:   {_reply_lines(reply)}")
+    if 200 <= reply.code < 300:
+        session.reset()
+        return
+    hint = mail_refusal_hint(reply, session, args.login)
+    raise Failure(
+        f"{line} was refused: {_reply_lines(reply)}: {hint}",
+        status_of_code(reply.code) or EX_PROTOCOL,
+    )
+
+
+def _open_or_explain(server: MailServer, args: argparse.Namespace) -> Session:
+    try:
+        return _open_session(server, args)
+    except CertificateError as exc:
+        info = peek_certificate(server, args.timeout, args.local_hostname)
+        show_cert(info)  # the certificate is shown even when it does not verify
+        say("verified:    NO")
+        raise explain_certificate(exc, server, args, info) from exc.__cause__
 
 
 def run(args: argparse.Namespace) -> int:
-    """Connect, report, optionally log in, QUIT; exit 1 when the spec would not work."""
+    """Connect, report, optionally log in, MAIL FROM and RSET, QUIT; a non-zero status
+    when send with this spec and these options would fail."""
+    args.server_text = args.server
     server = parse_mail_server(args.server)
+    if args.from_:
+        check_address(args.from_, "--from")
     password = ask_password(args)
     if args.login is not None:
+        assert password is not None
         check_credentials(args.login, password)
-    spec = server.to_lisp() if server.tls.context is None else server.to_python()
-    say(f"checking:    {spec}")
-    session = _open_session(server, args)
+    say(f"checking:    {spec_text(server)}")
+    say(f"dns:         {dns_line()}")
+    session = _open_or_explain(server, args)
     with session:
         mode = "implicit TLS" if server.ssl else "plain text"
         say(f"connected:   {server.host} port {server.port} ({mode})")
@@ -153,16 +190,15 @@ def run(args: argparse.Namespace) -> int:
             _show_verification(server, args, verdict)
         if before is not None and not session.used_helo:
             say(f"EHLO (TLS):  {_extensions(session.extensions)}")
-        offered = _show_auth(session, first)
+        _show_auth(session, first)
         if args.login is not None:
             assert password is not None
-            if not offered:
-                raise AuthenticationError(
-                    f"--login {args.login}: the server offers no AUTH"
-                    + (" here; add :starttls t" if session.extensions.starttls else "")
-                )
+            tls_ok = session.encrypted or not server.starttls
+            if choose_mechanism(session.extensions.auth, token=False) is None and tls_ok:
+                raise no_auth_failure(session, args.login)
             session.authenticate(args.login, password)
-            say(f"login:       accepted for {args.login}")
+            say(f"login:       accepted for {args.login} ({session.auth_mechanism})")
+        _probe_mail(session, args)
         session.quit()
     if verdict:
         say("result:      works, but " + "; ".join(verdict))

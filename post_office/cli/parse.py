@@ -5,25 +5,28 @@ from __future__ import annotations
 import argparse
 
 from ..spec import parse_mail_server
+from ._output import say
+from .render import dns_line, lisp_text, python_text
 
 __all__ = ["run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the spec's fields and its canonical Lisp and Python forms."""
+    """Print the spec's fields, its canonical Lisp and Python forms, and the DNS settings."""
     server = parse_mail_server(args.server)
     tls = server.tls
-    print(f"host:     {server.host}")
-    print(f"port:     {server.port}")
-    print(f"ssl:      {'yes (implicit TLS)' if server.ssl else 'no'}")
+    say(f"host:     {server.host}")
+    say(f"port:     {server.port}")
+    say(f"ssl:      {'yes (implicit TLS)' if server.ssl else 'no'}")
     starttls = {False: "no", True: "yes, when offered", "required": "required"}[server.starttls]
-    print(f"starttls: {starttls}")
-    print(f"verify:   {tls.verify}")
+    say(f"starttls: {starttls}")
+    say(f"verify:   {tls.verify}")
     for keyword, value in tls.keywords():
         if keyword.name != "verify":
             shown = "<redacted>" if keyword.name == "certificate-password" else value
-            print(f"{keyword}: {shown}")
+            say(f"{keyword}: {shown}")
     if tls.context is None:
-        print(f"lisp:     {server.to_lisp()}")
-    print(f"python:   {server.to_python()}")
+        say(f"lisp:     {lisp_text(server)}")
+    say(f"python:   {python_text(server)}")
+    say(f"dns:      {dns_line()}")
     return 0

@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Allegro CL's net.post_office mail API for Python: command line.",
         epilog="example: post-office demo        (mail flows, nothing else needed)\n"
-        "exit status: 0 success, 1 SMTP or network failure, 2 usage or argument error",
+        "exit status: 0 success, 2 usage, 69 refused (5xx), 75 retry later (4xx, "
+        "connection), 76 protocol, 78 certificate, 130 interrupted",
         formatter_class=_Formatter,
         allow_abbrev=False,
     )
@@ -157,6 +158,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send the input as is through send_smtp (it has its own headers)",
     )
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="send an empty body without the warning",
+    )
+    p.add_argument(
+        "--allow-no-auth",
+        action="store_true",
+        help="with --login: send even when the server offers no AUTH (as Allegro does); "
+        "without it, that is an error and nothing is sent",
+    )
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--quiet", "-q", action="store_true", help="print nothing on success")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: status, server, recipients, tls, auth, the final reply",
+    )
     _add_login_options(p)
     _add_network_options(p)
 
@@ -168,13 +187,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="connect and show what a server offers and whether a spec works with it",
         description="Connect as the mail-server spec says (TLS, STARTTLS, verification) and "
         "print what the server offers: EHLO extensions, TLS version, certificate subject, "
-        "issuer and expiry, AUTH mechanisms, and whether the spec's certificate check "
-        "passes.  No mail is sent.  Exits 1 with the error when the spec would not work.",
+        "issuer and expiry (even when it does not verify), AUTH mechanisms, and whether "
+        "the spec's certificate check passes; then MAIL FROM and RSET, as far as send "
+        "would go.  No mail is sent.  Exits with send's status when send with this spec "
+        "and these options would fail.",
         epilog="examples:\n"
         "  post-office check '(\"mail.corp\" :port 587 :starttls t)'\n"
         '  post-office check \'("mail.corp" :ssl t :ca-file "corp-ca.pem")\' --login me',
     )
     p.add_argument("server", metavar="SERVER", help="the mail-server spec")
+    p.add_argument(
+        "--from",
+        dest="from_",
+        metavar="ADDRESS",
+        default="",
+        help="the sender for the MAIL FROM probe (default: the null sender <>)",
+    )
     _add_login_options(p)
     _add_network_options(p)
 

@@ -1,4 +1,10 @@
-"""A progress line for big messages sent from a terminal (``post-office send``)."""
+"""A progress line for big messages sent from a terminal (``post-office send``).
+
+One :class:`Meter` per message counts what was read of every stream the message is
+made of (a raw message, the body, the attachments); the message is streamed straight
+onto the socket, so what was read is what was sent (give or take one chunk).  The line
+appears once 4 MB were read, or at once when the known total is that big.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +13,34 @@ import os
 import stat
 from typing import IO, Optional, TextIO
 
-__all__ = ["PROGRESS_THRESHOLD", "Progress", "size_of"]
+from ._output import write
+
+__all__ = ["PROGRESS_THRESHOLD", "Counted", "Meter", "size_of"]
 
 #: Messages at least this big get a progress line when standard output is a terminal.
 PROGRESS_THRESHOLD = 4 * 1024 * 1024
 
 
-class Progress:
-    """A binary stream that reports on a terminal how much of it has been read.
+class Meter:
+    """``sending: 3.1 of 5.2 MB (59%)`` on one terminal line, rewritten in place."""
 
-    The message is streamed straight onto the socket, so what was read is what was sent
-    (give or take one chunk).
-    """
-
-    def __init__(self, stream: IO[bytes], total: Optional[int], out: TextIO) -> None:
-        self.stream = stream
-        self.total = total
+    def __init__(self, out: TextIO, total: Optional[int] = None) -> None:
         self.out = out
+        self.total = total
         self.done = 0
         self.shown = -1
-        self.finished = False
         self.last = ""
-        name = getattr(stream, "name", None)
-        if isinstance(name, str):
-            self.name = name
 
-    def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size)
-        self.done += len(data)
-        if not data:
-            self._finish()
-        elif self.done >= PROGRESS_THRESHOLD or (self.total or 0) >= PROGRESS_THRESHOLD:
-            step = self.done * 100 // self.total if self.total else self.done >> 20
-            if step != self.shown:
-                self.shown = step
-                self._show()
-        return data
+    def add(self, count: int) -> None:
+        self.done += count
+        if self.done < PROGRESS_THRESHOLD and (self.total or 0) < PROGRESS_THRESHOLD:
+            return
+        step = self.done * 100 // self.total if self.total else self.done >> 20
+        if step != self.shown:
+            self.shown = step
+            self._show()
 
-    def _show(self, *, final: bool = False) -> None:
+    def _show(self) -> None:
         megabytes = self.done / 1e6
         if self.total:
             text = f"sending: {megabytes:.1f} of {self.total / 1e6:.1f} MB"
@@ -52,16 +48,33 @@ class Progress:
         else:
             text = f"sending: {megabytes:.1f} MB"
         if text != self.last:
-            self.out.write("\r" + text)
+            write(self.out, "\r" + text)
             self.last = text
-        if final:
-            self.out.write("\n")
-        self.out.flush()
 
-    def _finish(self) -> None:
-        if not self.finished and self.shown >= 0:
-            self.finished = True
-            self._show(final=True)
+    def finish(self) -> None:
+        """End the line (when one was shown), so that what follows starts a new one."""
+        if self.shown >= 0:
+            self.shown = -1
+            write(self.out, "\n")
+
+
+class Counted:
+    """A binary stream whose reads are counted on a :class:`Meter`."""
+
+    def __init__(self, stream: IO[bytes], meter: Meter) -> None:
+        self.stream = stream
+        self.meter = meter
+        name = getattr(stream, "name", None)
+        if isinstance(name, str):
+            self.name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.meter.add(len(data))
+        return data
 
 
 def size_of(stream: IO[bytes]) -> Optional[int]:

@@ -1,130 +1,162 @@
-"""``post-office send SERVER FROM TO...``: a letter through ``send_letter``, or with ``--raw``
-a whole message through ``send_smtp`` / ``send_smtp_auth``."""
+"""``post-office send SERVER FROM TO...``: a letter (send_letter's, built by
+:func:`~post_office.letter.build_letter`), or with ``--raw`` a whole message as it is
+(send_smtp's), then one line that says what the server answered.
+
+Everything that can be wrong with the arguments is reported before the password is asked
+for or anything is connected; the body is streamed, never read whole when big.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from typing import IO, Any, Dict, List, Optional
+from typing import IO, Any, List, Optional, Tuple
 
-from ..addresses import check_address, check_recipients
-from ..errors import ArgumentError
-from ..options import check_credentials
-from ..spec import parse_mail_server, parse_transport
+from ..addresses import check_address
+from ..debug import warn
+from ..delivery import Envelope
+from ..errors import ArgumentError, CertificateError, PostOfficeError
+from ..letter import LetterOptions, build_letter
+from ..login import check_auth_transport
+from ..options import check_connect_options, check_credentials
+from ..spec import MailServer, parse_mail_server, parse_transport
 from ._output import say
+from .body import body_part, check_input_file
+from .hints import explain_certificate
 from .passwords import password as ask_password
-from .progress import PROGRESS_THRESHOLD, Progress, size_of
+from .progress import Counted, Meter, size_of
+from .status import Failure, status_of
+from .transfer import Outcome, outcome_json, send, show_outcome
 
 __all__ = ["run"]
 
+_RAW_ONLY_NOT = ("subject", "reply_to", "header", "attach")
 
-def run(args: argparse.Namespace) -> int:
-    """Check everything, ask for the password, send; one line says how many recipients."""
+
+def _check_arguments(args: argparse.Namespace) -> None:
     if args.raw:
-        for option in ("subject", "reply_to", "header", "attach"):
+        for option in _RAW_ONLY_NOT:
             if getattr(args, option):
                 raise ArgumentError(
                     f"--{option.replace('_', '-')} cannot be used with --raw: a raw message "
                     "carries its own headers and parts"
                 )
-    # Everything that can be wrong is reported before the password is asked for.
     args.server = parse_mail_server(args.server) if args.raw else parse_transport(args.server)
     check_address(args.from_, "FROM", allow_empty=True)
-    for name in ("to", "cc", "bcc"):
-        if getattr(args, name):
-            check_recipients(getattr(args, name), f"--{name}" if name != "to" else "TO")
+    for option, values in (("TO", args.to), ("--cc", args.cc), ("--bcc", args.bcc)):
+        for value in values or ():
+            check_address(value, option)
     for path in args.attach or ():
-        if not os.path.isfile(path):
-            raise ArgumentError(f"--attach {path!r}: no such file")
-    password = ask_password(args)
-    if args.login is not None:
-        check_credentials(args.login, password)
-    progress = sys.stdout.isatty()
-    opened: List[IO[bytes]] = []
-    try:
-        if args.file is not None:
-            try:
-                source: IO[bytes] = open(args.file, "rb")  # noqa: SIM115
-            except OSError as exc:
-                raise ArgumentError(f"--file {args.file!r}: {exc.strerror}") from None
-            opened.append(source)
-            where = repr(args.file)
-        else:
-            source = sys.stdin.buffer
-            where = "standard input"
-            if sys.stdin.isatty():
-                say("reading the message from standard input; end it with Ctrl-D", sys.stderr)
-        options: Dict[str, Any] = {"timeout": args.timeout}
-        if args.local_hostname is not None:
-            options["local_hostname"] = args.local_hostname
-        if args.raw:
-            body = Progress(source, size_of(source), sys.stdout) if progress else source
-            _send_raw(args, password, body, options)
-        else:
-            _send_letter(args, password, _read_text(source, where), progress, opened, options)
-    finally:
-        for stream in opened:
-            stream.close()
-    recipients = len(args.to) + len(args.cc or ()) + len(args.bcc or ())
-    say(f"sent: accepted for {recipients} recipient(s)")
-    return 0
+        check_input_file(path, "--attach")
+    if args.file is not None:
+        check_input_file(args.file, "--file")
 
 
-def _read_text(stream: IO[bytes], where: str) -> str:
-    data = stream.read()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ArgumentError(
-            f"the message body from {where} is not UTF-8 text (byte {exc.start}): send a "
-            "file with --attach, or a whole message with --raw"
-        ) from None
+def _open_input(args: argparse.Namespace, opened: List[IO[bytes]]) -> Tuple[IO[bytes], str]:
+    if args.file is not None:
+        try:
+            stream: IO[bytes] = open(args.file, "rb")  # noqa: SIM115
+        except OSError as exc:
+            raise ArgumentError(f"--file {args.file!r}: {exc.strerror}") from None
+        opened.append(stream)
+        return stream, repr(args.file)
+    if sys.stdin.isatty():
+        say("reading the message from standard input; end it with Ctrl-D", sys.stderr)
+    return sys.stdin.buffer, "standard input"
 
 
-def _send_raw(
-    args: argparse.Namespace, password: Optional[str], body: Any, options: Dict[str, Any]
-) -> None:
-    from ..api import send_smtp, send_smtp_auth
-
-    recipients = [*args.to, *(args.cc or ()), *(args.bcc or ())]
-    if args.login is not None:
-        assert password is not None
-        send_smtp_auth(args.server, args.from_, recipients, args.login, password, body, **options)
-    else:
-        send_smtp(args.server, args.from_, recipients, body, **options)
+def _empty(args: argparse.Namespace, where: str) -> None:
+    if not args.allow_empty:
+        warn(f"sending an empty body (nothing came from {where}); --allow-empty says it is meant")
 
 
-def _send_letter(
-    args: argparse.Namespace,
-    password: Optional[str],
-    text: str,
-    progress: bool,
-    opened: List[IO[bytes]],
-    options: Dict[str, Any],
-) -> None:
-    from ..letter import send_letter
-
+def _messages(
+    args: argparse.Namespace, meter: Optional[Meter], opened: List[IO[bytes]]
+) -> Tuple[Envelope, Tuple[object, ...]]:
+    source, where = _open_input(args, opened)
+    total = size_of(source) if meter is not None else None
+    counted: Any = Counted(source, meter) if meter is not None else source
+    if args.raw:
+        if meter is not None:
+            meter.total = total
+        recipients = (*args.to, *(args.cc or ()), *(args.bcc or ()))
+        head = counted.read(1)
+        if not head:
+            _empty(args, where)
+            return Envelope(args.from_, recipients), ("\n",)  # as send_smtp with no message
+        return Envelope(args.from_, recipients), (head, counted)
     attachments: List[Any] = []
     for path in args.attach or ():
-        if progress and os.path.getsize(path) >= PROGRESS_THRESHOLD:
-            stream = open(path, "rb")  # noqa: SIM115
-            opened.append(stream)
-            attachments.append(Progress(stream, os.path.getsize(path), sys.stdout))
-        else:
+        if meter is None:
             attachments.append(path)
-    send_letter(
-        args.server,
-        args.from_,
-        list(args.to),
-        text,
+            continue
+        stream = open(path, "rb")  # noqa: SIM115
+        opened.append(stream)
+        total = None if total is None else total + os.path.getsize(path)
+        attachments.append(Counted(stream, meter))
+    if meter is not None:
+        meter.total = total
+    body = body_part(counted, where)
+    if body is None:
+        _empty(args, where)
+        body = ""
+    options = LetterOptions(
         cc=args.cc or None,
         bcc=args.bcc or None,
         subject=args.subject,
         reply_to=args.reply_to,
         headers=args.header or None,
-        login=args.login,
-        password=password,
         attachments=attachments or None,
-        **options,
     )
+    letter = build_letter(args.from_, list(args.to), body, options)
+    return Envelope(letter.sender, letter.recipients), (letter.header, letter.part)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check everything, ask for the password, send; say what the server answered."""
+    args.server_text = args.server
+    _check_arguments(args)
+    options = check_connect_options(args.timeout, args.local_hostname, None)
+    password = ask_password(args)
+    credentials: Optional[Tuple[str, str]] = None
+    if args.login is not None:
+        assert password is not None
+        check_credentials(args.login, password)
+        credentials = (args.login, password)
+    if isinstance(args.server, MailServer):
+        check_auth_transport(args.server, credentials)
+    elif credentials is not None:
+        raise ArgumentError("--login cannot be used with a (:program ...) transport")
+    meter = Meter(sys.stdout) if sys.stdout.isatty() and not args.quiet else None
+    opened: List[IO[bytes]] = []
+    outcome: Optional[Outcome] = None
+    try:
+        envelope, messages = _messages(args, meter, opened)
+        outcome = send(
+            args.server, envelope, messages, options, credentials, allow_no_auth=args.allow_no_auth
+        )
+    except CertificateError as exc:
+        assert isinstance(args.server, MailServer)
+        better = explain_certificate(exc, args.server, args)
+        if args.json:
+            say_json(outcome_json(None, "failed", exit=status_of(better), error=str(better)))
+        raise better from exc.__cause__
+    except (PostOfficeError, Failure) as exc:
+        if args.json:
+            say_json(outcome_json(None, "failed", exit=status_of(exc), error=str(exc)))
+        raise
+    finally:
+        if meter is not None:
+            meter.finish()
+        for stream in opened:
+            stream.close()
+    if not args.quiet:
+        show_outcome(outcome, json_output=args.json)
+    return 0
+
+
+def say_json(data: object) -> None:
+    import json
+
+    say(json.dumps(data, ensure_ascii=False))

@@ -1,0 +1,117 @@
+"""What a failure tells the user to type instead, in the user's own form (README "The
+command line"): a suggested spec is the spec as the user wrote it (Lisp text stays
+Lisp text) with one keyword more, and never shows the certificate password."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import re
+import ssl
+from typing import Callable, Optional
+
+from ..errors import CertificateError, SMTPError
+from ..lisp import to_lisp
+from ..protocol.replies import Reply
+from ..session import Session, certificate_error
+from ..spec import MailServer
+from .certificate import CertInfo, cert_info
+
+__all__ = ["explain_certificate", "mail_refusal_hint", "peek_certificate", "redact", "user_form"]
+
+_PASSWORD = re.compile(r'(:certificate[-_]password\s+)("(?:[^"\\]|\\.)*"?|[^\s()]+)', re.I)
+
+
+def redact(text: str) -> str:
+    """Spec text with the value of any ``:certificate-password`` hidden."""
+    return _PASSWORD.sub(r'\1"<redacted>"', text)
+
+
+def user_form(text: str, server: MailServer) -> Callable[[str, str], str]:
+    """Renders ``text`` (the SERVER argument as typed) with one keyword more: Lisp text
+    gets it before its last parenthesis; ``host:port`` becomes the Lisp list it means."""
+    stripped = text.strip()
+
+    def form(keyword: str, value: str) -> str:
+        if stripped.startswith(("(", "'(")) and stripped.endswith(")"):
+            given = re.compile(
+                re.escape(keyword).replace("\\-", "[-_]") + r'(\s+)("(?:[^"\\]|\\.)*"|[^\s()]+)',
+                re.I,
+            )
+            if given.search(stripped):  # the keyword is there: change its value
+                changed = given.sub(lambda m: f"{keyword}{m.group(1)}{to_lisp(value)}", stripped, 1)
+                return redact(changed)
+            return redact(f"{stripped[:-1]} {keyword} {to_lisp(value)})")
+        if server.tls.context is not None:
+            return server.to_python()
+        return redact(f"{server.to_lisp()[:-1]} {keyword} {to_lisp(value)})")
+
+    return form
+
+
+def peek_certificate(
+    server: MailServer, timeout: float, local_hostname: Optional[str]
+) -> Optional[CertInfo]:
+    """The server's certificate, read over a second connection that does not verify it
+    (only to show it: nothing is sent over it).  None when that fails too."""
+    unverified = dataclasses.replace(server, tls=dataclasses.replace(server.tls, verify="none"))
+    try:
+        session = Session.prepare(unverified, timeout=timeout, local_hostname=local_hostname)
+        from ..debug import Transcript
+
+        session.transcript = Transcript(use_global=False)
+        session.open()
+    except (SMTPError, OSError, ValueError):
+        return None
+    with session:
+        info = cert_info(session.peer_certificate(), session.peer_certificate_dict())
+        session.quit()
+    return info
+
+
+def _date(moment: Optional[datetime.datetime]) -> Optional[str]:
+    return None if moment is None else f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def explain_certificate(
+    exc: CertificateError,
+    server: MailServer,
+    args: argparse.Namespace,
+    info: Optional[CertInfo] = None,
+) -> CertificateError:
+    """``exc`` again, its hint in the user's form with the names and dates the
+    certificate holds (read with :func:`peek_certificate` unless given)."""
+    cause = exc.__cause__
+    if not isinstance(cause, ssl.SSLCertVerificationError):
+        return exc
+    if info is None:
+        info = peek_certificate(server, args.timeout, args.local_hostname)
+    code = cause.verify_code
+    when = None if info is None else _date(info.expires if code != 9 else info.not_before)
+    better = certificate_error(
+        cause,
+        server,
+        form=user_form(args.server_text, server),
+        names=() if info is None else info.names,
+        expires=when,
+    )
+    better.__cause__ = cause
+    return better
+
+
+def mail_refusal_hint(reply: Reply, session: Session, login: Optional[str]) -> str:
+    """What to change when MAIL FROM is refused (530 and the like)."""
+    text = reply.text.lower()
+    offered = session.extensions
+    if reply.code == 530 or "starttls" in text or "authentication" in text:
+        if not session.encrypted and offered.starttls and ("starttls" in text or not offered.auth):
+            return "the server wants STARTTLS first: add :starttls t"
+        if login is None:
+            if not session.encrypted and offered.starttls:
+                return (
+                    "the server wants AUTH, which it may offer only after STARTTLS: add "
+                    ":starttls t and --login USER"
+                )
+            return "the server wants AUTH: add --login USER"
+    return "send with this spec would be refused the same way"

@@ -1,0 +1,96 @@
+"""Exit statuses of ``post-office``, as mail tools have them (``sysexits.h``; README "The
+command line"): scripts and cron jobs that call sendmail, msmtp or swaks branch on them.
+
+=====  ==================  ==========================================================
+0      ``EXIT_OK``         sent (``check``: the spec works with the server)
+1      ``EXIT_FAILURE``    another failure (the ``:program`` transport failed)
+2      ``EXIT_USAGE``      a usage or argument error: nothing was connected
+69     ``EX_UNAVAILABLE``  refused for good: a 5xx reply, or the server lacks what the
+                           spec or options need (STARTTLS for ``:starttls :required``,
+                           AUTH for ``--login``)
+75     ``EX_TEMPFAIL``     worth retrying: a 4xx reply, a refused, timed-out or dropped
+                           connection, a failed TLS handshake
+76     ``EX_PROTOCOL``     the server broke the SMTP protocol
+78     ``EX_CONFIG``       the server's certificate does not verify with this spec
+130    ``EXIT_INTERRUPTED``  Ctrl-C
+=====  ==================  ==========================================================
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..errors import (
+    ArgumentError,
+    CertificateError,
+    NotSupportedError,
+    ProtocolError,
+    SinkUnavailableError,
+    SMTPError,
+    SocketError,
+)
+
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "EX_CONFIG",
+    "EX_PROTOCOL",
+    "EX_TEMPFAIL",
+    "EX_UNAVAILABLE",
+    "Failure",
+    "status_of",
+    "status_of_code",
+]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EX_UNAVAILABLE = 69
+EX_TEMPFAIL = 75
+EX_PROTOCOL = 76
+EX_CONFIG = 78
+EXIT_INTERRUPTED = 130
+
+
+class Failure(Exception):
+    """A failure the command line itself found (e.g. ``--login`` and no AUTH offered):
+    ``post-office: error: MESSAGE`` and exit ``status``."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def status_of_code(code: Optional[int]) -> Optional[int]:
+    """The status for an SMTP reply code: 4xx retry later, 5xx refused for good."""
+    if code is not None and 400 <= code < 500:
+        return EX_TEMPFAIL
+    if code is not None and 500 <= code < 600:
+        return EX_UNAVAILABLE
+    return None
+
+
+def status_of(exc: BaseException) -> int:
+    """The exit status for an exception that ended a command."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, Failure):
+        return exc.status
+    if isinstance(exc, (ArgumentError, SinkUnavailableError)):
+        return EXIT_USAGE
+    if isinstance(exc, SMTPError):
+        by_code = status_of_code(exc.code)
+        if by_code is not None:
+            return by_code
+        if isinstance(exc, CertificateError):
+            return EX_CONFIG
+        if isinstance(exc, SocketError):
+            return EX_TEMPFAIL
+        if isinstance(exc, ProtocolError):
+            return EX_PROTOCOL
+        if isinstance(exc, NotSupportedError):
+            return EX_UNAVAILABLE
+        return EX_TEMPFAIL
+    return EXIT_FAILURE
