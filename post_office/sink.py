@@ -22,10 +22,8 @@ The throwaway certificate (:func:`make_throwaway_certificate`, re-exported here)
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import logging
 import os
-import secrets
 import socket
 import ssl
 import tempfile
@@ -45,7 +43,7 @@ from .sink_certs import (
 )
 from .sink_loop import LoopThread, route_logging
 from .sink_options import Refusals, make_behaviour, printable
-from .sink_store import ReceivedMessage, Store, trace_headers
+from .sink_store import ReceivedMessage, Store, received_message, trace_headers
 from .spec import MailServer
 from .tls import tls_settings
 
@@ -160,17 +158,18 @@ class Sink:
             login, password = credentials
             if not isinstance(login, str) or not isinstance(password, str) or not login:
                 raise OptionError("credentials must be (login, password), both strings")
-        if public and credentials is None:
+        on_the_network = not is_loopback_host(host)
+        if on_the_network and credentials is None:
             warnings.warn(
-                f"the sink listens on {host} without --auth: anyone who reaches it can "
-                "send it mail",
+                f"the sink listens on {host} without credentials (--auth): anyone who "
+                "reaches it can send it mail",
                 UserWarning,
                 stacklevel=2,
             )
-        if public and credentials is not None and not self.wants_tls and not allow_plaintext_auth:
+        if on_the_network and credentials and not self.wants_tls and not allow_plaintext_auth:
             raise OptionError(
-                f"a public sink ({host}) requiring AUTH without TLS would take passwords in "
-                "clear text: give a certificate (--tls-cert, --self-signed or --ssl), or "
+                f"a sink on {host} requiring AUTH without TLS would take passwords in clear "
+                "text: give it a certificate (--tls-cert, --self-signed or --ssl), or pass "
                 "allow_plaintext_auth=True (--allow-plaintext-auth) if you really mean it"
             )
         self.behaviour = make_behaviour(
@@ -320,6 +319,10 @@ class Sink:
         self._restore_logging()
         if self._store is not None:
             self._store.close()
+        if self._certificate_directory is not None:  # made at start: gone with the sink
+            self._certificate_directory.cleanup()
+            self._certificate_directory = None
+            self.certificate = self.tls_context = None
 
     def _protocol(self, loop: asyncio.AbstractEventLoop) -> Any:
         module = self._protocol_module
@@ -336,42 +339,10 @@ class Sink:
             loop=loop,
         )
 
-    # ------------------------------------------------------------------ aiosmtpd hooks
-    def _authenticate(
-        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-    ) -> Any:
-        result = self._aiosmtpd.AuthResult
-        assert self.credentials is not None
-        login, password = self.credentials
-        given_login = getattr(auth_data, "login", None)
-        given_password = getattr(auth_data, "password", None)
-        if (
-            isinstance(given_login, bytes)
-            and isinstance(given_password, bytes)
-            and secrets.compare_digest(given_login, login.encode("utf-8"))
-            and secrets.compare_digest(given_password, password.encode("utf-8"))
-        ):
-            return result(success=True, auth_data=login)
-        # handled=False: aiosmtpd sends the 535 itself (with True it would send nothing).
-        return result(success=False, handled=False)
-
+    # ------------------------------------------------------------------ aiosmtpd hook
     def _received(self, server: Any, session: Any, envelope: Any) -> str:
-        transport = server.transport
-        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-        peer = session.peer
-        content = envelope.original_content or b""
-        mail_from = envelope.mail_from or ""
-        message = ReceivedMessage(
-            mail_from="" if mail_from == "<>" else mail_from,
-            rcpt_tos=tuple(envelope.rcpt_tos),
-            content=content,
-            peer=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer),
-            tls_version=ssl_object.version() if ssl_object is not None else None,
-            login=session.auth_data if session.authenticated else None,
-            received_at=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0),
-            mail_options=tuple(envelope.mail_options),
-            rcpt_options=tuple(envelope.rcpt_options),
-        )
+        message = received_message(server, session, envelope)
+        content = message.content
         assert self._store is not None
         try:
             trace = trace_headers(message, session.host_name or "", self.hostname)

@@ -128,6 +128,8 @@ class _OneLine(logging.Handler):
         text = record.getMessage()
         if self.stream is None or "login_data is deprecated" in text:
             return  # aiosmtpd 1.4 says so itself on every successful AUTH
+        if " unrecognised: " in text and record.levelno < logging.ERROR:
+            return  # the sink's own "refused" line says it, once
         if record.exc_info and record.exc_info[1] is not None:
             error = record.exc_info[1]
             cause = error.__cause__ or error

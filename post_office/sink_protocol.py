@@ -90,7 +90,7 @@ class SinkProtocol(SMTP):
         super().__init__(
             handler,
             enable_SMTPUTF8="SMTPUTF8" not in behaviour.hidden,
-            authenticator=handler.sink._authenticate if credentials else None,
+            authenticator=self._check_login if credentials else None,
             auth_required=credentials is not None,
             # Set below: aiosmtpd warns (process-wide) when it is False here.
             auth_require_tls=True,
@@ -193,6 +193,24 @@ class SinkProtocol(SMTP):
         ]
         for index, line in enumerate(lines):
             await self.push(("250 " if index == len(lines) - 1 else "250-") + line)
+
+    def _check_login(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        """PLAIN and LOGIN: the login and password, compared in constant time (UTF-8)."""
+        assert self.credentials is not None
+        login, password = self.credentials
+        given_login = getattr(auth_data, "login", None)
+        given_password = getattr(auth_data, "password", None)
+        if (
+            isinstance(given_login, bytes)
+            and isinstance(given_password, bytes)
+            and secrets.compare_digest(given_login, login.encode("utf-8"))
+            and secrets.compare_digest(given_password, password.encode("utf-8"))
+        ):
+            return AuthResult(success=True, auth_data=login)
+        # handled=False: aiosmtpd sends the 535 itself (with True it would send nothing).
+        return AuthResult(success=False, handled=False)
 
     def _authenticate(self, mechanism: str, auth_data: Any) -> Any:
         login = getattr(auth_data, "login", None)

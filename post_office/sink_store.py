@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from email.utils import format_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 from .errors import OptionError
 from .sink_certs import PathLike
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import mailbox
     from email.message import EmailMessage
 
-__all__ = ["ReceivedMessage", "Store", "trace_headers"]
+__all__ = ["ReceivedMessage", "Store", "received_message", "trace_headers"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,25 @@ class ReceivedMessage:
             f"from <{self.mail_from}> to {recipients}: "
             f"{len(self.content):,} bytes, subject {subject!r} ({', '.join(extras)}){stored}"
         )
+
+
+def received_message(server: Any, session: Any, envelope: Any) -> ReceivedMessage:
+    """The :class:`ReceivedMessage` of an aiosmtpd server, session and envelope."""
+    transport = server.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    peer = session.peer
+    mail_from = envelope.mail_from or ""
+    return ReceivedMessage(
+        mail_from="" if mail_from == "<>" else mail_from,
+        rcpt_tos=tuple(envelope.rcpt_tos),
+        content=envelope.original_content or b"",
+        peer=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer),
+        tls_version=ssl_object.version() if ssl_object is not None else None,
+        login=session.auth_data if session.authenticated else None,
+        received_at=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0),
+        mail_options=tuple(envelope.mail_options),
+        rcpt_options=tuple(envelope.rcpt_options),
+    )
 
 
 def trace_headers(message: ReceivedMessage, ehlo_name: str, hostname: str) -> bytes:
