@@ -78,6 +78,57 @@ def _no_op() -> None:
     pass
 
 
+def _check_arguments(
+    host: str,
+    port: int,
+    *,
+    public: bool,
+    tls_context: Optional[ssl.SSLContext],
+    certificate: Optional[ThrowawayCertificate],
+    tls: bool,
+    ssl: bool,
+    require_starttls: bool,
+    credentials: Optional[Tuple[str, str]],
+    allow_plaintext_auth: bool,
+) -> bool:
+    """Check :class:`Sink`'s arguments (warn for an open public sink); whether TLS is on."""
+    if not public and not is_loopback_host(host):
+        raise OptionError(
+            f"host {host!r} is not a loopback address: a catch-all sink on the network "
+            "would take anyone's mail; pass public=True (--public) to do it anyway"
+        )
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise OptionError(f"port {port!r} is not an integer in 0..65535")
+    if tls_context is not None and certificate is not None:
+        raise OptionError("give tls_context or certificate, not both")
+    if require_starttls and ssl:
+        raise OptionError("require_starttls is for STARTTLS; ssl=True is TLS from the start")
+    if require_starttls and not (tls or tls_context or certificate):
+        raise OptionError(
+            "require_starttls needs a certificate to offer: tls=True, certificate= or tls_context="
+        )
+    wants_tls = bool(tls or ssl or tls_context or certificate)
+    if credentials is not None:
+        login, password = credentials
+        if not isinstance(login, str) or not isinstance(password, str) or not login:
+            raise OptionError("credentials must be (login, password), both strings")
+    on_the_network = not is_loopback_host(host)
+    if on_the_network and credentials is None:
+        warnings.warn(
+            f"the sink listens on {host} without credentials (--auth): anyone who "
+            "reaches it can send it mail",
+            UserWarning,
+            stacklevel=3,  # the caller of Sink()
+        )
+    if on_the_network and credentials and not wants_tls and not allow_plaintext_auth:
+        raise OptionError(
+            f"a sink on {host} requiring AUTH without TLS would take passwords in clear "
+            "text: give it a certificate (--tls-cert, --self-signed or --ssl), or pass "
+            "allow_plaintext_auth=True (--allow-plaintext-auth) if you really mean it"
+        )
+    return wants_tls
+
+
 class Sink:
     """A catch-all SMTP server on aiosmtpd, in a thread of its own.
 
@@ -137,41 +188,18 @@ class Sink:
         allow_plaintext_auth: bool = False,
         hostname: Optional[str] = None,
     ) -> None:
-        if not public and not is_loopback_host(host):
-            raise OptionError(
-                f"host {host!r} is not a loopback address: a catch-all sink on the network "
-                "would take anyone's mail; pass public=True (--public) to do it anyway"
-            )
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise OptionError(f"port {port!r} is not an integer in 0..65535")
-        if tls_context is not None and certificate is not None:
-            raise OptionError("give tls_context or certificate, not both")
-        if require_starttls and ssl:
-            raise OptionError("require_starttls is for STARTTLS; ssl=True is TLS from the start")
-        if require_starttls and not (tls or tls_context or certificate):
-            raise OptionError(
-                "require_starttls needs a certificate to offer: tls=True, certificate= "
-                "or tls_context="
-            )
-        self.wants_tls = bool(tls or ssl or tls_context or certificate)
-        if credentials is not None:
-            login, password = credentials
-            if not isinstance(login, str) or not isinstance(password, str) or not login:
-                raise OptionError("credentials must be (login, password), both strings")
-        on_the_network = not is_loopback_host(host)
-        if on_the_network and credentials is None:
-            warnings.warn(
-                f"the sink listens on {host} without credentials (--auth): anyone who "
-                "reaches it can send it mail",
-                UserWarning,
-                stacklevel=2,
-            )
-        if on_the_network and credentials and not self.wants_tls and not allow_plaintext_auth:
-            raise OptionError(
-                f"a sink on {host} requiring AUTH without TLS would take passwords in clear "
-                "text: give it a certificate (--tls-cert, --self-signed or --ssl), or pass "
-                "allow_plaintext_auth=True (--allow-plaintext-auth) if you really mean it"
-            )
+        self.wants_tls = _check_arguments(
+            host,
+            port,
+            public=public,
+            tls_context=tls_context,
+            certificate=certificate,
+            tls=tls,
+            ssl=ssl,
+            require_starttls=require_starttls,
+            credentials=credentials,
+            allow_plaintext_auth=allow_plaintext_auth,
+        )
         self.behaviour = make_behaviour(
             refuse=refuse,
             refuse_mail_from=refuse_mail_from,
