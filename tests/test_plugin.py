@@ -438,3 +438,11 @@ def test_fifty_tests_with_smtp_sink_add_less_than_five_seconds(pytester: pytest.
     with_sink = timed("smtp_sink", send + "\n    assert len(smtp_sink.messages) == 1")
     print(f"50 tests: {without:.2f} s without a sink, {with_sink:.2f} s with one each")
     assert with_sink - without < 5.0
+
+
+def test_the_readme_example_runs(pytester: pytest.Pytester) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing code that sends mail", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_reports=example)
+    pytester.runpytest(*plugin_args(), "-q").assert_outcomes(passed=2)
