@@ -1,9 +1,11 @@
 """The embedded SMTP sink: a development catch-all server on aiosmtpd (the ``sink`` extra).
 
 :class:`Sink` accepts every message on a loopback port, stores it in a Maildir (or an
-mbox file, or only in memory) and reports it; it can offer STARTTLS with a given or a
-throwaway certificate and require AUTH with one login.  ``post-office serve`` and
-``post-office demo`` run on it, and tests of code that sends mail can use it directly::
+mbox file, or only in memory) and reports it; it can offer STARTTLS (or implicit TLS)
+with a given or a throwaway certificate, require AUTH with one login, and misbehave on
+purpose like real servers (README, "Testing code that sends mail").  ``post-office
+serve``, ``post-office demo`` and the pytest fixtures ``smtp_sink`` and
+``smtp_sink_factory`` run on it, and tests can use it directly::
 
     with Sink(maildir="mail") as sink:
         send_smtp(sink.server_spec(), "me@example.org", "you@example.org", text)
@@ -14,32 +16,21 @@ the standard library; without it :func:`require_aiosmtpd` raises
 :class:`~post_office.errors.SinkUnavailableError` naming the install command.
 
 The throwaway certificate (:func:`make_throwaway_certificate`, re-exported here) lives in
-:mod:`post_office.sink_certs`.
+:mod:`post_office.sink_certs`; the protocol in :mod:`post_office.sink_protocol`.
 """
 
 from __future__ import annotations
 
-import datetime
+import dataclasses
 import logging
 import os
-import secrets
 import socket
 import ssl
+import tempfile
 import threading
 import warnings
-import weakref
 from pathlib import Path
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Callable,
-    Dict,
-    List,
-    Optional,
-    TextIO,
-    Tuple,
-    Union,
-)
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, TextIO, Tuple, Union
 
 from ._checks import is_loopback_host
 from .errors import OptionError, SinkUnavailableError
@@ -50,13 +41,14 @@ from .sink_certs import (
     make_throwaway_certificate,
     server_ssl_context,
 )
-from .sink_store import ReceivedMessage, Store, trace_headers
+from .sink_loop import LoopThread, route_logging
+from .sink_options import Refusals, make_behaviour, printable
+from .sink_store import ReceivedMessage, Store, received_message, trace_headers
 from .spec import MailServer
 from .tls import tls_settings
 
 if TYPE_CHECKING:  # imported where used: importing post_office must stay cheap
     import asyncio
-    from concurrent.futures import Future
 
 __all__ = [
     "INSTALL_HINT",
@@ -68,9 +60,6 @@ __all__ = [
     "require_aiosmtpd",
     "server_ssl_context",
 ]
-
-#: Seconds to wait for the sink's thread to start or stop.
-_THREAD_TIMEOUT = 30.0
 
 
 def require_aiosmtpd() -> Any:
@@ -89,99 +78,55 @@ def _no_op() -> None:
     pass
 
 
-class _Handler:
-    """The aiosmtpd handler.  No member may start with ``auth_`` or ``handle_`` unless it is
-    meant as an aiosmtpd AUTH mechanism or hook: aiosmtpd looks such names up by prefix."""
-
-    def __init__(self, sink: Sink) -> None:
-        self.sink = sink
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        return self.sink._received(server, session, envelope)
-
-
-# --------------------------------------------------------------------------- the sink
-
-
-class _LoopThread:
-    """The sink's asyncio event loop, serving in a daemon thread of its own.
-
-    ``make_protocol(loop)`` makes the aiosmtpd protocol of each new connection;
-    ``log_line`` reports the loop's errors.  :meth:`stop` drops the open connections.
-    """
-
-    def __init__(
-        self,
-        make_protocol: Callable[[asyncio.AbstractEventLoop], Any],
-        log_line: Callable[[str], None],
-    ) -> None:
-        import asyncio
-
-        self.loop = asyncio.new_event_loop()
-        self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
-        self.thread: Optional[threading.Thread] = None
-        self._make_protocol = make_protocol
-        self._log_line = log_line
-
-    def start(self, host: str, port: int) -> int:
-        """Listen on ``host``/``port`` in the thread; returns the port once it is bound."""
-        from concurrent.futures import Future
-
-        started: Future[int] = Future()
-        self.thread = threading.Thread(
-            target=self._serve, args=(host, port, started), name="post_office-sink", daemon=True
+def _check_arguments(
+    host: str,
+    port: int,
+    *,
+    public: bool,
+    tls_context: Optional[ssl.SSLContext],
+    certificate: Optional[ThrowawayCertificate],
+    tls: bool,
+    ssl: bool,
+    require_starttls: bool,
+    credentials: Optional[Tuple[str, str]],
+    allow_plaintext_auth: bool,
+) -> bool:
+    """Check :class:`Sink`'s arguments (warn for an open public sink); whether TLS is on."""
+    if not public and not is_loopback_host(host):
+        raise OptionError(
+            f"host {host!r} is not a loopback address: a catch-all sink on the network "
+            "would take anyone's mail; pass public=True (--public) to do it anyway"
         )
-        self.thread.start()
-        try:
-            return started.result(_THREAD_TIMEOUT)
-        except BaseException:
-            self.thread.join(_THREAD_TIMEOUT)
-            raise
-
-    def stop(self) -> None:
-        """Stop the loop; the thread closes the server and drops every connection."""
-        if self.thread is not None and self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(_THREAD_TIMEOUT)
-
-    def _protocol(self) -> Any:
-        protocol = self._make_protocol(self.loop)
-        self.connections.add(protocol)
-        return protocol
-
-    def _serve(self, host: str, port: int, started: Future[int]) -> None:
-        import asyncio
-
-        loop = self.loop
-        asyncio.set_event_loop(loop)
-        loop.set_exception_handler(self._loop_error)
-        try:
-            server = loop.run_until_complete(loop.create_server(self._protocol, host, port))
-        except BaseException as exc:
-            loop.close()
-            started.set_exception(exc)
-            return
-        started.set_result(server.sockets[0].getsockname()[1])
-        try:
-            loop.run_forever()
-        finally:
-            server.close()
-            for connection in list(self.connections):
-                # After STARTTLS this is the TLS transport, whose abort() drops the socket.
-                transport = connection.transport
-                if transport is not None and not transport.is_closing():
-                    transport.abort()
-            loop.run_until_complete(asyncio.sleep(0))
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: Dict[str, Any]) -> None:
-        error = context.get("exception")
-        self._log_line(str(error or context.get("message", "event loop error")))
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise OptionError(f"port {port!r} is not an integer in 0..65535")
+    if tls_context is not None and certificate is not None:
+        raise OptionError("give tls_context or certificate, not both")
+    if require_starttls and ssl:
+        raise OptionError("require_starttls is for STARTTLS; ssl=True is TLS from the start")
+    if require_starttls and not (tls or tls_context or certificate):
+        raise OptionError(
+            "require_starttls needs a certificate to offer: tls=True, certificate= or tls_context="
+        )
+    wants_tls = bool(tls or ssl or tls_context or certificate)
+    if credentials is not None:
+        login, password = credentials
+        if not isinstance(login, str) or not isinstance(password, str) or not login:
+            raise OptionError("credentials must be (login, password), both strings")
+    on_the_network = not is_loopback_host(host)
+    if on_the_network and credentials is None:
+        warnings.warn(
+            f"the sink listens on {host} without credentials (--auth): anyone who "
+            "reaches it can send it mail",
+            UserWarning,
+            stacklevel=3,  # the caller of Sink()
+        )
+    if on_the_network and credentials and not wants_tls and not allow_plaintext_auth:
+        raise OptionError(
+            f"a sink on {host} requiring AUTH without TLS would take passwords in clear "
+            "text: give it a certificate (--tls-cert, --self-signed or --ssl), or pass "
+            "allow_plaintext_auth=True (--allow-plaintext-auth) if you really mean it"
+        )
+    return wants_tls
 
 
 class Sink:
@@ -192,18 +137,26 @@ class Sink:
     :param maildir: store every message in this Maildir (created when missing).
     :param mbox: store every message in this mbox file instead.
     :param tls_context: offer STARTTLS with this server context.
+    :param certificate: offer STARTTLS with this :class:`ThrowawayCertificate`
+        (:meth:`server_spec` then names it as ``:ca-file``).
+    :param tls: offer STARTTLS; without a context or certificate, one is made at start.
+    :param ssl: implicit TLS (as port 465) instead of STARTTLS.
     :param require_starttls: refuse everything but EHLO, NOOP, QUIT before STARTTLS.
-    :param credentials: ``(login, password)``: require AUTH (PLAIN or LOGIN) with these.
+    :param credentials: ``(login, password)``: require AUTH (PLAIN, LOGIN, CRAM-MD5) with
+        these; refused logins get 535.
+    :param refuse, refuse_mail_from, refuse_data, strict_newlines, hide_extensions,
+        hang_at, disconnect_at: misbehaviour, see :func:`post_office.sink_options.make_behaviour`.
     :param on_message: called with each :class:`ReceivedMessage` (in the sink's thread).
     :param keep: keep every message in :attr:`messages` (a long-running sink may not want to).
-    :param log: where aiosmtpd's warnings and errors go, one line each (None: nowhere).
-    :param log_level: the least :mod:`logging` level shown there (DEBUG shows the dialogue,
-        AUTH payloads masked by aiosmtpd).
-    :param data_size_limit: the largest message accepted, in bytes.
+    :param log: where refusals and aiosmtpd's warnings go, one line each (None: nowhere).
+    :param log_level: the least :mod:`logging` level of aiosmtpd's records shown there.
+    :param data_size_limit: the largest message accepted, in bytes (SIZE, 552 beyond).
+    :param public: allow a non-loopback ``host`` (warns without ``credentials``).
+    :param allow_plaintext_auth: with ``public``, accept AUTH without TLS.
 
     Storing happens before the server says 250, so a client that got its reply finds the
     message stored.  Use as a context manager, or call :meth:`start` and :meth:`stop`.
-    Python only: Allegro has no counterpart (``post-office serve`` and ``demo`` run on it).
+    Python only: Allegro has no counterpart.
     """
 
     def __init__(
@@ -214,28 +167,53 @@ class Sink:
         maildir: Optional[PathLike] = None,
         mbox: Optional[PathLike] = None,
         tls_context: Optional[ssl.SSLContext] = None,
+        certificate: Optional[ThrowawayCertificate] = None,
+        tls: bool = False,
+        ssl: bool = False,
         require_starttls: bool = False,
         credentials: Optional[Tuple[str, str]] = None,
+        refuse: Refusals = None,
+        refuse_mail_from: Refusals = None,
+        refuse_data: Refusals = None,
+        strict_newlines: bool = False,
+        hide_extensions: Sequence[str] = (),
+        hang_at: Optional[str] = None,
+        disconnect_at: Optional[str] = None,
         on_message: Optional[Callable[[ReceivedMessage], None]] = None,
         keep: bool = True,
         log: Optional[TextIO] = None,
         log_level: int = logging.WARNING,
         data_size_limit: int = 32 * 1024 * 1024,
         public: bool = False,
+        allow_plaintext_auth: bool = False,
         hostname: Optional[str] = None,
     ) -> None:
-        if not public and not is_loopback_host(host):
-            raise OptionError(
-                f"host {host!r} is not a loopback address: a catch-all sink on the network "
-                "would take anyone's mail; pass public=True (--public) to do it anyway"
-            )
-        if require_starttls and tls_context is None:
-            raise OptionError("require_starttls needs a tls_context (a certificate to offer)")
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise OptionError(f"port {port!r} is not an integer in 0..65535")
+        self.wants_tls = _check_arguments(
+            host,
+            port,
+            public=public,
+            tls_context=tls_context,
+            certificate=certificate,
+            tls=tls,
+            ssl=ssl,
+            require_starttls=require_starttls,
+            credentials=credentials,
+            allow_plaintext_auth=allow_plaintext_auth,
+        )
+        self.behaviour = make_behaviour(
+            refuse=refuse,
+            refuse_mail_from=refuse_mail_from,
+            refuse_data=refuse_data,
+            strict_newlines=strict_newlines,
+            hide_extensions=hide_extensions,
+            hang_at=hang_at,
+            disconnect_at=disconnect_at,
+        )
         self.host = host
         self.port = port
         self.tls_context = tls_context
+        self.certificate = certificate
+        self.implicit_tls = bool(ssl)
         self.require_starttls = require_starttls
         self.credentials = credentials
         self.on_message = on_message
@@ -251,10 +229,11 @@ class Sink:
         self.received = 0
         self._maildir, self._mbox = maildir, mbox
         self._store: Optional[Store] = None
-        self._running: Optional[_LoopThread] = None
+        self._running: Optional[LoopThread] = None
         self._restore_logging: Callable[[], None] = _no_op
         self._lock = threading.Lock()
         self._aiosmtpd: Any = None
+        self._certificate_directory: Optional[tempfile.TemporaryDirectory[str]] = None
 
     # ------------------------------------------------------------------ what it is
     @property
@@ -266,6 +245,16 @@ class Sink:
             return f"mbox {os.path.abspath(os.fspath(self._mbox))}"
         return "memory only"
 
+    @property
+    def ca_file(self) -> Optional[Path]:
+        """The file a client trusts the sink's certificate with, when it is a throwaway one."""
+        return self.certificate.ca_file if self.certificate is not None else None
+
+    def clear(self) -> None:
+        """Forget the messages received so far (:attr:`messages` becomes empty)."""
+        with self._lock:
+            self.messages.clear()
+
     def message_file(self, message: ReceivedMessage) -> Optional[Path]:
         """The Maildir file a message was stored in (None for mbox or memory)."""
         if self._store is None or message.stored_as is None:
@@ -273,23 +262,35 @@ class Sink:
         return self._store.file_of(message.stored_as)
 
     def server_spec(self, ca_file: Optional[PathLike] = None) -> MailServer:
-        """The mail-server spec that reaches this sink (STARTTLS required when offered)."""
-        starttls: Union[bool, str] = "required" if self.tls_context is not None else False
+        """The mail-server spec that reaches this sink: ``:ssl t`` for implicit TLS,
+        ``:starttls :required`` when STARTTLS is offered, and ``:ca-file`` of ``ca_file``
+        or of the sink's throwaway certificate, so that verification stays on."""
+        if ca_file is None:
+            ca_file = self.ca_file
         tls = tls_settings({"ca-file": os.fspath(ca_file)} if ca_file is not None else {})
+        starttls: Union[bool, str] = "required" if self.wants_tls else False
+        if self.implicit_tls:
+            return MailServer(self.host.strip("[]"), self.port, True, False, tls)
         return MailServer(self.host.strip("[]"), self.port, False, starttls, tls)
 
     def describe(self) -> str:
         """One line: address, TLS, AUTH and storage."""
         tls = (
-            "STARTTLS required"
+            "implicit TLS"
+            if self.implicit_tls
+            else "STARTTLS required"
             if self.require_starttls
             else "STARTTLS offered"
-            if self.tls_context is not None
+            if self.wants_tls
             else "no TLS"
         )
-        auth = f"AUTH required (login {self.credentials[0]!r})" if self.credentials else "no AUTH"
+        auth = (
+            f"AUTH required (login {printable(self.credentials[0])!r})"
+            if self.credentials
+            else "no AUTH"
+        )
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}, {tls}, {auth}, storing in {self.storage}"
+        return f"{host}:{self.port}, {tls}, {auth}, storing in {printable(self.storage)}"
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Sink:
@@ -303,24 +304,33 @@ class Sink:
         """Listen; returns once the port is bound (the port is in :attr:`port`).
 
         Raises :class:`SinkUnavailableError` without aiosmtpd and ``OSError`` when the address
-        cannot be bound.
+        cannot be bound.  Changes no process-wide state (warnings filters, loggers' levels
+        are restored by :meth:`stop`).
         """
         if self._running is not None:
             raise RuntimeError("the sink is already running")
         self._aiosmtpd = require_aiosmtpd()
-        if self.credentials is not None and self.tls_context is None:
-            # Plain-text AUTH on loopback is a development convenience here.
-            warnings.filterwarnings(
-                "ignore", message="Requiring AUTH while not requiring TLS", module="aiosmtpd"
-            )
+        from . import sink_protocol  # imports aiosmtpd
+
+        self._protocol_module: Any = sink_protocol
+        if self.wants_tls and self.tls_context is None:
+            if self.certificate is None:
+                self._certificate_directory = tempfile.TemporaryDirectory(prefix="post-office-")
+                hosts = ("localhost", "127.0.0.1", "::1", self.host.strip("[]"))
+                self.certificate = make_throwaway_certificate(
+                    self._certificate_directory.name, hosts
+                )
+            self.tls_context = self.certificate.server_context()
         try:
             self._store = Store(self._maildir, self._mbox)
         except OSError as exc:
             raise OptionError(f"cannot store messages in {self.storage}: {exc}") from exc
-        running = _LoopThread(self._protocol, self._log_line)
-        restore_logging = _route_logging(self.log, self.log_level)
+        running = LoopThread(self._protocol, self._log_line)
+        restore_logging = route_logging(self.log, self.log_level)
         try:
-            self.port = running.start(self.host, self.port)
+            self.port = running.start(
+                self.host, self.port, self.tls_context if self.implicit_tls else None
+            )
         except BaseException:
             restore_logging()
             self._store.close()
@@ -337,72 +347,40 @@ class Sink:
         self._restore_logging()
         if self._store is not None:
             self._store.close()
+        if self._certificate_directory is not None:  # made at start: gone with the sink
+            self._certificate_directory.cleanup()
+            self._certificate_directory = None
+            self.certificate = self.tls_context = None
 
     def _protocol(self, loop: asyncio.AbstractEventLoop) -> Any:
-        smtp = self._aiosmtpd
-        options: Dict[str, Any] = {}
-        if self.credentials is not None:
-            options.update(
-                authenticator=self._authenticate,
-                auth_required=True,
-                auth_require_tls=self.tls_context is not None,
-            )
-        protocol = smtp.SMTP(
-            _Handler(self),
+        module = self._protocol_module
+        return module.SinkProtocol(
+            module.Handler(self, self.behaviour),
+            credentials=self.credentials,
+            implicit_tls=self.implicit_tls,
+            report=self._log_line,
             hostname=self.hostname,
             ident="post_office sink",
-            tls_context=self.tls_context,
+            tls_context=None if self.implicit_tls else self.tls_context,
             require_starttls=self.require_starttls,
             data_size_limit=self.data_size_limit,
-            enable_SMTPUTF8=True,
             loop=loop,
-            **options,
         )
-        return protocol
 
-    # ------------------------------------------------------------------ aiosmtpd hooks
-    def _authenticate(
-        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-    ) -> Any:
-        result = self._aiosmtpd.AuthResult
-        assert self.credentials is not None
-        login, password = self.credentials
-        given_login = getattr(auth_data, "login", None)
-        given_password = getattr(auth_data, "password", None)
-        if (
-            isinstance(given_login, bytes)
-            and isinstance(given_password, bytes)
-            and secrets.compare_digest(given_login, login.encode("utf-8"))
-            and secrets.compare_digest(given_password, password.encode("utf-8"))
-        ):
-            return result(success=True, auth_data=login)
-        # handled=False: aiosmtpd sends the 535 itself (with True it would send nothing).
-        return result(success=False, handled=False)
-
+    # ------------------------------------------------------------------ aiosmtpd hook
     def _received(self, server: Any, session: Any, envelope: Any) -> str:
-        transport = server.transport
-        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-        peer = session.peer
-        content = envelope.original_content or b""
-        mail_from = envelope.mail_from or ""
-        message = ReceivedMessage(
-            mail_from="" if mail_from == "<>" else mail_from,
-            rcpt_tos=tuple(envelope.rcpt_tos),
-            content=content,
-            peer=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer),
-            tls_version=ssl_object.version() if ssl_object is not None else None,
-            login=session.auth_data if session.authenticated else None,
-            received_at=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0),
-        )
+        message = received_message(server, session, envelope)
+        content = message.content
         assert self._store is not None
         try:
             trace = trace_headers(message, session.host_name or "", self.hostname)
-            key = self._store.add(trace + content, message.mail_from)
+            stored = self._store.add(trace + content, message.mail_from)
         except Exception as exc:  # a full disk: the client keeps the message
             self._log_line(f"could not store a message: {exc}")
             return "451 4.3.0 the sink could not store the message"
-        if key is not None:
-            message = ReceivedMessage(**{**message.__dict__, "stored_as": key})
+        if stored is not None:
+            key, where = stored
+            message = dataclasses.replace(message, stored_as=key, stored_in=where)
         with self._lock:
             self.received += 1
             if self.keep:
@@ -417,51 +395,7 @@ class Sink:
     def _log_line(self, text: str) -> None:
         if self.log is not None:
             try:
-                self.log.write(f"sink: {text}\n")
+                self.log.write(f"sink: {printable(text)}\n")
                 self.log.flush()
             except (OSError, ValueError):
                 pass
-
-
-class _OneLine(logging.Handler):
-    """aiosmtpd's warnings and errors as one line each, without tracebacks."""
-
-    def __init__(self, stream: Optional[TextIO], level: int) -> None:
-        super().__init__(level)
-        self.stream = stream
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if self.stream is None or "login_data is deprecated" in text:
-            return  # aiosmtpd 1.4 says so itself on every successful AUTH
-        if record.exc_info and record.exc_info[1] is not None:
-            error = record.exc_info[1]
-            cause = error.__cause__ or error
-            text += f": {type(cause).__name__}: {cause}"
-        try:
-            self.stream.write(f"sink: {text}\n")
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass
-
-
-def _route_logging(stream: Optional[TextIO], level: int) -> Callable[[], None]:
-    """Send aiosmtpd's logger (``mail.log``) to ``stream``, one line per record, while the
-    sink runs; returns the function that undoes it.
-
-    With a handler of its own the logger no longer falls back to :mod:`logging`'s
-    "last resort" (tracebacks on stderr); handlers the application configured still get
-    the records.
-    """
-    logger = logging.getLogger("mail.log")
-    handler = _OneLine(stream, level)
-    previous_level = logger.level
-    logger.addHandler(handler)
-    if level < logger.getEffectiveLevel():
-        logger.setLevel(level)
-
-    def restore() -> None:
-        logger.removeHandler(handler)
-        logger.setLevel(previous_level)
-
-    return restore

@@ -8,28 +8,36 @@ local delivery agent adds in front of a stored message (RFC 5321 section 4.4).
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import time
 from dataclasses import dataclass
 from email.utils import format_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 from .errors import OptionError
 from .sink_certs import PathLike
+from .sink_options import printable
 
 if TYPE_CHECKING:
     import mailbox
+    from email.message import EmailMessage
 
-__all__ = ["ReceivedMessage", "Store", "trace_headers"]
+__all__ = ["ReceivedMessage", "Store", "received_message", "trace_headers"]
 
 
 @dataclass(frozen=True)
 class ReceivedMessage:
     """One message as the sink received it.
 
-    ``content`` is the message exactly as it came off the wire after un-stuffing (CRLF
-    line endings); ``stored_as`` is the Maildir key or mbox key, when stored.
+    ``mail_from`` is ``""`` for the null sender; ``rcpt_tos`` are in envelope order (Bcc
+    recipients included); ``mail_options`` and ``rcpt_options`` are the ESMTP parameters
+    (``BODY=8BITMIME``, ``SMTPUTF8``, ``SIZE=...``) as aiosmtpd's envelope has them;
+    ``content`` (also :attr:`data`) is the message exactly as it came off the wire after
+    dot-unstuffing, CRLF line endings; ``tls_version`` is None without TLS; ``login`` is
+    the AUTH identity or None; ``stored_as`` is the Maildir or mbox key and ``stored_in``
+    the Maildir file or the mbox, when stored.
     """
 
     mail_from: str
@@ -40,6 +48,28 @@ class ReceivedMessage:
     login: Optional[str]
     received_at: datetime.datetime
     stored_as: Optional[str] = None
+    mail_options: Tuple[str, ...] = ()
+    rcpt_options: Tuple[str, ...] = ()
+    stored_in: Optional[Path] = None
+
+    @property
+    def data(self) -> bytes:
+        """The message as it came off the wire after dot-unstuffing (CRLF line endings)."""
+        return self.content
+
+    @functools.cached_property
+    def message(self) -> EmailMessage:
+        """The message parsed as an :class:`email.message.EmailMessage` (default policy),
+        line ends as ``\\n`` (:attr:`data` keeps the CRLF of the wire)."""
+        import email.parser
+        import email.policy
+        from email.message import EmailMessage
+
+        parsed = email.parser.BytesParser(policy=email.policy.default).parsebytes(
+            self.content.replace(b"\r\n", b"\n")
+        )
+        assert isinstance(parsed, EmailMessage)
+        return parsed
 
     @property
     def subject(self) -> str:
@@ -56,16 +86,38 @@ class ReceivedMessage:
             return ""
 
     def summary(self) -> str:
-        """One line: time, from, recipients, size, subject, TLS and login."""
+        """One line: time, from, recipients, size, subject, TLS, login and where it was
+        stored; control characters escaped, so a hostile address cannot drive a terminal."""
         extras = [self.tls_version or "plain text"]
         if self.login is not None:
             extras.append(f"auth {self.login}")
         subject = self.subject.replace("\r", " ").replace("\n", " ")
-        return (
+        recipients = ", ".join(f"<{r}>" for r in self.rcpt_tos)
+        stored = f", stored in {self.stored_in}" if self.stored_in is not None else ""
+        return printable(
             f"{self.received_at.astimezone().strftime('%H:%M:%S')} "
-            f"from <{self.mail_from}> to {', '.join(f'<{r}>' for r in self.rcpt_tos)}: "
-            f"{len(self.content):,} bytes, subject {subject!r} ({', '.join(extras)})"
+            f"from <{self.mail_from}> to {recipients}: "
+            f"{len(self.content):,} bytes, subject {subject!r} ({', '.join(extras)}){stored}"
         )
+
+
+def received_message(server: Any, session: Any, envelope: Any) -> ReceivedMessage:
+    """The :class:`ReceivedMessage` of an aiosmtpd server, session and envelope."""
+    transport = server.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    peer = session.peer
+    mail_from = envelope.mail_from or ""
+    return ReceivedMessage(
+        mail_from="" if mail_from == "<>" else mail_from,
+        rcpt_tos=tuple(envelope.rcpt_tos),
+        content=envelope.original_content or b"",
+        peer=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer),
+        tls_version=ssl_object.version() if ssl_object is not None else None,
+        login=session.auth_data if session.authenticated else None,
+        received_at=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0),
+        mail_options=tuple(envelope.mail_options),
+        rcpt_options=tuple(envelope.rcpt_options),
+    )
 
 
 def trace_headers(message: ReceivedMessage, ehlo_name: str, hostname: str) -> bytes:
@@ -90,20 +142,25 @@ class Store:
 
         if maildir is not None and mbox is not None:
             raise OptionError("give maildir or mbox, not both")
-        self.maildir: Optional[mailbox.Maildir] = (
-            mailbox.Maildir(os.fspath(maildir), create=True) if maildir else None
-        )
+        self.maildir: Optional[mailbox.Maildir] = None
+        if maildir is not None:
+            self.maildir = mailbox.Maildir(os.fspath(maildir), create=True)
+            for folder in ("tmp", "new", "cur"):  # an existing empty directory lacks them
+                Path(maildir, folder).mkdir(exist_ok=True)
         self.mbox: Optional[mailbox.mbox] = (
             mailbox.mbox(os.fspath(mbox), create=True) if mbox else None
         )
         where = maildir if maildir is not None else mbox
         self.path = Path(where) if where is not None else None
 
-    def add(self, data: bytes, sender: str) -> Optional[str]:
+    def add(self, data: bytes, sender: str) -> Optional[Tuple[str, Path]]:
+        """Store a message; its key and file (the Maildir file, or the mbox), or None."""
         # Stored with this system's newlines, as a local delivery agent would.
         data = data.replace(b"\r\n", b"\n")
         if self.maildir is not None:
-            return self.maildir.add(data)
+            assert self.path is not None
+            key = self.maildir.add(data)
+            return key, (self.path / "new" / key).absolute()
         if self.mbox is not None:
             from_line = f"From {sender or 'MAILER-DAEMON'} {time.asctime(time.gmtime())}\n"
             self.mbox.lock()
@@ -112,7 +169,8 @@ class Store:
                 self.mbox.flush()
             finally:
                 self.mbox.unlock()
-            return str(key)
+            assert self.path is not None
+            return str(key), self.path.absolute()
         return None
 
     def close(self) -> None:

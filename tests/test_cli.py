@@ -411,7 +411,8 @@ def test_demo_runs_end_to_end(cli: Cli) -> None:
     # the transcript: STARTTLS, then AUTH, redacted
     transcript = out.split("4. The SMTP transcript", 1)[1].split("5. The message", 1)[0]
     assert transcript.index("'STARTTLS'") < transcript.index("TLS established (TLSv1.")
-    assert transcript.index("TLS established") < transcript.index("'AUTH PLAIN <redacted>'")
+    assert transcript.index("TLS established") < transcript.index("'AUTH CRAM-MD5'")
+    assert transcript.index("'AUTH CRAM-MD5'") < transcript.index("'<redacted>'")
     assert "235 " in transcript and "250 2.0.0 OK: stored" in transcript
     assert "-> True" in out
     # the message as received: a letter with the attachment
@@ -513,7 +514,8 @@ def test_debug_shows_the_transcript_on_stderr_redacted(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "to smtp command: 'STARTTLS'" in result.stderr
-    assert "to smtp command: 'AUTH PLAIN <redacted>'" in result.stderr
+    assert "to smtp command: 'AUTH CRAM-MD5'" in result.stderr
+    assert "to smtp command: '<redacted>'" in result.stderr
     assert "250 2.0.0 OK: stored" in result.stderr
     assert PASSWORD not in result.stderr
     assert "subject 'debug'" in received(sink).summary
@@ -640,8 +642,8 @@ def test_check_reports_what_the_server_offers(cli: Cli, sink: Serve) -> None:
     assert "names   DNS:localhost, IP:127.0.0.1, IP:::1" in out
     assert re.search(r"expires \d{4}-\d\d-\d\d .* \(in \d+ days\)", out)
     assert f"verified:    yes: the chain (:ca-file {sink.ca_file}) and the name 127.0.0.1" in out
-    assert re.search(r"EHLO \(TLS\): .*AUTH LOGIN PLAIN", out)
-    assert "AUTH:        LOGIN PLAIN (post_office would use PLAIN)" in out
+    assert re.search(r"EHLO \(TLS\): .*AUTH CRAM-MD5 LOGIN PLAIN", out)
+    assert "AUTH:        CRAM-MD5 LOGIN PLAIN (post_office would use CRAM-MD5)" in out
     assert f"login:       accepted for {USER}" in out
     assert "result:      OK" in out
 
@@ -744,7 +746,7 @@ def test_sink_in_process_with_starttls_and_auth(tmp_path: Path) -> None:
 def test_sink_arguments_are_checked_before_binding(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match="not a loopback address"):
         Sink("192.0.2.1")
-    with pytest.raises(OptionError, match="needs a tls_context"):
+    with pytest.raises(OptionError, match="needs a certificate"):
         Sink(require_starttls=True)
     with pytest.raises(OptionError, match=r"0\.\.65535"):
         Sink(port=70000)

@@ -14,7 +14,7 @@ from ._output import PROG
 __all__ = ["COMMANDS", "build_parser"]
 
 #: The subcommands, each implemented by ``run(args)`` in the module of the same name.
-COMMANDS = ("demo", "serve", "send", "check", "parse")
+COMMANDS = ("demo", "serve", "sink-list", "sink-show", "send", "check", "parse")
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -47,6 +47,14 @@ def _add_login_options(parser: argparse.ArgumentParser) -> None:
         help="read the password from the environment variable VAR (without it, the password "
         "is asked for on the terminal; it is never taken on the command line)",
     )
+
+
+def _add_mailbox_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--maildir", metavar="DIR", help="the sink's Maildir (default: ./maildir, as serve)"
+    )
+    where.add_argument("--mbox", metavar="FILE", help="the sink's mbox file")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         "extra: python -m pip install -e '.[sink]'.",
         epilog="examples:\n"
         "  post-office serve                       # port 8025, Maildir ./maildir\n"
-        "  post-office serve --port 0 --self-signed --require-starttls --auth me:secret\n"
+        "  SINK_AUTH=me:secret post-office serve --port 0 --self-signed --require-starttls \\\n"
+        "      --auth-env SINK_AUTH\n"
+        "  post-office serve --ssl --port 8465     # implicit TLS, throwaway certificate\n"
         "  post-office serve --mbox mail.mbox",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -113,9 +123,62 @@ def build_parser() -> argparse.ArgumentParser:
         "clients trust it with :ca-file)",
     )
     p.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")
+    p.add_argument(
+        "--ssl",
+        action="store_true",
+        help="implicit TLS, as port 465 (for :ssl t specs), with --tls-cert or else a "
+        "throwaway certificate",
+    )
     p.add_argument("--require-starttls", action="store_true", help="refuse mail before STARTTLS")
-    p.add_argument("--auth", metavar="USER:PASSWORD", help="require SMTP AUTH with this login")
-    p.add_argument("--public", action="store_true", help="allow a non-loopback --host")
+    auth = p.add_mutually_exclusive_group()
+    auth.add_argument(
+        "--auth",
+        metavar="USER:PASSWORD",
+        help="require SMTP AUTH with this login; the password is then visible to other users "
+        "(ps): prefer --auth-env",
+    )
+    auth.add_argument(
+        "--auth-env",
+        metavar="VAR",
+        help="require SMTP AUTH with the USER:PASSWORD held by the environment variable VAR",
+    )
+    p.add_argument(
+        "--public",
+        action="store_true",
+        help="allow a non-loopback --host (warns without --auth; AUTH then needs TLS)",
+    )
+    p.add_argument(
+        "--allow-plaintext-auth",
+        action="store_true",
+        help="with --public, accept AUTH without TLS (passwords cross the network in clear)",
+    )
+
+    p = sub.add_parser(
+        "sink-list",
+        parents=[common],
+        formatter_class=_Formatter,
+        allow_abbrev=False,
+        help="list the messages a sink stored: one line each",
+        description="List the messages in the sink's Maildir (or mbox), oldest first: "
+        "number, time, sender, recipients, size, subject and file.  Needs no extra.",
+        epilog="examples:\n  post-office sink-list\n  post-office sink-list --mbox mail.mbox",
+    )
+    p.set_defaults(command="sink_list")
+    _add_mailbox_options(p)
+
+    p = sub.add_parser(
+        "sink-show",
+        parents=[common],
+        formatter_class=_Formatter,
+        allow_abbrev=False,
+        help="show one stored message: headers, text parts and attachment names",
+        description="Show message N of sink-list (1 is the oldest; -1 the newest): its file, "
+        "envelope, headers, text parts and the names of its attachments.",
+        epilog="examples:\n  post-office sink-show 1\n  post-office sink-show -1 --maildir mail",
+    )
+    p.set_defaults(command="sink_show")
+    p.add_argument("number", metavar="N", type=int, help="the message's number in sink-list")
+    _add_mailbox_options(p)
 
     p = sub.add_parser(
         "send",

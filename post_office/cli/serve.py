@@ -4,6 +4,7 @@ Ctrl-C (SIGINT) or SIGTERM."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import ssl
 import sys
@@ -20,12 +21,25 @@ from ._sink import sink_module
 __all__ = ["run"]
 
 
-def _credentials(value: Optional[str]) -> Optional[Tuple[str, str]]:
-    if value is None:
+def _credentials(args: argparse.Namespace) -> Optional[Tuple[str, str]]:
+    """``--auth USER:PASSWORD``, or the same read from the variable ``--auth-env`` names
+    (so that the password is not on the command line, where ``ps`` shows it)."""
+    if args.auth_env is not None:
+        value = os.environ.get(args.auth_env)
+        if value is None:
+            raise ArgumentError(
+                f"--auth-env {args.auth_env}: the environment variable is not set "
+                "(it holds USER:PASSWORD)"
+            )
+        option = f"the value of --auth-env {args.auth_env}"
+    elif args.auth is not None:
+        value, option = args.auth, "--auth"
+    else:
         return None
     login, colon, password = value.partition(":")
     if not login or not colon or not password:
-        raise ArgumentError(f"--auth {value!r} is not USER:PASSWORD (both non-empty)")
+        shown = "--auth " + repr(value) if option == "--auth" else option
+        raise ArgumentError(f"{shown} is not USER:PASSWORD (both non-empty)")
     return login, password
 
 
@@ -43,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         raise ArgumentError("--tls-key needs --tls-cert")
     if args.require_starttls and not (args.tls_cert or args.self_signed):
         raise ArgumentError("--require-starttls needs a certificate: --tls-cert or --self-signed")
-    credentials = _credentials(args.auth)
+    if args.require_starttls and args.ssl:
+        raise ArgumentError("--require-starttls is for STARTTLS; --ssl is TLS from the start")
+    credentials = _credentials(args)
     maildir = None if args.mbox else (args.maildir or "maildir")
     cleanup: Optional[tempfile.TemporaryDirectory[str]] = None
     context = None
@@ -56,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 f"--tls-cert {args.tls_cert!r} / --tls-key {args.tls_key!r} could not be "
                 f"loaded: {exc}"
             ) from None
-    elif args.self_signed:
+    elif args.self_signed or args.ssl:
         cleanup = tempfile.TemporaryDirectory(prefix="post-office-sink-")
         hosts: Tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
         if args.host not in hosts:
@@ -71,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
             maildir=maildir,
             mbox=args.mbox,
             tls_context=context,
+            ssl=args.ssl,
             require_starttls=args.require_starttls,
             credentials=credentials,
             on_message=lambda message: say(message.summary()),
@@ -78,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             log=sys.stderr,
             log_level=10 if args.debug else 30,
             public=args.public,
+            allow_plaintext_auth=args.allow_plaintext_auth,
         )
         return _serve(server, ca_file, credentials)
     finally:

@@ -1,0 +1,128 @@
+"""What a sink stored, read back for ``sink-list`` and ``sink-show`` (standard library only).
+
+The sink writes each message with ``Return-Path:``, one ``Delivered-To:`` per envelope
+recipient and a ``Received:`` line in front (README, "The command line"); they give the
+envelope and the time shown here.  Everything printed is escaped
+(:func:`~post_office.sink_options.printable`): a message's headers are the sender's text.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import email.utils
+import mailbox
+import os
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+from ..errors import ArgumentError
+from ..sink_options import printable
+
+__all__ = ["Stored", "envelope", "header_text", "parse", "stored_messages", "summary"]
+
+_MAILDIR_KEY = re.compile(r"(\d+)\.M(\d+)")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One stored message: its number (1 is the oldest), where it is, and its bytes."""
+
+    number: int
+    where: str
+    data: bytes
+
+
+def _maildir_order(path: Path) -> Tuple[int, int, float, str]:
+    match = _MAILDIR_KEY.match(path.name)
+    if match:
+        return int(match.group(1)), int(match.group(2)), 0.0, path.name
+    return 1 << 62, 0, path.stat().st_mtime, path.name
+
+
+def stored_messages(maildir: Optional[str], mbox: Optional[str]) -> List[Stored]:
+    """The messages of the Maildir (default ``./maildir``) or the mbox, oldest first."""
+    if mbox is not None:
+        if not os.path.isfile(mbox):
+            raise ArgumentError(f"--mbox {mbox}: no such file")
+        box = mailbox.mbox(mbox, create=False)
+        try:
+            where = os.path.abspath(mbox)
+            return [
+                Stored(number, f"{where} (message {number})", box.get_bytes(key))
+                for number, key in enumerate(box.keys(), 1)
+            ]
+        finally:
+            box.close()
+    directory = Path(maildir if maildir is not None else "maildir")
+    if not (directory / "new").is_dir() and not (directory / "cur").is_dir():
+        shown = "./maildir (serve's default)" if maildir is None else maildir
+        raise ArgumentError(
+            f"no Maildir at {shown}: give the one serve stores in with --maildir DIR "
+            "(or --mbox FILE)"
+        )
+    files = [
+        path
+        for folder in ("new", "cur")
+        if (directory / folder).is_dir()
+        for path in (directory / folder).iterdir()
+        if path.is_file() and not path.name.startswith(".")
+    ]
+    files.sort(key=_maildir_order)
+    return [
+        Stored(number, str(path.absolute()), path.read_bytes())
+        for number, path in enumerate(files, 1)
+    ]
+
+
+def parse(stored: Stored) -> EmailMessage:
+    """The stored message, parsed (default policy)."""
+    message = email.parser.BytesParser(policy=email.policy.default).parsebytes(stored.data)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def envelope(message: EmailMessage) -> Tuple[str, List[str]]:
+    """The envelope sender and recipients from the sink's trace headers."""
+    sender = str(message.get("Return-Path", "") or "").strip()
+    if sender.startswith("<") and sender.endswith(">"):
+        sender = sender[1:-1]
+    recipients = [str(value).strip() for value in message.get_all("Delivered-To", [])]
+    return sender, recipients
+
+
+def _when(message: EmailMessage) -> str:
+    for header in (str(message.get("Received", "") or ""), ""):
+        stamp = header.rpartition(";")[2].strip() if ";" in header else ""
+        stamp = stamp or str(message.get("Date", "") or "")
+        try:
+            return (
+                email.utils.parsedate_to_datetime(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            )
+        except (TypeError, ValueError, IndexError):
+            continue
+    return "(no date)"
+
+
+def header_text(message: EmailMessage, name: str) -> str:
+    """A header's decoded value on one line, or ``""`` (a malformed one never raises)."""
+    try:
+        value = message.get(name, "")
+    except Exception:
+        return ""
+    return " ".join(str(value or "").split())
+
+
+def summary(stored: Stored) -> str:
+    """One line: number, time, envelope, size, subject and where it is."""
+    message = parse(stored)
+    sender, recipients = envelope(message)
+    subject = header_text(message, "Subject")
+    return printable(
+        f"{stored.number:>3}  {_when(message)}  from <{sender}> to "
+        f"{', '.join(f'<{r}>' for r in recipients) or '(unknown)'}  "
+        f"{len(stored.data):,} bytes  subject {subject!r}  {stored.where}"
+    )
