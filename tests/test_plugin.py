@@ -8,7 +8,9 @@ metadata has it, else with ``-p post_office.pytest_plugin``.
 from __future__ import annotations
 
 import configparser
+import importlib
 import importlib.metadata
+import pkgutil
 import socket
 import textwrap
 import time
@@ -17,10 +19,19 @@ from typing import List
 
 import pytest
 
+import post_office
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = "python -m pip install -e '.[sink]'"
+
+
+# An in-process pytester run forgets the modules it imported when it ends, but the plugin
+# the entry point loaded into this process keeps its own: load every module here first, so
+# that each run sees the classes the plugin sees (one MailServer, not two).
+for _module in pkgutil.walk_packages(post_office.__path__, "post_office."):
+    importlib.import_module(_module.name)
 
 
 def _entry_point_installed() -> bool:
@@ -396,9 +407,7 @@ def test_without_the_sink_extra_only_tests_using_the_fixtures_fail(
         test_user="def test_plain():\n    assert True\n\n"
         "def test_wants_a_sink(smtp_sink):\n    pass\n"
     )
-    result = pytester.runpytest_subprocess(
-        "-p", "post_office.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:xdist"
-    )
+    result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:xdist")
     result.assert_outcomes(passed=1, errors=1)
     output = result.stdout.str()
     assert f"the smtp_sink fixtures need aiosmtpd: install the sink extra: {INSTALL}" in output
