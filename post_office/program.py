@@ -4,13 +4,21 @@ The letter goes to the program's standard input as a mail program expects it (ty
 ``sendmail -t -i``, which reads the recipients from the header): ``\\n`` newlines, no
 dot-stuffing and no ``.`` line at the end, where Allegro feeds it SMTP's DATA encoding.
 The program's stdout and stderr are drained by threads so it can never block on them,
-and kept (up to :data:`OUTPUT_LIMIT` bytes each) for the error.  README: "Letters and
-attachments" and "Differences from Allegro".
+and kept (up to :data:`OUTPUT_LIMIT` bytes each) for the error.
+
+A mail program delivers what it read once its input ends, so the end of input is given
+only to a complete letter: when the letter cannot be finished (a message source fails
+part-way, the program stalls, the caller is interrupted), the program (with the whole
+process group it started, on POSIX) is killed *before* its stdin is closed, then the error
+is raised (README "Reliability").  README: "Letters and attachments" and "Differences
+from Allegro".
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import subprocess
 import threading
 from typing import IO, Iterator, Optional
@@ -49,7 +57,11 @@ class _Capture(threading.Thread):
 
 
 class _Feeder(threading.Thread):
-    """Write the letter into the program's stdin; ``written`` counts progress."""
+    """Write the letter into the program's stdin; ``written`` counts progress.
+
+    Only a letter written whole is ended (stdin closed: the program's EOF).  On a failure
+    stdin is left open for :func:`pipe_to_program` to close once the program is dead.
+    """
 
     def __init__(self, stdin: IO[bytes], chunks: Iterator[bytes]) -> None:
         super().__init__(daemon=True)
@@ -64,12 +76,22 @@ class _Feeder(threading.Thread):
                 self.stdin.write(chunk)
                 self.written += len(chunk)
         except BrokenPipeError:
-            pass  # the program stopped reading; its exit status decides
-        except BaseException as exc:  # handed to the caller's thread
+            pass  # the program stopped reading (no reader is left); its exit status decides
+        except BaseException as exc:  # handed to the caller's thread; stdin stays open
             self.error = exc
-        finally:
-            with contextlib.suppress(BrokenPipeError):
-                self.stdin.close()
+            return
+        with contextlib.suppress(BrokenPipeError):
+            self.stdin.close()  # the whole letter: now the program may see EOF
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill the program and, on POSIX, every process of the group it leads (a shell
+    command's children read the same stdin and would see EOF when it is closed)."""
+    if os.name == "posix":
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        process.kill()
 
 
 def pipe_to_program(program: MailProgram, chunks: Iterator[bytes], timeout: float) -> None:
@@ -78,7 +100,10 @@ def pipe_to_program(program: MailProgram, chunks: Iterator[bytes], timeout: floa
     A string command runs through the shell (as Allegro's ``command-output`` does), a
     sequence as argv.  A non-zero exit raises :class:`~post_office.ProgramError` with the
     status, stdout and stderr.  When the program neither reads nor exits for ``timeout``
-    seconds it is killed and the same error is raised.
+    seconds it is killed and the same error is raised.  When the letter cannot be
+    finished (``chunks`` raises, the caller is interrupted), the program is killed before
+    its stdin is closed, so that it never sees the end of a partial letter, and the error
+    is raised as it is.
     """
     command = program.command
     try:
@@ -88,6 +113,8 @@ def pipe_to_program(program: MailProgram, chunks: Iterator[bytes], timeout: floa
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            # its own process group, so that _kill reaches a shell command's children
+            start_new_session=os.name == "posix",
         )
     except OSError as exc:
         raise ProgramError(127, command, b"", str(exc).encode()) from exc
@@ -106,16 +133,18 @@ def pipe_to_program(program: MailProgram, chunks: Iterator[bytes], timeout: floa
                 timed_out = True
                 break
             last = feeder.written
-        if not timed_out:
+        if not timed_out and feeder.error is None:  # after an error: no wait, the kill
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
     finally:
         if timed_out or feeder.error is not None or feeder.is_alive():
-            process.kill()
+            _kill(process)  # before stdin is closed: a partial letter never sees EOF
         process.wait()
         feeder.join()
+        with contextlib.suppress(OSError):
+            process.stdin.close()  # after a failure the feeder left it open
         out.join()
         err.join()
         close = getattr(chunks, "close", None)
