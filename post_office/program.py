@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import threading
+from time import monotonic
 from typing import IO, Iterator, Optional
 
 from ._checks import check_timeout
@@ -32,6 +33,8 @@ __all__ = ["OUTPUT_LIMIT", "check_program_timeout", "pipe_to_program"]
 #: Most bytes of a program's stdout (and of its stderr) kept for the error message.
 OUTPUT_LIMIT = 64 * 1024
 _PIPE_CHUNK = 1 << 16
+#: Seconds between two looks at the feeder: how soon Ctrl-C is acted on.
+_POLL = 0.05
 
 
 def check_program_timeout(timeout: object) -> float:
@@ -61,6 +64,9 @@ class _Feeder(threading.Thread):
 
     Only a letter written whole is ended (stdin closed: the program's EOF).  On a failure
     stdin is left open for :func:`pipe_to_program` to close once the program is dead.
+    :attr:`finished` is set when the feeder is done, whatever happened: waiting on it
+    never depends on ``Thread.join``/``is_alive``, which an interrupted ``join`` can
+    leave claiming a running thread has stopped (CPython 3.11, bpo-45274's fix).
     """
 
     def __init__(self, stdin: IO[bytes], chunks: Iterator[bytes]) -> None:
@@ -69,8 +75,15 @@ class _Feeder(threading.Thread):
         self.chunks = chunks
         self.written = 0
         self.error: Optional[BaseException] = None
+        self.finished = threading.Event()
 
     def run(self) -> None:
+        try:
+            self._feed()
+        finally:
+            self.finished.set()
+
+    def _feed(self) -> None:
         try:
             for chunk in self.chunks:
                 self.stdin.write(chunk)
@@ -126,27 +139,32 @@ def pipe_to_program(program: MailProgram, chunks: Iterator[bytes], timeout: floa
     try:
         for thread in (out, err, feeder):
             thread.start()
-        last = -1
-        while feeder.is_alive():
-            feeder.join(timeout)
-            if feeder.is_alive() and feeder.written == last:
+        last, progress_at = -1, monotonic()
+        # Short waits: a lock's wait is not interrupted by a signal on every platform, and
+        # Ctrl-C must kill the program at once, before the feeder can end the letter.
+        while not feeder.finished.wait(_POLL):
+            if feeder.written != last:
+                last, progress_at = feeder.written, monotonic()
+            elif monotonic() - progress_at >= timeout:
                 timed_out = True
                 break
-            last = feeder.written
         if not timed_out and feeder.error is None:  # after an error: no wait, the kill
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
     finally:
-        if timed_out or feeder.error is not None or feeder.is_alive():
+        if timed_out or feeder.error is not None or not feeder.finished.is_set():
             _kill(process)  # before stdin is closed: a partial letter never sees EOF
         process.wait()
-        feeder.join()
+        started = [thread for thread in (out, err, feeder) if thread.ident is not None]
+        if feeder in started:
+            feeder.finished.wait()  # its next write, if any, meets a dead program
         with contextlib.suppress(OSError):
             process.stdin.close()  # after a failure the feeder left it open
-        out.join()
-        err.join()
+        for thread in started:
+            if thread is not feeder:
+                thread.join()
         close = getattr(chunks, "close", None)
         if close is not None:
             close()  # a generator: let it close the caller's streams it holds

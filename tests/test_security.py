@@ -63,7 +63,7 @@ LOGIN_ARGS = ("--login", LOGIN, "--password-env", "PW")
 #: ``no_network`` fixture fails the test at the first attempt anyway.
 REMOTE = "mail.example.invalid"
 #: Small, so that the timeout tests stay fast.
-TIMEOUT = 2.0
+TIMEOUT = 1.0
 #: How much longer than ``TIMEOUT`` a call may take (slow CI machines included).
 MARGIN = 2.0
 
