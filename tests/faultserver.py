@@ -150,6 +150,22 @@ FAULTS: Dict[str, Action] = {
     "garbage": GARBAGE,
 }
 
+# Issue 14 (a server that trickles): one contiguous block of additions.
+
+#: How long :func:`trickle` goes on at most: a safety net, like :data:`ENDLESS_LIMIT`, so
+#: that a client without an overall bound per reply makes its test fail instead of hang.
+TRICKLE_LIMIT = 60.0
+
+
+def trickle(pattern: bytes, first: bytes = b"", seconds: float = TRICKLE_LIMIT) -> Action:
+    """``first`` at once, then ``pattern`` over and over, one byte every
+    :data:`SPLIT_PAUSE` seconds, for ``seconds`` (or until the client hangs up): each
+    ``recv`` of the client gets something long before any per-read timeout, and the reply
+    never ends.  With ``first`` a TLS record header, it trickles a TLS handshake."""
+    count = max(1, int(seconds / SPLIT_PAUSE))
+    data = (pattern * (count // len(pattern) + 1))[:count]
+    return Action("split", (first, *(data[index : index + 1] for index in range(count))))
+
 
 # --------------------------------------------------------------------------- records
 

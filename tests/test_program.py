@@ -6,11 +6,13 @@ from __future__ import annotations
 import email
 import email.message
 import email.policy
+import io
 import os
 import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Iterator, List
 
 import pytest
 
@@ -154,3 +156,95 @@ def test_program_timeout_must_be_a_positive_number(timeout: object) -> None:
         check_program_timeout(timeout)
     with pytest.raises(OptionError, match="a program that never reads"):
         send_letter((":program", "true"), FROM, TO, "x", timeout=timeout)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- no partial letters
+# Issue 14 item 3: a mail program that sees EOF delivers what it read.  When the letter
+# cannot be finished, the program must be killed before its stdin is closed.
+
+#: A fake mail program: reads stdin to EOF, and only then writes what it read to argv[1]
+#: (as ``sendmail -t -i`` queues the letter only at EOF).
+AT_EOF = "import sys\ndata = sys.stdin.buffer.read()\nopen(sys.argv[1], 'wb').write(data)\n"
+#: How much of the attachment is read before its stream fails.
+FAIL_AFTER = 192 * 1024
+
+
+class FailingStream:
+    """A binary attachment stream that raises part-way, as a file on a dying disk."""
+
+    def __init__(self, limit: int = FAIL_AFTER) -> None:
+        self.limit = limit
+        self.given = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self.given >= self.limit:
+            raise OSError("the attachment's disk went away")
+        size = self.limit - self.given if size is None or size < 0 else size
+        piece = min(size, self.limit - self.given)
+        self.given += piece
+        return b"\xa5" * piece
+
+
+def _no_letter_appears(path: Path, wait: float = 1.0) -> None:
+    """``path`` does not appear within ``wait`` seconds (a survivor that got EOF would
+    write it within milliseconds)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        assert not path.exists(), f"the program saw EOF and delivered {path.stat().st_size} bytes"
+        time.sleep(0.05)
+
+
+def _fake_program(out: Path) -> List[str]:
+    return [sys.executable, "-c", AT_EOF, str(out)]
+
+
+def test_a_source_failing_part_way_never_lets_the_program_see_eof(tmp_path: Path) -> None:
+    out = tmp_path / "letter.eml"
+    stream = FailingStream()
+    with pytest.raises(OSError, match="disk went away"):
+        send_letter(
+            (":program", _fake_program(out)),
+            FROM,
+            TO,
+            "the body\n",
+            subject="partial",
+            attachments=stream,
+        )
+    assert stream.given == FAIL_AFTER  # the failure came part-way, after data was piped
+    _no_letter_appears(out)
+
+
+def test_a_shell_command_and_its_children_are_killed_too(tmp_path: Path) -> None:
+    # "; true" makes the shell fork the program instead of exec'ing it: killing only the
+    # shell would leave the program reading a pipe that then reaches EOF.
+    out = tmp_path / "letter.eml"
+    command = " ".join(shlex.quote(word) for word in _fake_program(out)) + "; true"
+    with pytest.raises(OSError, match="disk went away"):
+        send_letter((":program", command), FROM, TO, "body\n", attachments=FailingStream())
+    _no_letter_appears(out)
+
+
+def test_pipe_to_program_kills_before_closing_on_a_failing_chunk_source(tmp_path: Path) -> None:
+    out = tmp_path / "raw"
+
+    def chunks() -> Iterator[bytes]:
+        yield b"Subject: half\n\n" + b"x" * 100_000
+        raise ValueError("the source broke")
+
+    with pytest.raises(ValueError, match="the source broke"):
+        pipe_to_program(MailProgram(tuple(_fake_program(out))), chunks(), 10)
+    _no_letter_appears(out)
+
+
+def test_a_complete_letter_still_reaches_the_program_at_eof(tmp_path: Path) -> None:
+    out = tmp_path / "letter.eml"
+    send_letter(
+        (":program", _fake_program(out)),
+        FROM,
+        TO,
+        "whole\n",
+        attachments=io.BytesIO(b"\xa5" * FAIL_AFTER),
+    )
+    message = parse(out.read_bytes())
+    _, attachment = message.iter_parts()
+    assert payload(attachment) == b"\xa5" * FAIL_AFTER
