@@ -117,7 +117,8 @@ def check_timeout(
         except OverflowError:  # an int too large for a float
             seconds = math.inf
     if not 0 < seconds <= MAX_TIMEOUT:  # also refuses NaN
-        shown = show(timeout) if seconds < math.inf else f"{type(timeout).__name__} too large"
+        huge = seconds == math.inf and isinstance(timeout, int)  # no str(): digit limit
+        shown = f"{type(timeout).__name__} too large" if huge else show(timeout)
         raise OptionError(
             f"{argument} {shown} is not a positive number of seconds up to {MAX_TIMEOUT:.0f} "
             f"({waits_for} must never hang the caller, so there is no 'wait forever')"

@@ -16,6 +16,7 @@ from typing import List, Optional, Tuple
 from ..addresses import check_address
 from ..debug import Transcript
 from ..errors import CertificateError
+from ..login import check_auth_transport
 from ..options import check_credentials
 from ..protocol.auth import choose_mechanism
 from ..protocol.extensions import Extensions
@@ -165,6 +166,10 @@ def run(args: argparse.Namespace) -> int:
     server = parse_mail_server(args.server)
     if args.from_:
         check_address(args.from_, "--from")
+    if args.login is not None:
+        # A spec that would send the password in clear is refused before connecting,
+        # and before the password is asked for.
+        check_auth_transport(server, (args.login, ""))
     password = ask_password(args)
     if args.login is not None:
         assert password is not None

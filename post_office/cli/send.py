@@ -43,6 +43,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
                     "carries its own headers and parts"
                 )
     args.server = parse_mail_server(args.server) if args.raw else parse_transport(args.server)
+    if args.login is not None and isinstance(args.server, MailServer):
+        # A spec that would send the password in clear is refused before it is asked for.
+        check_auth_transport(args.server, (args.login, ""))
     check_address(args.from_, "FROM", allow_empty=True)
     for option, values in (("TO", args.to), ("--cc", args.cc), ("--bcc", args.bcc)):
         for value in values or ():
