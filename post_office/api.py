@@ -7,7 +7,7 @@ server accepted the message (README "Reliability").
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from typing import Optional, Tuple, Union
 
 from .addresses import Recipients
@@ -21,6 +21,9 @@ from .spec import ServerArgument, parse_mail_server
 from .wire import check_messages
 
 __all__ = ["send_smtp", "send_smtp_auth", "test_email_address"]
+
+#: Unicode categories Cc and Cs: C0, DEL, C1, and lone surrogates.
+_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def send_smtp(
@@ -132,7 +135,7 @@ def test_email_address(
     if not isinstance(address, str) or not address:
         shown = repr(address) if isinstance(address, str) else type(address).__name__
         raise AddressError(f"mail address should be a non-empty string: {shown}")
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in address):
+    if _CONTROL_OR_SURROGATE.search(address):
         return False  # a control character cannot be sent in a command: bogus, not asked
     at = address.find("@")
     if at in (0, len(address) - 1):

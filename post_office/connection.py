@@ -30,7 +30,7 @@ from .errors import (
     TLSError,
 )
 from .protocol.replies import Reply, ReplyFormatError, ReplyParser
-from .resolve import Target
+from .targets import Target
 
 __all__ = ["RECV_SIZE", "Connection", "io_error", "said"]
 

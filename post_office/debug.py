@@ -8,17 +8,39 @@ caller before a line is shown (see :data:`REDACTED`).
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import warnings
-from typing import Optional, TextIO, Type
+from typing import TYPE_CHECKING, Any, Optional, TextIO, Type
 
-__all__ = ["REDACTED", "Transcript", "logger", "warn"]
+if TYPE_CHECKING:
+    import logging
+
+__all__ = ["LOGGER_NAME", "REDACTED", "Transcript", "log_warning", "logger", "warn"]
 
 REDACTED = "<redacted>"
+LOGGER_NAME = "post_office.smtp"
+_DEBUG = 10  # logging.DEBUG
 
-logger = logging.getLogger("post_office.smtp")
+
+def logger() -> logging.Logger:
+    """The ``post_office.smtp`` logger (:mod:`logging` is imported only when asked for)."""
+    import logging
+
+    return logging.getLogger(LOGGER_NAME)
+
+
+def _debug_logging() -> bool:
+    """Whether the ``post_office.smtp`` logger takes DEBUG records.  Until a program has
+    imported :mod:`logging` nothing can have configured it, so we need not import it."""
+    if "logging" not in sys.modules:
+        return False
+    return logger().isEnabledFor(_DEBUG)
+
+
+def log_warning(message: str, *args: Any) -> None:
+    """A WARNING on the ``post_office.smtp`` logger (rare: loading logging is fine here)."""
+    logger().warning(message, *args)
 
 
 def _debug_stream() -> Optional[TextIO]:
@@ -38,7 +60,8 @@ class Transcript:
 
     def __init__(self, stream: Optional[TextIO] = None, *, use_global: bool = True) -> None:
         self.stream = stream if stream is not None else (_debug_stream() if use_global else None)
-        self.enabled = self.stream is not None or logger.isEnabledFor(logging.DEBUG)
+        self._log = _debug_logging()
+        self.enabled = self.stream is not None or self._log
 
     def command(self, shown: str) -> None:
         """Record a command we sent; ``shown`` is already redacted."""
@@ -65,7 +88,8 @@ class Transcript:
                 # break mail, above all not after the server accepted the message: the
                 # caller would retry and send it twice.  It is dropped for this session.
                 self.stream = None
-        logger.debug("%s", line)
+        if self._log:
+            logger().debug("%s", line)
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep

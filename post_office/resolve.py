@@ -30,6 +30,7 @@ from .dnsquery import (
     server_text,
 )
 from .errors import AddressTypeError, ConnectError, OptionError
+from .targets import Target, literal_targets
 
 __all__ = [
     "DEFAULT_DNS_MODE",
@@ -160,32 +161,6 @@ def current_settings() -> DnsSettings:
 # --------------------------------------------------------------------------- mail servers
 
 
-@dataclass(frozen=True)
-class Target:
-    """One address to try: ``name`` is what the TLS certificate is checked against (the
-    exchanger's name, or the name itself); ``preference`` the MX preference (None: no MX)."""
-
-    name: str
-    address: str
-    preference: Optional[int] = None
-
-
-def _ip_literal(host: str) -> Optional[str]:
-    text = host.strip()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-        if text[:5].lower() == "ipv6:":  # RFC 5321 address literal
-            text = text[5:]
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
-
-
-def _is_localhost(name: str) -> bool:
-    return name.lower() in ("localhost", "localhost.")
-
-
 def resolve_mail_server(
     host: str,
     *,
@@ -220,12 +195,10 @@ def resolve_mail_server(
         servers = check_dns_nameservers(nameservers, what="nameservers")
     seconds = check_timeout(timeout)
     say: Note = note if note is not None else (lambda _line: None)
-    literal = _ip_literal(host)
+    literal = literal_targets(host)
     if literal is not None:
-        return [Target(literal, literal)]
+        return literal
     name = host.strip().rstrip(".")
-    if _is_localhost(name):
-        return [Target("localhost", "127.0.0.1"), Target("localhost", "::1")]
     lookup = Dns(servers, seconds)
     system = servers is None and ":clib" in modes
     try:

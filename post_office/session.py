@@ -17,7 +17,7 @@ import ssl
 from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 from .connection import Connection, command_bytes
-from .debug import Transcript, logger
+from .debug import Transcript, log_warning
 from .errors import (
     CertificateError,
     ConnectError,
@@ -34,8 +34,8 @@ from .mailing import send_message
 from .options import ConnectOptions, OAuth2Token, check_connect_options
 from .protocol.extensions import NO_EXTENSIONS, Extensions, parse_ehlo
 from .protocol.replies import Reply
-from .resolve import resolve_mail_server
 from .spec import MailServer, parse_mail_server
+from .targets import literal_targets
 from .tls import make_ssl_context
 
 __all__ = ["Session", "default_local_hostname"]
@@ -239,7 +239,7 @@ class Session:
             if self.connected:
                 self._expect("QUIT", (221,), SMTPError, "QUIT failed")
         except SMTPError as exc:
-            logger.warning("QUIT was not acknowledged (the message was already accepted): %s", exc)
+            log_warning("QUIT was not acknowledged (the message was already accepted): %s", exc)
         finally:
             self.close()
 
@@ -252,9 +252,13 @@ class Session:
         self.connection = connection
         where = f"{server.host} port {server.port}"
         try:
-            targets = resolve_mail_server(
-                server.host, timeout=self.options.timeout, note=self.transcript.note
-            )
+            targets = literal_targets(server.host)
+            if targets is None:  # a name: the resolver (and dnspython) only now
+                from .resolve import resolve_mail_server
+
+                targets = resolve_mail_server(
+                    server.host, timeout=self.options.timeout, note=self.transcript.note
+                )
             try:
                 connection.connect_any(
                     targets,

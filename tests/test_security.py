@@ -107,7 +107,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> List[str]:
     monkeypatch.setattr(socket, "create_connection", refuse("connect"))
     monkeypatch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
     monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))
-    monkeypatch.setattr("post_office.session.resolve_mail_server", refuse("resolve"))
+    monkeypatch.setattr("post_office.resolve.resolve_mail_server", refuse("resolve"))
     return attempts
 
 
