@@ -32,7 +32,7 @@ from .errors import (
 from .protocol.replies import Reply, ReplyFormatError, ReplyParser
 from .targets import Target
 
-__all__ = ["RECV_SIZE", "Connection", "io_error", "said"]
+__all__ = ["RECV_SIZE", "Connection", "connect", "io_error", "said"]
 
 #: Bytes asked of the socket per read of replies (io.BufferedReader's default buffer).
 RECV_SIZE = 8192
@@ -89,6 +89,39 @@ def _connect_failure(
     return (ConnectTimeoutError if timed_out and failures else ConnectionFailedError)(text)
 
 
+def connect(
+    targets: Sequence[Target],
+    port: int,
+    *,
+    timeout: float,
+    transcript: Transcript,
+    source_address: Optional[Tuple[str, int]] = None,
+) -> Tuple[Connection, Target]:
+    """A :class:`Connection` to the first of ``targets`` that takes a TCP connection
+    (RFC 5321 5.1: the next address when one refuses or does not answer), and that
+    target; :class:`~post_office.errors.ConnectionFailedError` (a timeout:
+    :class:`~post_office.errors.ConnectTimeoutError`) naming every address tried."""
+    failures: List[str] = []
+    timed_out = True
+    for target in targets:
+        where = f"{target.name} ({target.address}) port {port}"
+        try:
+            sock = socket.create_connection((target.address, port), timeout, source_address)
+        except socket.timeout:
+            failures.append(f"{where}: timed out")
+        except OSError as exc:
+            failures.append(f"{where}: {exc}")
+            timed_out = False
+        else:
+            if len(targets) > 1:
+                transcript.note(f"connected to {where}")
+            connection = Connection(timeout=timeout, transcript=transcript)
+            connection.sock = sock
+            return connection, target
+        transcript.note(f"could not connect to {failures[-1]}")
+    raise _connect_failure(targets, port, failures, timed_out)
+
+
 @functools.lru_cache(maxsize=16)
 def _literal_of(host: str) -> str:
     """An address literal for EHLO (RFC 5321 4.1.3), parsed once per local address."""
@@ -133,42 +166,7 @@ class Connection:
             )
         return self.sock
 
-    # ------------------------------------------------------------------ connecting
-    def connect_any(
-        self,
-        targets: Sequence[Target],
-        port: int,
-        *,
-        source_address: Optional[Tuple[str, int]] = None,
-        tls: Optional[ssl.SSLContext] = None,
-        server_name: Optional[str] = None,
-    ) -> Target:
-        """Connect to the first of ``targets`` that takes a TCP connection (RFC 5321 5.1:
-        the next address when one refuses or does not answer); with ``tls``, do the TLS
-        handshake at once, checking the certificate against ``server_name`` or else the
-        name of the target reached.  Returns that target."""
-        failures: List[str] = []
-        timed_out = True
-        for target in targets:
-            where = f"{target.name} ({target.address}) port {port}"
-            try:
-                self.sock = socket.create_connection(
-                    (target.address, port), self.timeout, source_address
-                )
-            except socket.timeout:
-                failures.append(f"{where}: timed out")
-            except OSError as exc:
-                failures.append(f"{where}: {exc}")
-                timed_out = False
-            else:
-                if len(targets) > 1:
-                    self.transcript.note(f"connected to {where}")
-                if tls is not None:
-                    self.wrap(tls, server_name or target.name, "negotiating TLS")
-                return target
-            self.transcript.note(f"could not connect to {failures[-1]}")
-        raise _connect_failure(targets, port, failures, timed_out)
-
+    # ------------------------------------------------------------------ TLS
     def wrap(
         self,
         context: ssl.SSLContext,

@@ -10,140 +10,27 @@ extensions before and after TLS, the TLS version and cipher, the peer certificat
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import socket
 import ssl
-from typing import Any, Callable, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 from .connection import Connection, command_bytes
 from .debug import Transcript, log_warning
 from .errors import (
-    CertificateError,
-    ConnectError,
-    HeloError,
     ProtocolError,
     ServerDisconnectedError,
     SMTPError,
-    SMTPTimeoutError,
-    StartTLSError,
-    TLSError,
 )
 from .login import authenticate
 from .mailing import send_message
+from .opening import default_local_hostname, open_session
 from .options import ConnectOptions, OAuth2Token, check_connect_options
-from .protocol.extensions import NO_EXTENSIONS, Extensions, parse_ehlo
+from .protocol.extensions import NO_EXTENSIONS, Extensions
 from .protocol.replies import Reply
 from .spec import MailServer, parse_mail_server
-from .targets import literal_targets
+from .targets import Target
 from .tls import make_ssl_context
 
 __all__ = ["Session", "default_local_hostname"]
-
-
-@functools.lru_cache(maxsize=1)
-def default_local_hostname() -> Optional[str]:
-    """This host's FQDN, looked up once per process (smtplib looks it up per connection)."""
-    name = socket.getfqdn()
-    return name if "." in name and name.isascii() else None
-
-
-#: OpenSSL's verify codes (``X509_V_ERR_*``) that the hints below tell apart.
-_NAME_MISMATCH = (62, 64)  # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
-_EXPIRED = 10  # CERT_HAS_EXPIRED
-_NOT_YET_VALID = 9  # CERT_NOT_YET_VALID
-#: OpenSSL's reasons for a TLS handshake answered by something that is not TLS.
-_NOT_TLS = frozenset(
-    {"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG"}
-)
-#: Renders the user's spec with one more keyword: ``(keyword, value) -> spec text``.
-SpecForm = Callable[[str, str], str]
-
-
-def _spec_with(server: MailServer, keyword: str, value: str) -> str:
-    """``server`` with one more TLS keyword, in its Python form (secrets redacted)."""
-    field = keyword.lstrip(":").replace("-", "_")
-    changes: Dict[str, Any] = {field: value}
-    changed = dataclasses.replace(server, tls=dataclasses.replace(server.tls, **changes))
-    return changed.to_python()
-
-
-def certificate_error(
-    exc: ssl.SSLCertVerificationError,
-    server: MailServer,
-    *,
-    form: Optional[SpecForm] = None,
-    names: Sequence[str] = (),
-    expires: Optional[str] = None,
-) -> CertificateError:
-    """The error for a certificate that did not verify, with the spec that would.
-
-    The hint depends on why (README "TLS"): a certificate for another name (``names``,
-    when the caller could read them, are those it holds) -> connect by one of them or
-    say :server-name; an expired one (``expires``: its date, when known) -> the server
-    must renew it; any other (an unknown CA) -> :ca-file.  ``form`` renders the
-    suggested spec in the caller's own form (the command line keeps Lisp text as
-    Lisp); by default the spec's Python form.
-    """
-
-    def suggest(keyword: str, value: str) -> str:
-        return form(keyword, value) if form is not None else _spec_with(server, keyword, value)
-
-    where = f"{server.host} port {server.port}"
-    why = exc.verify_message or str(exc)
-    code = exc.verify_code
-    off = "or turn verification off explicitly with :verify nil"
-    checked = server.tls.server_name or server.host
-    if code in _NAME_MISMATCH:
-        holds = f" (it holds {', '.join(names)})" if names else ""
-        dns = [name[4:] for name in names if name.startswith("DNS:")]
-        example = dns[0] if dns else "mail.example.org"
-        hint = (
-            f"the certificate is not for {checked}{holds}: connect to a name it holds, or "
-            f"say which name to check with :server-name, e.g. {suggest(':server-name', example)}"
-        )
-    elif code == _EXPIRED:
-        when = f" on {expires}" if expires else ""
-        hint = f"the certificate expired{when}: the server must renew it ({off})"
-    elif code == _NOT_YET_VALID:
-        when = f" (from {expires})" if expires else ""
-        hint = f"the certificate is not valid yet{when}: check this machine's clock ({off})"
-    elif server.tls.ca_file:
-        hint = (
-            f"the CA in :ca-file {server.tls.ca_file} did not sign it: point :ca-file at the "
-            f"CA that did, {off}"
-        )
-    else:
-        hint = (
-            "point :ca-file at the CA that signed it, e.g. "
-            f"{suggest(':ca-file', '/path/to/ca.pem')}, {off}"
-        )
-    return CertificateError(f"the certificate of {where} did not verify ({why}): {hint}")
-
-
-def _handshake_error(exc: TLSError, server: MailServer) -> TLSError:
-    """An implicit-TLS handshake answered in plain text says so (README "TLS")."""
-    cause = exc.__cause__
-    reason = getattr(cause, "reason", None)
-    if not isinstance(cause, ssl.SSLError) or reason not in _NOT_TLS:
-        return exc
-    return TLSError(
-        f"{server.host} port {server.port} answered the TLS handshake in plain text ({reason}): "
-        "the server speaks plain SMTP here: use :starttls t instead of :ssl t",
-        command=exc.command,
-    )
-
-
-def _greeting_error(exc: SMTPError, server: MailServer, timeout: float) -> SMTPError:
-    """No greeting from a silent port: it may expect TLS at once (README "TLS")."""
-    if server.ssl or not isinstance(exc, SMTPTimeoutError):
-        return exc
-    likely = " (as port 465 does)" if server.port != 465 else ""
-    return SMTPTimeoutError(
-        f"no greeting from {server.host} port {server.port} in {timeout:g} s: this port "
-        f"may expect TLS at once{likely}: add :ssl t",
-        command=exc.command,
-    )
 
 
 class Session:
@@ -173,7 +60,10 @@ class Session:
         self.extensions: Extensions = NO_EXTENSIONS
         self.used_helo = False
         self.auth_mechanism: Optional[str] = None
-        self._tls: Dict[str, Any] = {}
+        #: the TLS version, cipher and peer certificate once encrypted (see the properties)
+        self.tls_facts: Dict[str, Any] = {}
+        #: the address reached (its name is what the certificate is checked against)
+        self.target: Optional[Target] = None
 
     @classmethod
     def prepare(
@@ -201,24 +91,24 @@ class Session:
 
     @property
     def encrypted(self) -> bool:
-        return bool(self._tls)
+        return bool(self.tls_facts)
 
     @property
     def tls_version(self) -> Optional[str]:
-        return self._tls.get("version")
+        return self.tls_facts.get("version")
 
     @property
     def tls_cipher(self) -> Optional[str]:
-        return self._tls.get("cipher")
+        return self.tls_facts.get("cipher")
 
     def peer_certificate(self) -> Optional[bytes]:
         """The server's certificate (DER), also when it was not verified."""
-        return self._tls.get("der")
+        return self.tls_facts.get("der")
 
     def peer_certificate_dict(self) -> Optional[Dict[str, Any]]:
         """The server's certificate as :meth:`ssl.SSLSocket.getpeercert` decodes it
         (only when it was verified)."""
-        return self._tls.get("decoded")
+        return self.tls_facts.get("decoded")
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Session:
@@ -237,65 +127,16 @@ class Session:
         """Say QUIT and close.  A failure here is logged, not raised: the mail is sent."""
         try:
             if self.connected:
-                self._expect("QUIT", (221,), SMTPError, "QUIT failed")
+                self.expect("QUIT", (221,), SMTPError, "QUIT failed")
         except SMTPError as exc:
             log_warning("QUIT was not acknowledged (the message was already accepted): %s", exc)
         finally:
             self.close()
 
     def open(self) -> None:
-        """Connect, check the greeting, EHLO/HELO, and STARTTLS as the server spec says."""
-        server = self.server
-        if (server.ssl or server.starttls) and self.context is None:
-            raise ValueError("a TLS context is needed for :ssl or :starttls")
-        connection = Connection(timeout=self.options.timeout, transcript=self.transcript)
-        self.connection = connection
-        where = f"{server.host} port {server.port}"
-        try:
-            targets = literal_targets(server.host)
-            if targets is None:  # a name: the resolver (and dnspython) only now
-                from .resolve import resolve_mail_server
-
-                targets = resolve_mail_server(
-                    server.host, timeout=self.options.timeout, note=self.transcript.note
-                )
-            try:
-                connection.connect_any(
-                    targets,
-                    server.port,
-                    source_address=self.options.source_address,
-                    tls=self.context if server.ssl else None,
-                    # checked when the spec was parsed: no whitespace or control characters
-                    server_name=server.tls.server_name,
-                )
-            except ssl.SSLCertVerificationError as exc:
-                raise certificate_error(exc, server) from exc
-            except TLSError as exc:
-                raise _handshake_error(exc, server) from exc.__cause__
-            self._tls = connection.tls_facts()
-            try:
-                greeting = connection.read_reply("waiting for the greeting")
-            except SMTPTimeoutError as exc:
-                raise _greeting_error(exc, server, self.options.timeout) from exc
-            self.greeting = greeting
-            if not 200 <= greeting.code < 300:
-                raise ConnectError(
-                    f"initial connect failed: {where} did not greet us with 2xx",
-                    code=greeting.code,
-                    reply=greeting.text,
-                    command="(connect)",
-                )
-            self.local_hostname = (
-                self.options.local_hostname
-                or default_local_hostname()
-                or connection.local_literal()
-            )
-            self._hello()
-            if server.starttls and not server.ssl:  # implicit TLS is TLS already
-                self._starttls()
-        except BaseException:
-            self.close()
-            raise
+        """Connect, check the greeting, EHLO/HELO, and STARTTLS as the server spec says
+        (:func:`post_office.opening.open_session`)."""
+        open_session(self)
 
     # ------------------------------------------------------------------ commands
     def connected_connection(self) -> Connection:
@@ -330,64 +171,11 @@ class Session:
         connection.write(data, [shown])
         return connection.read_reply()
 
-    def _expect(self, line: str, ok: Sequence[int], error: Any, what: str) -> Reply:
+    def expect(self, line: str, ok: Sequence[int], error: Any, what: str) -> Reply:
         reply = self.command(line)
         if reply.code not in ok and reply.code // 100 not in ok:
             raise error(what, code=reply.code, reply=reply.text, command=line)
         return reply
-
-    def _hello(self, when: str = "") -> None:
-        """EHLO, and HELO when EHLO is refused (``when``: " after STARTTLS" in messages)."""
-        line = f"EHLO {self.local_hostname}"
-        reply = self.command(line)
-        if reply.code == 421:  # the server is closing: no HELO fall-back, report the 421
-            raise HeloError(
-                "SMTP transaction failed: EHLO was refused and the server is closing the "
-                "connection",
-                code=reply.code,
-                reply=reply.text,
-                command=line,
-            )
-        if reply.code == 250:
-            self.extensions = parse_ehlo(reply)
-            self.used_helo = False
-            return
-        self.extensions = NO_EXTENSIONS
-        self.used_helo = True
-        self._expect(
-            f"HELO {self.local_hostname}",
-            (2,),
-            HeloError,
-            f"SMTP transaction failed: HELO{when} was refused",
-        )
-
-    def _starttls(self) -> None:
-        server = self.server
-        if not self.extensions.starttls:
-            if server.starttls == "required":
-                raise StartTLSError(
-                    f"the server {server.host} does not offer STARTTLS, and the mail-server "
-                    "spec says :starttls :required",
-                    command=f"EHLO {self.local_hostname}",
-                )
-            self.transcript.note("the server does not offer STARTTLS; going on in plain text")
-            return
-        self._expect("STARTTLS", (220,), StartTLSError, "STARTTLS was refused")
-        assert self.context is not None
-        connection = self.connected_connection()
-        try:
-            connection.wrap(
-                self.context,
-                server.tls.server_name or server.host,
-                "negotiating TLS after STARTTLS",
-                "STARTTLS",
-            )
-        except ssl.SSLCertVerificationError as exc:
-            raise certificate_error(exc, server) from exc
-        self._tls = connection.tls_facts()
-        self.transcript.note(f"TLS established ({self.tls_version})")
-        self.extensions_before_tls = self.extensions
-        self._hello(" after STARTTLS")
 
     # ------------------------------------------------------------------ AUTH
     def authenticate(self, login: str, password: Union[str, OAuth2Token]) -> None:

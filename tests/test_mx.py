@@ -54,9 +54,7 @@ def test_clib_mode_connects_to_the_name_as_given(
     assert smtp_plain.messages == []
 
 
-def test_a_refusing_preferred_exchanger_is_passed_over(
-    dns_settings: DnsServer, smtp_plain
-) -> None:
+def test_a_refusing_preferred_exchanger_is_passed_over(dns_settings: DnsServer, smtp_plain) -> None:
     transcript = io.StringIO()
     post_office.smtp_debug = transcript
     try:
@@ -129,3 +127,27 @@ def test_nothing_listens_anywhere_names_every_address_tried(dns_settings: DnsSer
     with pytest.raises(ConnectError) as info:
         send_smtp(("two-mx.example", ":port", port), FROM, TO, "x\n", timeout=TIMEOUT)
     assert "127.0.0.2" in str(info.value) and "127.0.0.1" in str(info.value)
+
+
+@pytest.mark.parametrize("mode", [":starttls", ":ssl"])
+def test_the_certificate_is_checked_against_the_exchangers_name(
+    dns_settings: DnsServer, tmp_path, mode: str
+) -> None:
+    # A certificate for mx1.corp.example only: the mail domain corp.example is not in it,
+    # so only the exchanger's name can make it verify, over STARTTLS and implicit TLS.
+    from post_office import Sink, make_throwaway_certificate
+
+    certificate = make_throwaway_certificate(tmp_path, ("mx1.corp.example",))
+    options = {"ssl": True} if mode == ":ssl" else {"tls": True}
+    with Sink(certificate=certificate, **options) as sink:  # type: ignore[arg-type]
+        spec = (
+            "corp.example",
+            ":port",
+            sink.port,
+            mode,
+            True,
+            ":ca-file",
+            str(certificate.ca_file),
+        )
+        send_smtp(spec, FROM, TO, "x\n", timeout=TIMEOUT)
+        assert len(sink.messages) == 1

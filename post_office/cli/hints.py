@@ -13,8 +13,9 @@ from typing import Callable, Optional
 
 from ..errors import CertificateError, SMTPError
 from ..lisp import to_lisp
+from ..opening import certificate_error
 from ..protocol.replies import Reply
-from ..session import Session, certificate_error
+from ..session import Session
 from ..spec import MailServer
 from .certificate import CertInfo, cert_info
 
