@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import pytest
+from terminal import run_on_terminal
 
 from post_office import (
     OptionError,
@@ -594,34 +595,12 @@ def test_a_progress_line_for_big_messages_on_a_terminal(
     else:
         (tmp_path / "body.txt").write_text("See the attachment.\n")
         what = ["--subject", "big", "--attach", str(big), "--file", str(tmp_path / "body.txt")]
-    master, slave = os.openpty()
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "post_office", "send", sink.spec(), "a@example.org",
-             "b@example.org", *what, "--login", USER, "--password-env", "PW"],
-            stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE, env=password_env(),
-            cwd=ROOT,
-        )  # fmt: skip
-        os.close(slave)
-        slave = -1
-        shown = b""
-        while True:
-            ready, _, _ = select.select([master], [], [], LIMIT)
-            assert ready, f"no output; saw {shown[-200:]!r}"
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-        _, err = process.communicate(timeout=LIMIT)
-    finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
-    assert process.returncode == 0, err
-    text = shown.decode()
+    status, text, err = run_on_terminal(
+        [sys.executable, "-m", "post_office", "send", sink.spec(), "a@example.org",
+         "b@example.org", *what, "--login", USER, "--password-env", "PW"],
+        env=password_env(), cwd=str(ROOT),
+    )  # fmt: skip
+    assert status == 0, err
     assert "\rsending: " in text
     assert "of 5.2 MB (100%)" in text
     assert "(100%)\r\nsent: accepted for 1 recipient(s)" in text

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
+from terminal import run_on_terminal
 
 from post_office.cli import main
 
@@ -133,36 +133,16 @@ def test_a_progress_line_for_a_big_body_on_a_terminal(
     body = big_text_body(tmp_path / "body.txt", 5)
     port = smtp_subprocess.port  # type: ignore[attr-defined]
     args = ["send", f"127.0.0.1:{port}", "a@example.org", "b@example.org", "--subject", "big"]
-    master, slave = os.openpty()
     stdin = open(body, "rb") if source == "stdin" else subprocess.DEVNULL  # noqa: SIM115
     if source == "--file":
         args += ["--file", str(body)]
     try:
-        process = subprocess.Popen(
-            command(*args), stdin=stdin, stdout=slave, stderr=subprocess.PIPE,
-            env=env_with_tree(), cwd=ROOT,
-        )  # fmt: skip
-        os.close(slave)
-        slave = -1
-        shown = b""
-        while True:
-            ready, _, _ = select.select([master], [], [], LIMIT)
-            assert ready, f"no output; saw {shown[-200:]!r}"
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-        _, err = process.communicate(timeout=LIMIT)
+        status, text, err = run_on_terminal(
+            command(*args), stdin=stdin, env=env_with_tree(), cwd=str(ROOT)
+        )
     finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
         if not isinstance(stdin, int):
             stdin.close()
-    assert process.returncode == 0, err
-    text = shown.decode()
+    assert status == 0, err
     assert "\rsending: " in text
     assert "(100%)\r\nsent: accepted for 1 recipient(s)" in text
