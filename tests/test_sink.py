@@ -149,8 +149,9 @@ def test_start_leaves_the_warnings_filters_alone() -> None:
 
 def test_refused_logins_and_commands_are_logged_one_line_each() -> None:
     log = io.StringIO()
-    with Sink(tls=True, credentials=("me", "s3cret"), log=log) as sink, pytest.raises(
-        AuthenticationError, match="535"
+    with (
+        Sink(tls=True, credentials=("me", "s3cret"), log=log) as sink,
+        pytest.raises(AuthenticationError, match="535"),
     ):
         send_smtp_auth(sink.server_spec(), "a@example.org", ["b@example.org"], "me",
                        "wrong-password", "x")  # fmt: skip
