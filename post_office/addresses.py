@@ -1,4 +1,4 @@
-"""Envelope addresses: checked to be bare before anything is sent (SPEC section 5).
+"""Envelope addresses: checked to be bare before anything is sent (README "Porting notes").
 
 Allegro documents two forms for the ``from`` and ``to`` arguments of ``send-smtp``:
 ``"user@host"`` and ``"user"``.  Anything else (``"Joe <joe@x>"``, ``"joe@x (Joe)"``, a
@@ -128,7 +128,7 @@ def check_address(address: object, argument: str, *, allow_empty: bool = False) 
     Raises :class:`~post_office.errors.AddressError` (a ``ValueError``) for a non-str, an
     empty string, display names, angle brackets, comments, whitespace, commas, semicolons,
     quotes, any control character (C0, DEL, C1), more than one ``@`` and an empty local
-    part or domain.  SPEC section 5.
+    part or domain.  README "Porting notes".
     """
     if not isinstance(address, str):
         raise AddressTypeError(

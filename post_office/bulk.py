@@ -98,7 +98,7 @@ class SmtpSession:
         :param to: Allegro's ``to``: one bare address or a list of them.
         :param messages: Allegro's ``&rest message``: str, bytes, streams,
             ``email.message.Message`` objects and MIME parts, sent in order as one message,
-            with no header added (SPEC section 4).
+            with no header added (README "Porting notes").
 
         Arguments are checked before anything is sent.  Returns ``None`` once the server
         accepted the message.  A refusal raises (the first refused recipient, as in
@@ -127,8 +127,8 @@ class SmtpSession:
         credentials, which belong to the session: ``from_`` (Allegro's ``from``), ``to``,
         ``message``, ``cc``, ``bcc``, ``subject``, ``reply_to``, ``headers`` and
         ``attachments`` (Allegro's keywords of the same names).  The letter is built by
-        the same code as ``send_letter`` (SPEC section 6) and everything is checked
-        before anything is sent.  Returns True (Allegro returns ``t``).
+        the same code as ``send_letter`` (README "Letters and attachments") and everything
+        is checked before anything is sent.  Returns True (Allegro returns ``t``).
         """
         options = LetterOptions(
             cc=cc,
@@ -182,7 +182,8 @@ def smtp_session(
     those of :func:`~post_office.send_smtp_auth`:
 
     :param server: Allegro's ``mail-server``, in any form :func:`~post_office.send_smtp`
-        accepts (SPEC section 2); TLS (``:ssl`` or ``:starttls``) is negotiated once.
+        accepts (README "The mail-server argument"); TLS (``:ssl`` or ``:starttls``) is
+        negotiated once.
     :param login: Allegro's ``login`` (send-smtp-auth); with ``password``, AUTH is done once
         per connection.
     :param password: Allegro's ``password``: a string, or an

@@ -1,4 +1,5 @@
-"""The SMTP transcript: Allegro's ``*smtp-debug*`` as ``post_office.smtp_debug`` (SPEC 9).
+"""The SMTP transcript: Allegro's ``*smtp-debug*`` as ``post_office.smtp_debug`` (README "API:
+Allegro -> Python").
 
 ``post_office.smtp_debug`` is read when a conversation starts: ``None`` (quiet), ``True``
 (standard output) or a text stream.  Every line also goes to the ``post_office.smtp``

@@ -5,8 +5,9 @@ the DATA encoder (``wire.py``) makes every newline CRLF on the wire, and the
 ``(":program", ...)`` transport hands the program the native ``\\n``.
 
 Injection: a CR, LF or any other control character (TAB aside) in a header name, value or
-raw header line raises :class:`~post_office.errors.HeaderError` (SPEC section 6): CR and LF
-would let a caller's data start a new header line or end the header block.
+raw header line raises :class:`~post_office.errors.HeaderError` (README "Letters and
+attachments"): CR and LF would let a caller's data start a new header line or end the
+header block.
 """
 
 from __future__ import annotations

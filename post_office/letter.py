@@ -1,4 +1,5 @@
-"""send-letter: a letter's header block and MIME part, built from Allegro's keywords (SPEC 6).
+"""send-letter: a letter's header block and MIME part, built from Allegro's keywords (README
+"Letters and attachments").
 
 Two concepts: :class:`Letter`, a letter checked and built (envelope, header block, MIME
 part), and :func:`build_letter`, which makes one from send_letter's arguments; the
@@ -105,7 +106,7 @@ def build_letter(
     options: Optional[LetterOptions] = None,
     **keywords: Any,
 ) -> Letter:
-    """Check send_letter's letter arguments and build the letter (SPEC section 6).
+    """Check send_letter's letter arguments and build the letter (README "Letters and attachments").
 
     ``options`` are the letter keywords; they may also be given spelled out as
     ``keywords`` (``cc=...``), the names of :class:`LetterOptions`, not both.  Needs no
@@ -163,7 +164,8 @@ def send_letter(
     local_hostname: Optional[str] = None,
     source_address: Optional[Tuple[str, int]] = None,
 ) -> bool:
-    """Build a letter's header and send it (Allegro's ``send-letter``, SPEC section 6).
+    """Build a letter's header and send it (Allegro's ``send-letter``, README "Letters and
+    attachments").
 
     :param server: Allegro's ``server``: any mail-server form of ``send_smtp``, or
         ``(":program", "sendmail -t -i")`` / ``(":program", ["sendmail", "-t"])`` to pipe

@@ -1,4 +1,5 @@
-"""make-mime-part and with-mime-part-constructed-stream: MIME parts, built lazily (SPEC 7).
+"""make-mime-part and with-mime-part-constructed-stream: MIME parts, built lazily (README "Letters
+and attachments").
 
 :func:`make_mime_part` checks its keywords and returns an immutable :class:`MimePart`
 describing the part; nothing is encoded yet.  The text of the part is produced only when
@@ -141,7 +142,8 @@ def make_mime_part(
     description: Optional[str] = None,
     boundary: Optional[str] = None,
 ) -> MimePart:
-    """Build a MIME part (Allegro's ``make-mime-part``, SPEC section 7); nothing is read yet.
+    """Build a MIME part (Allegro's ``make-mime-part``, README "Letters and attachments"); nothing
+    is read yet.
 
     :param content_type: ``:content-type``, ``"type/subtype"``.  Default: from the file
         name (:mod:`mimetypes`), else ``multipart/mixed`` with ``subparts``,

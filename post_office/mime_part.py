@@ -1,4 +1,5 @@
-"""The MIME part itself: :class:`MimePart`, Allegro's accessors, and boundaries (SPEC 7).
+"""The MIME part itself: :class:`MimePart`, Allegro's accessors, and boundaries (README "Letters
+and attachments").
 
 A :class:`MimePart` is immutable and describes a part; its text is produced only when
 it is streamed (:mod:`post_office.mime_render`).  Boundaries are ``----------=_``

@@ -1,4 +1,5 @@
-"""Rendering a MIME part: its text, produced lazily, and the transfer encodings (SPEC 7).
+"""Rendering a MIME part: its text, produced lazily, and the transfer encodings (README "Letters
+and attachments").
 
 :func:`render` lays a :class:`~post_office.mime_part.MimePart` out as Allegro's
 ``mime-part-constructed-writer`` does, with ``\\n`` newlines (``send_smtp`` turns every

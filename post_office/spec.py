@@ -1,4 +1,5 @@
-"""The mail-server argument, in every form Allegro accepts, -> :class:`MailServer` (SPEC 2).
+"""The mail-server argument, in every form Allegro accepts, -> :class:`MailServer` (README "The
+mail-server argument").
 
 Pure: nothing here opens a socket, so a bad spec is reported before any connection.
 """
@@ -348,7 +349,8 @@ def _cache_key(spec: object) -> object:
 
 
 def parse_mail_server(spec: object) -> MailServer:
-    """Understand Allegro's ``mail-server`` argument in any of its forms (SPEC section 2).
+    """Understand Allegro's ``mail-server`` argument in any of its forms (README "The mail-server
+    argument").
 
     Accepts a host name or address string, ``"host:port"``, an IPv4 integer, an
     :mod:`ipaddress` object, a ``(host, port)`` pair, a keyword list

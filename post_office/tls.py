@@ -1,4 +1,5 @@
-"""Allegro's ssl-client keywords -> :class:`TlsSettings` -> :class:`ssl.SSLContext` (SPEC 2).
+"""Allegro's ssl-client keywords -> :class:`TlsSettings` -> :class:`ssl.SSLContext` (README "The
+mail-server argument").
 
 Pure: nothing here opens a socket.  :func:`tls_settings` checks and normalises the
 keywords a mail-server list carries (``:ca-file``, ``:verify``, ``:method`` ...);
