@@ -1,4 +1,4 @@
-"""Envelope address checks (SPEC section 5): bare ``user@host`` or ``user``, nothing else.
+"""Envelope address checks (README "Porting notes"): bare ``user@host`` or ``user``, nothing else.
 
 The examples pin each refusal and each accepted form; the properties check that every
 bare address passes unchanged, that one forbidden character anywhere is always an

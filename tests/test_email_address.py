@@ -1,4 +1,5 @@
-"""test_email_address (SPEC section 8) against a loopback server that answers VRFY as told."""
+"""test_email_address (README "API: Allegro -> Python") against a loopback server that answers
+VRFY as told."""
 
 from __future__ import annotations
 

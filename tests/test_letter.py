@@ -1,4 +1,5 @@
-"""send_letter (SPEC section 6) against real loopback servers and a real local program.
+"""send_letter (README "Letters and attachments") against real loopback servers and a real local
+program.
 
 What the server received is parsed back with ``email.message_from_bytes(...,
 policy=email.policy.default)`` and compared with what was sent.  The hypothesis round

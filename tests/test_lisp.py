@@ -1,4 +1,4 @@
-"""The small Lisp reader and printer (SPEC section 2, "literal Lisp text").
+"""The small Lisp reader and printer (README "The mail-server argument", "literal Lisp text").
 
 The examples pin the mapping of the module docstring and every error with its position;
 the properties check that whatever ``to_lisp`` writes ``read_lisp`` reads back, and that

@@ -1,4 +1,5 @@
-"""make_mime_part, MimePart and with_mime_part_constructed_stream (SPEC section 7), in memory.
+"""make_mime_part, MimePart and with_mime_part_constructed_stream (README "Letters and
+attachments"), in memory.
 
 Everything a part produces is parsed back with the standard ``email`` package, the way a
 receiving mail program would, and each part's decoded payload compared with the input.

@@ -1,5 +1,5 @@
-"""The ``(":program", command)`` transport (SPEC section 6): send_letter pipes the letter
-into a real local program (a Python one-liner), which writes what it read to a file."""
+"""The ``(":program", command)`` transport (README "Letters and attachments"): send_letter pipes
+the letter into a real local program (a Python one-liner), which writes what it read to a file."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The mail-server argument (SPEC section 2): every accepted form, every error, and the
-properties the issue names: all equivalent forms of one server parse to the same
+"""The mail-server argument (README "The mail-server argument"): every accepted form, every error,
+and the properties the issue names: all equivalent forms of one server parse to the same
 ``MailServer``; rendering and reading back is the identity; junk never escapes as anything
 but ``ServerSpecError``.
 """

@@ -1,4 +1,4 @@
-"""The TLS keywords (SPEC section 2) -> TlsSettings -> ssl.SSLContext.
+"""The TLS keywords (README "The mail-server argument") -> TlsSettings -> ssl.SSLContext.
 
 Contexts are checked by inspection (verify mode, versions, loaded CAs, flags) and, where
 inspection cannot tell, by a TLS handshake between two in-memory BIOs: real certificate

@@ -1,4 +1,4 @@
-"""The DATA encoder (SPEC section 4): message arguments -> wire bytes, pure and streaming.
+"""The DATA encoder (README "Porting notes"): message arguments -> wire bytes, pure and streaming.
 
 The examples pin each rule; the properties check the rules against an independent oracle
 (a regex newline normaliser and a line-by-line stuffer) for any input and any split of it
