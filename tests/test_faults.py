@@ -417,8 +417,8 @@ def test_every_stage_succeeds_without_a_fault(
     ],
 )
 def test_ehlo_refusals(ehlo: str, helo: bool, fault_server_factory: Factory) -> None:
-    """A refused EHLO falls back to HELO (README "Differences from Allegro"), except a 421: the server is
-    closing."""
+    """A refused EHLO falls back to HELO, except a 421: the server is closing (README
+    "Differences from Allegro")."""
     server = fault_server_factory({"EHLO": hangup(ehlo) if not helo else reply(ehlo)})
     if helo:
         send_smtp(server.spec(), FROM, TO, MESSAGE, timeout=TIMEOUT, local_hostname=EHLO_NAME)
