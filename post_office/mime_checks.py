@@ -300,6 +300,10 @@ def file_source(file: object) -> Tuple[str, Any, Optional[str]]:
         try:
             with open(path, "rb"):
                 pass
+        except IsADirectoryError as exc:
+            raise MimeError(
+                f"file: {path!r} is a directory, not a file: name each file in it"
+            ) from exc
         except OSError as exc:
             raise MimeError(f"file: {path!r} cannot be read: {exc.strerror or exc}") from exc
         return "file", path, path

@@ -638,3 +638,8 @@ def test_build_letter_takes_options_or_keywords_not_both() -> None:
         build_letter(FROM, TO, "x", options, subject="t")
     with pytest.raises(TypeError):
         build_letter(FROM, TO, "x", sujet="t")
+
+
+def test_an_attachment_that_is_a_directory_says_so(tmp_path: Path) -> None:
+    with pytest.raises(MimeError, match=r"attachments\[0\]: file: .* is a directory, not a file"):
+        send_letter(("127.0.0.1", 1), FROM, TO, "hi", attachments=[str(tmp_path)])
