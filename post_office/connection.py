@@ -248,6 +248,7 @@ class Connection:
         sock = self._socket()
         parser = self.parser
         deadline = 0.0
+        shortened = False  # the socket's timeout was cut to what is left of the wait
         try:
             reply = parser.next_reply()
             while reply is None:
@@ -256,6 +257,7 @@ class Connection:
                     if left <= 0:
                         raise socket.timeout("timed out")
                     sock.settimeout(left)
+                    shortened = True
                 else:
                     deadline = monotonic() + self.timeout
                 chunk = sock.recv(RECV_SIZE)
@@ -280,7 +282,7 @@ class Connection:
             self.close()
             raise
         finally:
-            if deadline and self.sock is not None:
+            if shortened and self.sock is not None:
                 with contextlib.suppress(OSError):
                     self.sock.settimeout(self.timeout)
         self._show_received()
