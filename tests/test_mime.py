@@ -473,8 +473,8 @@ def test_invalid_keywords_raise_mime_error(keywords: dict, match: str) -> None:
 def test_unreadable_file_raises_at_make_time(tmp_path: Path) -> None:
     with pytest.raises(MimeError, match="cannot be read"):
         make_mime_part(file=tmp_path / "missing.bin")
-    with pytest.raises(MimeError, match="cannot be read"):
-        make_mime_part(file=str(tmp_path))  # a directory
+    with pytest.raises(MimeError, match="is a directory, not a file"):
+        make_mime_part(file=str(tmp_path))
     closed = io.BytesIO(b"x")
     closed.close()
     with pytest.raises(MimeError, match="closed"):
