@@ -50,6 +50,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         group.addoption("--dist", default="no")
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than there are CPUs.  About a third of the suite's
+    time is spent waiting on sockets (servers, timeouts, child processes), so with one
+    worker per CPU the CPUs sit idle; on 2 cores 3 workers take 52 s, 2 take 65 s."""
+    return (os.cpu_count() or 1) + 1
+
+
 # --------------------------------------------------------------------------- hypothesis
 
 settings.register_profile(
