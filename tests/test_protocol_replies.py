@@ -270,9 +270,7 @@ def test_over_long_line_is_refused_before_its_end_arrives() -> None:
     parser = ReplyParser()
     parser.feed(b"250 " + b"a" * (MAX_LINE - 5))
     assert parser.next_reply() is None  # MAX_LINE - 1 bytes: an LF may still come
-    assert parser.needs_data()
     parser.feed(b"a")
-    assert not parser.needs_data()  # next_reply will raise, not wait
     with pytest.raises(ReplyFormatError):
         parser.next_reply()
 
@@ -338,27 +336,6 @@ def test_buffered() -> None:
     parser.feed(b"250 b\r\n")
     assert parser.next_reply() == Reply(250, ("a", "b"))
     assert not parser.buffered
-
-
-def test_needs_data() -> None:
-    parser = ReplyParser()
-    assert parser.needs_data()
-    parser.feed(b"250 partial")
-    assert parser.needs_data()
-    parser.feed(b"\r\n")
-    assert not parser.needs_data()
-    assert parser.next_reply() == Reply(250, ("partial",))
-    assert parser.needs_data()
-
-
-def test_needs_data_with_a_whole_continuation_line() -> None:
-    """A whole line is buffered, so no more data is needed to make progress; the line
-    only feeds the unfinished reply."""
-    parser = ReplyParser()
-    parser.feed(b"250-a\r\n")
-    assert not parser.needs_data()
-    assert parser.next_reply() is None
-    assert parser.needs_data()
 
 
 def test_partial() -> None:

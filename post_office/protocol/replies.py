@@ -94,14 +94,6 @@ class ReplyParser:
         rest = self._pending[:200].decode("utf-8", "replace")
         return f"{text}\n{rest}" if text and rest else text or rest
 
-    def needs_data(self) -> bool:
-        """Whether no whole line is buffered (so more bytes must be received before
-        :meth:`next_reply` can make progress; it may return None even when False, while
-        a multi-line reply is incomplete)."""
-        return self._pending.find(b"\n", 0, self.max_line) < 0 and (
-            len(self._pending) < self.max_line
-        )
-
     def feed(self, data: bytes) -> None:
         """Add bytes received from the server."""
         self._pending = self._pending + data if self._pending else bytes(data)

@@ -101,10 +101,10 @@ class Transaction:
         server_name: str = "the server",
     ) -> None:
         options: List[str] = []
-        if "8BITMIME" in extensions.names and eight_bit:
+        if extensions.eightbitmime and eight_bit:
             options.append("BODY=8BITMIME")
         if any(needs_smtputf8(address) for address in (sender, *recipients)):
-            if "SMTPUTF8" not in extensions.names:
+            if not extensions.smtputf8:
                 raise with_stage(
                     SMTPUTF8Error(
                         f"{server_name} does not offer SMTPUTF8, so it cannot take a "
@@ -114,7 +114,7 @@ class Transaction:
                 )
             options.append("SMTPUTF8")
         self.stage = Stage.BEFORE_MAIL
-        self.pipelining = "PIPELINING" in extensions.names
+        self.pipelining = extensions.pipelining
         self.commands: List[Command] = [
             Command(
                 " ".join([f"MAIL FROM:{smtp_path(sender)}", *options]),
