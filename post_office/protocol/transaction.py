@@ -81,10 +81,14 @@ class Command:
         return reply.code == self.expect or reply.code // 100 == self.expect
 
     def refusal(self, reply: Reply, stage: Stage) -> SMTPError:
-        error = self.error(
-            self.what, code=reply.code, reply=reply.text, command=self.line, **self.extra
+        return self.error(
+            self.what,
+            code=reply.code,
+            reply=reply.text,
+            command=self.line,
+            stage=stage,
+            **self.extra,
         )
-        return with_stage(error, stage)
 
 
 class Transaction:
@@ -105,12 +109,10 @@ class Transaction:
             options.append("BODY=8BITMIME")
         if any(needs_smtputf8(address) for address in (sender, *recipients)):
             if not extensions.smtputf8:
-                raise with_stage(
-                    SMTPUTF8Error(
-                        f"{server_name} does not offer SMTPUTF8, so it cannot take a "
-                        "non-ASCII address"
-                    ),
-                    Stage.BEFORE_MAIL,
+                raise SMTPUTF8Error(
+                    f"{server_name} does not offer SMTPUTF8, so it cannot take a "
+                    "non-ASCII address",
+                    stage=Stage.BEFORE_MAIL,
                 )
             options.append("SMTPUTF8")
         self.stage = Stage.BEFORE_MAIL
@@ -192,12 +194,10 @@ class Transaction:
         if 200 <= reply.code < 300:
             self.stage = Stage.ACCEPTED
             return
-        raise with_stage(
-            DataError(
-                "SMTP transaction failed: message not sent: the server did not accept it",
-                code=reply.code,
-                reply=reply.text,
-                command=END_OF_DATA,
-            ),
-            self.stage,
+        raise DataError(
+            "SMTP transaction failed: message not sent: the server did not accept it",
+            code=reply.code,
+            reply=reply.text,
+            command=END_OF_DATA,
+            stage=self.stage,
         )
