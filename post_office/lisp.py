@@ -80,8 +80,21 @@ class _Reader:
         self.pos = 0
         self.depth = 0
 
+    def secret(self) -> bool:
+        """Whether the text holds a :certificate-password: then no part of it is quoted."""
+        from .redaction import mentions_secret  # it imports Keyword from here
+
+        return mentions_secret(self.text)
+
     def error(self, what: str, pos: int | None = None) -> LispSyntaxError:
         at = self.pos if pos is None else pos
+        if self.secret():
+            # Near a :certificate-password any snippet may be the password itself.
+            return LispSyntaxError(
+                f"malformed Lisp text at position {at}: {what} (the text is not shown: it "
+                "holds a :certificate-password)",
+                at,
+            )
         snippet = self.text[max(0, at - 20) : at + 20]
         return LispSyntaxError(
             f"malformed Lisp text at position {at}: {what} (near {snippet!r})", at
@@ -198,9 +211,10 @@ class _Reader:
             return True
         if lowered == "nil":
             return None
+        symbol = "a symbol" if self.secret() else f"symbol {token!r}"
         raise self.error(
-            f"symbol {token!r} cannot be read here (only strings, integers, keywords, "
-            "t and nil; a variable must be replaced by its value)",
+            f"{symbol} cannot be read here (only strings, integers, keywords, t and nil; "
+            "a variable must be replaced by its value)",
             start,
         )
 

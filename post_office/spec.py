@@ -13,8 +13,9 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
 
 from ._checks import show
 from .debug import REDACTED
-from .errors import LispSyntaxError, ServerSpecError
+from .errors import ServerSpecError
 from .lisp import Keyword, read_lisp, to_lisp
+from .redaction import redact_spec
 from .tls import TLS_KEYWORDS, Secret, TlsSettings, tls_settings
 
 __all__ = [
@@ -126,52 +127,17 @@ ServerArgument = Union[
 TransportArgument = Union[ServerArgument, MailProgram]
 
 
-_PASSWORD = Keyword("certificate-password")
-_LISP_PASSWORD = re.compile(
-    r'(:certificate[-_]password\s+)("(?:[^"\\]|\\.)*"?|[^\s()]+)', re.IGNORECASE
-)
-
-
-def _is_password_key(key: object) -> bool:
-    if isinstance(key, Keyword):
-        return key == _PASSWORD
-    return isinstance(key, str) and Keyword(key) == _PASSWORD
-
-
-def _redacted(spec: object) -> object:
-    """``spec`` with any :certificate-password value replaced, for error messages."""
-    if isinstance(spec, str):
-        return _LISP_PASSWORD.sub(r"\1<redacted>", spec)
-    if isinstance(spec, Mapping):
-        return {k: "<redacted>" if _is_password_key(k) else v for k, v in spec.items()}
-    if isinstance(spec, (list, tuple)):
-        out = list(spec)
-        for i in range(1, len(out)):
-            if _is_password_key(out[i - 1]):
-                out[i] = "<redacted>"
-        return tuple(out) if isinstance(spec, tuple) else out
-    return spec
-
-
 def _show(spec: object) -> str:
-    """How an error message shows the caller's argument: redacted, cut when long, and
-    never by running the caller's own ``__repr__`` (:func:`~post_office._checks.show`)."""
-    return show(_redacted(spec), 200)
+    """How an error message shows the caller's argument: its secret hidden
+    (:func:`~post_office.redaction.redact_spec`), cut when long, and never by running the
+    caller's own ``__repr__`` (:func:`~post_office._checks.show`)."""
+    return show(redact_spec(spec), 200)
 
 
 def _read(spec: str) -> Any:
-    """Read Lisp text; a syntax error's message quotes the text, so not when it holds a
-    password.  ``spec`` is read unstripped so that positions count from its start."""
-    try:
-        return read_lisp(spec)
-    except LispSyntaxError as exc:
-        if re.search(r":certificate[-_]password", spec, re.IGNORECASE) is None:
-            raise
-        raise LispSyntaxError(
-            f"malformed Lisp text at position {exc.position} (the text is not shown: "
-            "it holds a :certificate-password)",
-            exc.position,
-        ) from None
+    """Read Lisp text (unstripped, so that positions count from its start); a syntax
+    error quotes no text that holds a secret (:func:`~post_office.lisp.read_lisp`)."""
+    return read_lisp(spec)
 
 
 def _value(value: object) -> str:

@@ -21,6 +21,7 @@ from ._checks import show
 from .debug import REDACTED, warn
 from .errors import ServerSpecError
 from .lisp import Keyword
+from .redaction import is_secret_key
 
 __all__ = ["TLS_KEYWORDS", "Secret", "TlsSettings", "make_ssl_context", "tls_settings"]
 
@@ -169,7 +170,7 @@ class TlsSettings:
 def _fail(keyword: str, value: object, expected: str) -> ServerSpecError:
     shown = (
         REDACTED
-        if keyword == "certificate-password"
+        if is_secret_key(keyword)
         else f":{value.name}"
         if isinstance(value, Keyword)
         else show(value)

@@ -15,18 +15,18 @@ from ..errors import CertificateError, SMTPError
 from ..lisp import to_lisp
 from ..opening import certificate_error
 from ..protocol.replies import Reply
+from ..redaction import redact_text
 from ..session import Session
 from ..spec import MailServer
 from .certificate import CertInfo, cert_info
 
 __all__ = ["explain_certificate", "mail_refusal_hint", "peek_certificate", "redact", "user_form"]
 
-_PASSWORD = re.compile(r'(:certificate[-_]password\s+)("(?:[^"\\]|\\.)*"?|[^\s()]+)', re.I)
-
 
 def redact(text: str) -> str:
-    """Spec text with the value of any ``:certificate-password`` hidden."""
-    return _PASSWORD.sub(r'\1"<redacted>"', text)
+    """Spec text with the value of any ``:certificate-password`` hidden (the package's one
+    rule: :func:`~post_office.redaction.redact_text`)."""
+    return redact_text(text)
 
 
 def user_form(text: str, server: MailServer) -> Callable[[str, str], str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..redaction import REDACTED, is_secret_key
 from ..spec import parse_mail_server
 from ._output import say
 from .render import dns_line, lisp_text, python_text
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     say(f"verify:   {tls.verify}")
     for keyword, value in tls.keywords():
         if keyword.name != "verify":
-            shown = "<redacted>" if keyword.name == "certificate-password" else value
+            shown = REDACTED if is_secret_key(keyword) else value
             say(f"{keyword}: {shown}")
     if tls.context is None:
         say(f"lisp:     {lisp_text(server)}")

