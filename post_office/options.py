@@ -92,19 +92,45 @@ def check_connect_options(
     )
 
 
+def _check_utf8(text: str, argument: str) -> None:
+    """AUTH sends credentials as UTF-8 (RFC 4616 for PLAIN, RFC 4954): a lone surrogate,
+    which is what an environment variable or argv that is not valid UTF-8 reads as in
+    Python, cannot be sent.  Refused here, before connecting, without the value: the
+    ``UnicodeEncodeError`` it would raise later carries the whole secret in its args."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise OptionError(
+            f"{argument} contains a lone surrogate (U+D800..U+DFFF), which UTF-8 and so AUTH "
+            "cannot carry (text read from bytes that are not valid UTF-8, such as an "
+            "environment variable, reads so); the value is not shown"
+        ) from None
+
+
 def check_credentials(login: object, password: object) -> Credentials:
     """Check send-smtp-auth's ``login`` and ``password`` (the password is never shown)."""
     if not isinstance(login, str) or not login:
         shown = repr(login) if isinstance(login, str) else type(login).__name__
         raise OptionError(f"login {shown} is not a non-empty string")
+    _check_utf8(login, "login")
     if any(ord(ch) < 32 or ord(ch) == 127 or 0x80 <= ord(ch) <= 0x9F for ch in login):
         raise OptionError(f"login {login!r} contains a control character")
     if isinstance(password, OAuth2Token):
+        token = password.token
+        if not isinstance(token, str) or not token:
+            raise OptionError(
+                f"password's OAuth2Token must hold a non-empty str, not {type(token).__name__}"
+            )
+        _check_utf8(token, "password's OAuth2Token")
+        if any(ord(ch) < 32 for ch in token):
+            # XOAUTH2 separates its fields with ^A: a control character would end the token.
+            raise OptionError("password's OAuth2Token contains a control character")
         return login, password
     if not isinstance(password, str):
         raise OptionError(
             f"password must be a string or an OAuth2Token, not {type(password).__name__}"
         )
+    _check_utf8(password, "password")
     if "\x00" in password:
         raise OptionError("password contains a NUL character, which AUTH cannot carry")
     return login, password

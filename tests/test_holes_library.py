@@ -11,14 +11,25 @@
 
 from __future__ import annotations
 
+import io
 import string
-from typing import Any, List, Tuple
+import sys
+from typing import Any, Callable, List, Tuple
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from post_office import Keyword, parse_mail_server, read_lisp
+from post_office import (
+    Keyword,
+    OAuth2Token,
+    OptionError,
+    parse_mail_server,
+    read_lisp,
+    send_letter,
+    send_smtp_auth,
+    smtp_session,
+)
 from post_office.cli import main
 from post_office.errors import PostOfficeError
 from post_office.redaction import is_secret_key, redact_spec
@@ -172,3 +183,69 @@ def test_no_error_or_repr_ever_shows_a_certificate_password(case: Tuple[object, 
             read_lisp(spec)
         except PostOfficeError as exc:
             assert not _leaks(exc, marker), str(exc)
+
+
+# --------------------------------------------------------------------------- 2. surrogates
+
+FROM, TO = "me@example.test", "you@example.test"
+#: What a password read from an environment variable holding the bytes b"s3cret\xff" is.
+SURROGATE_PASSWORD = "Zq9s3cret\udcff"
+
+
+def starttls(server: Any) -> Tuple[object, ...]:
+    return (server.host, ":port", server.port, ":starttls", True, ":ca-file", server.ca_file)
+
+
+def _send_smtp_auth(server: Any, login: str, password: object) -> None:
+    send_smtp_auth(starttls(server), FROM, TO, login, password, "x\n", timeout=2)
+
+
+def _send_letter(server: Any, login: str, password: object) -> None:
+    send_letter(starttls(server), FROM, TO, "x\n", login=login, password=password, timeout=2)
+
+
+def _session(server: Any, login: str, password: object) -> None:
+    with smtp_session(starttls(server), login=login, password=password, timeout=2) as session:
+        session.send_smtp(FROM, TO, "x\n")
+
+
+@pytest.mark.parametrize("call", [_send_smtp_auth, _send_letter, _session])
+@pytest.mark.parametrize(
+    ("argument", "login", "password"),
+    [
+        ("password", "user", SURROGATE_PASSWORD),
+        ("login", "Zq9us\udcffer", "pässwörd-ü"),
+        ("OAuth2Token", "user", OAuth2Token(SURROGATE_PASSWORD)),
+    ],
+    ids=["password", "login", "token"],
+)
+def test_credentials_utf8_cannot_carry_are_refused_before_connecting(
+    smtp_auth: Any,
+    call: Callable[[Any, str, object], None],
+    argument: str,
+    login: str,
+    password: object,
+) -> None:
+    with pytest.raises(OptionError) as info:
+        call(smtp_auth, login, password)
+    assert argument in str(info.value) and "surrogate" in str(info.value)
+    assert not _leaks(info.value, "Zq9")
+    assert smtp_auth.connections == 0
+
+
+def test_password_env_that_is_not_utf8_is_a_clean_cli_error(
+    smtp_auth: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PW", SURROGATE_PASSWORD)
+    spec = f'("{smtp_auth.host}" :port {smtp_auth.port} :starttls t :ca-file "{smtp_auth.ca_file}")'
+    login = ["--login", "user", "--password-env", "PW"]
+    for argv in (
+        ["send", spec, FROM, TO, *login],
+        ["check", spec, "--timeout", "2", *login],
+    ):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x\n"), encoding="utf-8"))
+        assert main(argv) == 2
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err and "Zq9" not in out + err
+        assert err.startswith("post-office: error: password contains a lone surrogate")
+    assert smtp_auth.messages == [] and smtp_auth.connections == 0
