@@ -12,6 +12,7 @@ the server may have delivered it even if its final reply was lost.
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 from typing import IO, Any, Optional, Sequence, Tuple, Type, Union
 
@@ -40,27 +41,38 @@ class SmtpSession:
 
     Use it in a ``with`` block: entering connects (TLS and AUTH included), leaving says
     QUIT and closes the socket, also when the block raises.  :attr:`connections` counts
-    the connections opened so far (more than one after a reconnect).  One connection
-    carries one conversation: use a session from one thread at a time.
+    the connections opened so far (more than one after a reconnect).
+
+    One connection carries one conversation at a time: a call made while another call's
+    message is under way (from another thread, or from a body source of that message)
+    raises :class:`~post_office.SessionStateError` at once and sends nothing, rather than
+    writing its commands into the other message's body (README "Bulk sending").  Give
+    each thread its own session, or hold a lock around the calls.
     """
 
     def __init__(self, session: Session, credentials: Optional[Credentials]) -> None:
         self._session = session
         self._credentials = credentials
         self._state = "new"  # "new", "open" (inside the with block), "closed"
+        self._busy = False  # a call is sending on the connection
+        self._guard = threading.Lock()  # makes reading and setting the two above one step
         self.connections = 0
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> SmtpSession:
-        if self._state != "new":
-            raise SessionStateError("an smtp_session can be entered only once; make a new one")
-        self._state = "open"
+        with self._guard:
+            if self._state != "new":
+                raise SessionStateError("an smtp_session can be entered only once; make a new one")
+            self._state = "open"
+            self._busy = True  # connecting: no send may start on the half-made connection
         try:
             self._connect()
         except BaseException:
-            self._state = "closed"
+            with self._guard:
+                self._state, self._busy = "closed", False
             self._session.close()
             raise
+        self._end()
         return self
 
     def __exit__(
@@ -72,9 +84,38 @@ class SmtpSession:
         self.close()
 
     def close(self) -> None:
-        """Say QUIT (a failure is only logged: the messages were accepted) and close."""
-        self._state = "closed"
+        """Say QUIT (a failure is only logged: the messages were accepted) and close.
+
+        Called while another thread's message is under way, it leaves the QUIT to that
+        call, which says it once its message is done: a QUIT now would land in its body.
+        """
+        with self._guard:
+            self._state = "closed"
+            if self._busy:
+                return
         self._session.quit()
+
+    def _begin(self) -> None:
+        """Take the connection for one call, or refuse at once if another call has it."""
+        with self._guard:
+            if self._busy:
+                raise SessionStateError(
+                    "this smtp_session is sending another message (in another thread, or "
+                    "this call comes from a body source of that message): one connection "
+                    "carries one message at a time; give each thread its own session, or "
+                    "hold a lock around the calls"
+                )
+            if self._state != "open":
+                raise SessionStateError("this smtp_session is not open: send inside its with block")
+            self._busy = True
+
+    def _end(self) -> None:
+        """Give the connection back; say the QUIT a close() left to this call."""
+        with self._guard:
+            self._busy = False
+            closed = self._state == "closed"
+        if closed:
+            self._session.quit()
 
     def _connect(self) -> None:
         session = self._session
@@ -83,8 +124,6 @@ class SmtpSession:
 
     def _ready(self) -> bool:
         """Make sure there is a live connection; True when a new one had to be opened."""
-        if self._state != "open":
-            raise SessionStateError("this smtp_session is not open: send inside its with block")
         if self._session.idle_alive():
             return False
         self._connect()
@@ -145,17 +184,21 @@ class SmtpSession:
     def _transaction(
         self, sender: str, recipients: Sequence[str], messages: Tuple[object, ...]
     ) -> None:
-        reconnected = self._ready()
+        self._begin()
         try:
-            self._session.send_message(sender, recipients, messages)
-        except SMTPError as exc:
-            if reconnected or not self._dropped_before_mail(exc):
-                raise
-            # The server hung up just as the message began (its idle timeout raced our
-            # check): nothing of this message was accepted, so it is safe to send again.
-            self._session.transcript.note("the server dropped the connection; reconnecting")
-            self._connect()
-            self._session.send_message(sender, recipients, messages)
+            reconnected = self._ready()
+            try:
+                self._session.send_message(sender, recipients, messages)
+            except SMTPError as exc:
+                if reconnected or not self._dropped_before_mail(exc):
+                    raise
+                # The server hung up just as the message began (its idle timeout raced
+                # our check): nothing of it was accepted, so it is safe to send again.
+                self._session.transcript.note("the server dropped the connection; reconnecting")
+                self._connect()
+                self._session.send_message(sender, recipients, messages)
+        finally:
+            self._end()
 
     @staticmethod
     def _dropped_before_mail(exc: SMTPError) -> bool:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import io
 import string
 import sys
-from typing import Any, Callable, List, Tuple
+import threading
+from typing import Any, Callable, List, Optional, Tuple
 
 import pytest
 from hypothesis import example, given, settings
@@ -24,6 +25,7 @@ from post_office import (
     Keyword,
     OAuth2Token,
     OptionError,
+    SessionStateError,
     parse_mail_server,
     read_lisp,
     send_letter,
@@ -249,3 +251,100 @@ def test_password_env_that_is_not_utf8_is_a_clean_cli_error(
         assert "Traceback" not in err and "Zq9" not in out + err
         assert err.startswith("post-office: error: password contains a lone surrogate")
     assert smtp_auth.messages == [] and smtp_auth.connections == 0
+
+
+# --------------------------------------------------------------------------- 3. one session
+
+
+#: Long enough for a slow CI; the events below order the threads, never a clock.
+WAIT = 10
+FIRST = b"Subject: first\r\n\r\nthe first message, whole\r\n"
+
+
+class SlowBody:
+    """A body source that, after its first piece, stops until ``go`` is set: thread 1's
+    message stays in the middle of DATA while the test makes its second call."""
+
+    def __init__(self) -> None:
+        self.in_body = threading.Event()
+        self.go = threading.Event()
+        self.pieces = [FIRST[:20], FIRST[20:]]
+        self.during: Optional[Callable[[], None]] = None  # run inside the body, once
+
+    def read(self, size: int = -1) -> bytes:
+        if len(self.pieces) == 1:
+            self.in_body.set()
+            if self.during is not None:
+                self.during()
+            assert self.go.wait(WAIT)
+        return self.pieces.pop(0) if self.pieces else b""
+
+
+def _first_in_a_thread(session: Any, body: SlowBody) -> Tuple[threading.Thread, List[object]]:
+    outcome: List[object] = []
+
+    def send() -> None:
+        try:
+            outcome.append(session.send_smtp(FROM, TO, body))
+        except BaseException as exc:  # reported by the test in the main thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    assert body.in_body.wait(WAIT)
+    return thread, outcome
+
+
+def test_a_second_thread_is_refused_while_a_message_is_under_way(smtp_plain: Any) -> None:
+    body = SlowBody()
+    with smtp_session((smtp_plain.host, smtp_plain.port), timeout=1) as session:
+        thread, outcome = _first_in_a_thread(session, body)
+        try:
+            with pytest.raises(SessionStateError, match="sending another message"):
+                session.send_smtp(FROM, TO, "Subject: second\n\nintruder\n")
+            with pytest.raises(SessionStateError):
+                session.send_letter(FROM, TO, "intruder", subject="second")
+        finally:
+            body.go.set()
+            thread.join(WAIT)
+        assert outcome == [None]
+        # the refused calls left the session usable
+        session.send_smtp(FROM, TO, "Subject: third\n\nnext\n")
+    assert [m.content for m in smtp_plain.messages] == [
+        FIRST,
+        b"Subject: third\r\n\r\nnext\r\n",
+    ]
+    assert smtp_plain.connections == 1
+
+
+def test_a_send_from_inside_a_body_source_is_refused(smtp_plain: Any) -> None:
+    body = SlowBody()
+    refused: List[BaseException] = []
+    with smtp_session((smtp_plain.host, smtp_plain.port), timeout=1) as session:
+
+        def reenter() -> None:
+            try:
+                session.send_smtp(FROM, TO, "intruder\n")
+            except SessionStateError as exc:
+                refused.append(exc)
+            body.go.set()
+
+        body.during = reenter
+        session.send_smtp(FROM, TO, body)
+    assert len(refused) == 1
+    assert [m.content for m in smtp_plain.messages] == [FIRST]
+
+
+def test_closing_from_another_thread_waits_for_the_message(smtp_plain: Any) -> None:
+    body = SlowBody()
+    session = smtp_session((smtp_plain.host, smtp_plain.port), timeout=1)
+    with session:
+        thread, outcome = _first_in_a_thread(session, body)
+        session.close()  # the QUIT is left to the sending thread
+        body.go.set()
+        thread.join(WAIT)
+    assert outcome == [None]
+    assert [m.content for m in smtp_plain.messages] == [FIRST]
+    assert smtp_plain.handler.quits == 1
+    with pytest.raises(SessionStateError, match="not open"):
+        session.send_smtp(FROM, TO, "late\n")
