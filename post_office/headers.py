@@ -28,6 +28,7 @@ __all__ = [
     "FOLD_AT",
     "check_header_name",
     "check_header_value",
+    "check_line_length",
     "check_raw_header_lines",
     "decode_header_text",
     "encode_header_value",
@@ -47,6 +48,10 @@ FOLD_AT = 70
 _CONTINUATION = "\n    "
 #: Preferred header line length (RFC 5322 2.1.1), used when folding long text.
 _LINE = 78
+#: Longest header line, CRLF not counted (RFC 5322 2.1.1: "MUST be no more than 998").
+MAX_LINE = 998
+#: Longest field name: its line must still hold ": " and one encoded word (RFC 2047 2).
+MAX_NAME = MAX_LINE - len(": ") - 76
 #: Longest RFC 2231 parameter segment before a continuation (``name*0*=...``) is used.
 _SEGMENT = 60
 
@@ -134,7 +139,33 @@ def check_header_name(name: object, argument: str) -> str:
             f"{argument}: {_show(name)} is not a header field name: expected a non-empty "
             "str of printable ASCII characters without spaces or ':'"
         )
+    if len(name) > MAX_NAME:
+        raise HeaderError(
+            f"{argument}: a header field name of {len(name)} characters is too long: a "
+            f"header line holds at most {MAX_LINE} octets (RFC 5322 2.1.1), so a name at "
+            f"most {MAX_NAME}"
+        )
     return name
+
+
+def _too_long(text: str) -> Optional[int]:
+    """The length in octets of the first line of ``text`` longer than MAX_LINE, or None."""
+    for line in text.split("\n"):
+        size = len(line.encode("utf-8"))
+        if size > MAX_LINE:
+            return size
+    return None
+
+
+def check_line_length(name: str, value: str, argument: str) -> str:
+    """Return ``value`` if ``Name: value`` can be written in lines of at most 998 octets
+    (RFC 5322 2.1.1), folded at its spaces when needed, else raise HeaderError naming
+    ``argument``.  Free text can always be written (as RFC 2047 encoded words)."""
+    try:
+        encode_header_value(name, value)
+    except HeaderError as exc:
+        raise HeaderError(f"{argument}: {exc}") from None
+    return value
 
 
 def check_raw_header_lines(headers: object, argument: str = "headers") -> List[str]:
@@ -167,13 +198,29 @@ def check_raw_header_lines(headers: object, argument: str = "headers") -> List[s
         if text[:1] in (" ", "\t") and checked and text.strip():
             checked.append(text)
             continue
-        if _RAW_LINE.match(text) is None:
+        match = _RAW_LINE.match(text)
+        if match is None:
             raise HeaderError(
                 f"{name}: {_show(text)} is not a raw header line: expected 'Name: value' "
                 "(a field name of printable ASCII, then ':')"
             )
-        checked.append(text)
+        checked.extend(_fold_raw(text, match.group(1), name))
     return checked
+
+
+def _fold_raw(line: str, field: str, argument: str) -> List[str]:
+    """A raw line as written (Allegro), or, when longer than 998 octets, folded at its
+    spaces into continuation lines (unfolding gives it back, RFC 5322 2.2.3)."""
+    if _too_long(line) is None:
+        return [line]
+    folded = _fold_text("", line, first=0)
+    size = _too_long(folded)
+    if size is not None:
+        raise HeaderError(
+            f"{argument}: the {field} header line has {size} octets without a space to "
+            f"fold at; a header line holds at most {MAX_LINE} (RFC 5322 2.1.1)"
+        )
+    return folded.split("\n")
 
 
 def raw_header_value(lines: Sequence[str], name: str) -> Optional[str]:
@@ -238,18 +285,19 @@ def _needs_encoded_words(value: str) -> bool:
     return not value.isascii() or "=?" in value or value[:1] in (" ", "\t")
 
 
-def _fold_text(name: str, value: str) -> str:
-    """Fold printable ASCII text at spaces so lines stay near 78 characters.
+def _fold_text(name: str, value: str, first: Optional[int] = None) -> str:
+    """Fold text at spaces so lines stay near 78 characters.
 
     A line break is only put before a space that follows a non-space, so unfolding (which
     removes just the line break) gives back the value exactly and no line is blank.  A
-    word longer than a line stays whole.
+    word longer than a line stays whole.  ``first``: what the first line holds before
+    ``value`` (default ``"Name: "``).
     """
-    if len(name) + 2 + len(value) <= _LINE:
+    width = len(name) + 2 if first is None else first  # the first line holds "Name: "
+    if width + len(value) <= _LINE:
         return value
     pieces: List[str] = []
     start = 0
-    width = len(name) + 2  # the first line also holds "Name: "
     previous = 0  # the last place a break may go (0: none yet on this line)
     for index in range(1, len(value)):
         if value[index] != " " or value[index - 1] == " ":
@@ -270,14 +318,31 @@ def encode_header_value(name: str, value: str) -> str:
 
     Free-text headers (Subject, Comments, Content-Description) that are not plain
     printable ASCII become RFC 2047 encoded words (UTF-8), which any reader decodes back
-    to ``value``; long plain ones are folded at spaces.  Other headers are written as
-    given (Allegro writes every header as given).
+    to ``value``; long plain ones are folded at spaces, or encoded too when a word is
+    longer than a line may be (998 octets, RFC 5322 2.1.1).  Other headers are written as
+    given (Allegro writes every header as given), folded at spaces only when a line
+    would be longer than 998 octets; one that cannot be raises HeaderError.
     """
     if name.lower() not in _UNSTRUCTURED:
-        return value
+        if _too_long(f"{name}: {value}") is None:
+            return value
+        # Folding at white space changes no header's meaning (RFC 5322 2.2.3).
+        folded = _fold_text(name, value)
+        size = _too_long(f"{name}: {folded}")
+        if size is not None:
+            raise HeaderError(
+                f"the {name} header would be a line of {size} octets with no space to fold "
+                f"at; a header line holds at most {MAX_LINE} (RFC 5322 2.1.1)"
+            )
+        return folded
     if _needs_encoded_words(value):
         return _encoded_words(name, value)
-    return _fold_text(name, value)
+    folded = _fold_text(name, value)
+    if _too_long(f"{name}: {folded}") is not None:
+        # A word too long for any line: encoded words may split it anywhere, and a
+        # reader joins adjacent ones without the folding between them (RFC 2047 6.2).
+        return _encoded_words(name, value)
+    return folded
 
 
 def _encoded_words(name: str, value: str) -> str:

@@ -22,6 +22,8 @@ from .debug import warn
 from .delivery import Envelope, deliver
 from .errors import AddressError, MessageArgumentError, MimeError
 from .headers import (
+    MAX_LINE,
+    check_line_length,
     check_raw_header_lines,
     fold_address_list,
     format_header,
@@ -123,6 +125,14 @@ def build_letter(
     bccs = _recipients(options.bcc, "bcc", required=False)
     subject = _optional_header(options.subject, "subject")
     reply_to = _optional_header(options.reply_to, "reply_to")
+    if reply_to is not None:
+        check_line_length("Reply-To", reply_to, "reply_to")
+    for address, argument in [
+        (sender, "from_"),
+        *((a, "to") for a in tos),
+        *((a, "cc") for a in ccs),
+    ]:
+        _check_header_address(address, argument)
     raw_headers = check_raw_header_lines(options.headers, "headers")
     part = _message_part(message, raw_headers)
     extra = _attachment_parts(options.attachments)
@@ -234,6 +244,19 @@ def _recipients(value: object, argument: str, *, required: bool) -> List[str]:
             f"{show(value)}: give a bare address or a list of them"
         )
     return check_recipients(value, argument)
+
+
+def _check_header_address(address: str, argument: str) -> None:
+    """An address written into From, To or Cc fits a header line (998 octets, RFC 5322
+    2.1.1), which a long address is never folded inside: To and Cc fold as Allegro does,
+    between addresses."""
+    size = len(address.encode("utf-8"))
+    if size > MAX_LINE - len("Reply-To: , "):
+        raise AddressError(
+            f"{argument}: an address of {size} octets cannot be written in a header line, "
+            f"which holds at most {MAX_LINE} octets (RFC 5322 2.1.1; RFC 5321 4.5.3.1 "
+            "allows 64 octets before the @ and 255 after it)"
+        )
 
 
 def _optional_header(value: object, argument: str) -> Optional[str]:
@@ -394,7 +417,7 @@ def _header_block(
     if subject is not None and "subject" not in have:
         lines.append(format_header("Subject", subject))
     if reply_to is not None and "reply-to" not in have:
-        lines.append(f"Reply-To: {reply_to}\n")
+        lines.append(format_header("Reply-To", reply_to))
     if "date" not in have and "date" not in raw_names:
         lines.append(f"Date: {make_date()}\n")
     if "message-id" not in have and "message-id" not in raw_names:

@@ -17,7 +17,7 @@ from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Unio
 
 from ._checks import is_stream, show
 from .errors import MimeError
-from .headers import check_header_name, header_text
+from .headers import check_header_name, check_line_length, header_text
 from .lisp import Keyword
 from .mime_part import MimePart, collides
 
@@ -196,7 +196,8 @@ def check_headers(headers: Pairs, id_: object, description: object) -> Tuple[Tup
                 f"{argument}: make_mime_part writes the {name} header itself; use "
                 "content_type, encoding, id or description instead"
             )
-        checked.append((name, header_text(value, f"{argument} ({name})")))
+        text = header_text(value, f"{argument} ({name})")
+        checked.append((name, check_line_length(name, text, f"{argument} ({name})")))
     return tuple(checked)
 
 

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import io
 import string
 import sys
@@ -22,10 +24,13 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from post_office import (
+    AddressError,
+    HeaderError,
     Keyword,
     OAuth2Token,
     OptionError,
     SessionStateError,
+    make_mime_part,
     parse_mail_server,
     read_lisp,
     send_letter,
@@ -34,6 +39,7 @@ from post_office import (
 )
 from post_office.cli import main
 from post_office.errors import PostOfficeError
+from post_office.headers import check_header_value, decode_header_text, format_header
 from post_office.redaction import is_secret_key, redact_spec
 from post_office.spec import parse_transport
 
@@ -348,3 +354,114 @@ def test_closing_from_another_thread_waits_for_the_message(smtp_plain: Any) -> N
     assert smtp_plain.handler.quits == 1
     with pytest.raises(SessionStateError, match="not open"):
         session.send_smtp(FROM, TO, "late\n")
+
+
+# --------------------------------------------------------------------------- 4. long lines
+
+#: A word no line can hold: RFC 5322 2.1.1 allows 998 octets before the CRLF.
+LONG = "W" * 3000
+
+
+def _header_lines(content: bytes) -> List[bytes]:
+    """The header lines of a message and of each MIME part's header block."""
+    lines: List[bytes] = []
+    in_header = True
+    for line in content.split(b"\r\n"):
+        if in_header and line == b"":
+            in_header = False
+        elif in_header:
+            lines.append(line)
+        elif line.startswith(b"--"):
+            in_header = True  # a boundary: a part's header block follows
+    return lines
+
+
+def test_no_header_line_of_a_letter_exceeds_998_octets(smtp_plain: Any) -> None:
+    spaced = " ".join(["spaced"] * 600)
+    part = make_mime_part(
+        text="body",
+        description=LONG,
+        headers=[("Comments", LONG + " " + LONG), ("X-Spaced", spaced)],
+    )
+    send_letter(
+        (smtp_plain.host, smtp_plain.port),
+        FROM,
+        TO,
+        "body",
+        subject="Long: " + LONG,
+        reply_to="Team " + spaced + " <team@example.test>",
+        headers=["X-Raw: " + spaced],
+        attachments=[part, make_mime_part(text="a", description="ü" + LONG)],
+        timeout=2,
+    )
+    [received] = smtp_plain.messages
+    lines = _header_lines(received.content)
+    assert max(len(line) for line in lines) <= 998
+    # the free text reads back whole, the rest unfolds to what was given
+    message = email.message_from_bytes(received.content, policy=email.policy.default)
+    assert message["Subject"] == "Long: " + LONG
+    assert message["X-Raw"] == spaced
+    assert str(message["Reply-To"]) == "Team " + spaced + " <team@example.test>"
+    [_, first, second] = message.get_payload()
+    assert first["Comments"] == LONG + " " + LONG
+    assert first["Content-Description"] == LONG
+    assert first["X-Spaced"] == spaced
+    assert second["Content-Description"] == "ü" + LONG
+
+
+@pytest.mark.parametrize(
+    ("build", "argument"),
+    [
+        (lambda: make_mime_part(text="x", headers=[("X-Id", LONG)]), "headers[0] (X-Id)"),
+        (lambda: make_mime_part(text="x", headers=[("X-" + LONG, "v")]), "headers[0]"),
+        (lambda: send_letter("127.0.0.1:1", FROM, TO, "x", headers="X-Id: " + LONG), "headers"),
+        (lambda: send_letter("127.0.0.1:1", FROM, TO, "x", reply_to=LONG), "reply_to"),
+        (lambda: send_letter("127.0.0.1:1", FROM, [TO, LONG + "@x.test"], "x"), "to"),
+        (lambda: send_letter("127.0.0.1:1", LONG + "@x.test", TO, "x"), "from_"),
+    ],
+)
+def test_a_header_line_that_cannot_be_folded_is_refused_before_connecting(
+    build: Callable[[], object], argument: str
+) -> None:
+    with pytest.raises((HeaderError, AddressError)) as info:
+        build()
+    assert str(info.value).startswith(argument + ":")
+    assert "998" in str(info.value) or "too long" in str(info.value)
+
+
+def _text(draw: Any) -> str:
+    piece = st.one_of(
+        st.text(max_size=12),
+        st.builds(lambda c, n: c * n, st.characters(), st.integers(70, 2200)),
+    )
+    return " ".join(draw(st.lists(piece, max_size=4)))
+
+
+@st.composite
+def header_texts(draw: Any) -> str:
+    text = _text(draw)
+    try:
+        return check_header_value(text, "x")
+    except HeaderError:
+        return draw(st.just("fallback: " + "x" * 1200))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["Subject", "Comments", "Content-Description", "X-Other"]), header_texts())
+@example("Subject", LONG)
+@example("Content-Description", "é" * 1000)
+def test_every_header_line_fits_and_reads_back(name: str, text: str) -> None:
+    try:
+        written = format_header(name, text)
+    except HeaderError:
+        assert name == "X-Other"  # a header of unknown syntax is never encoded
+        return
+    lines = written[:-1].split("\n")
+    assert all(len(line.encode("utf-8")) <= 998 for line in lines)
+    unfolded = written[len(name) + 2 : -1].replace("\n", "")
+    if name == "X-Other":
+        assert unfolded == text  # folded at its spaces only
+        if len(f"{name}: {text}".encode()) <= 998:
+            assert written == f"{name}: {text}\n"  # as given, as Allegro writes it
+    else:
+        assert decode_header_text(unfolded) == text
