@@ -97,7 +97,7 @@ class ReceivedMessage:
         return printable(
             f"{self.received_at.astimezone().strftime('%H:%M:%S')} "
             f"from <{self.mail_from}> to {recipients}: "
-            f"{len(self.content):,} bytes, subject {subject!r} ({', '.join(extras)}){stored}"
+            f"{len(self.content):,} bytes, subject '{subject}' ({', '.join(extras)}){stored}"
         )
 
 

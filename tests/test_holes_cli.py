@@ -14,15 +14,21 @@ In this process (``main(argv)``) wherever no process of its own is needed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
+from faultserver import reply
+from hypothesis import given
+from hypothesis import strategies as st
 from test_cli import ROOT, Cli, cli, cli_env  # noqa: F401
 
 from post_office import make_throwaway_certificate
+from post_office.sink_options import printable
 
 #: What no line printed to a terminal may hold: C0 but for the line end, DEL, C1, and
 #: Unicode's bidirectional controls (UAX #9) and line separators.
@@ -70,3 +76,83 @@ def test_planted_links_are_replaced_not_written_through(tmp_path: Path, method: 
     assert stat.S_IMODE(made.key_file.stat().st_mode) == 0o600
     assert sorted(path.name for path in target.iterdir()) == ["cert.pem", "key.pem"]
     made.server_context()
+
+
+# --------------------------------------------------------------------------- 1 escaping
+
+_ESCAPE = re.compile(r"\\(\\|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})")
+
+
+def unescape(text: str) -> str:
+    """The reading of :func:`printable`'s output: ``\\\\`` is a backslash, ``\\xHH`` and
+    ``\\uHHHH`` the character, any other backslash itself."""
+
+    def one(match: re.Match[str]) -> str:
+        escape = match.group(1)
+        return "\\" if escape == "\\" else chr(int(escape[1:], 16))
+
+    return _ESCAPE.sub(one, text)
+
+
+_TRICKY = st.sampled_from(
+    ["\\", "x", "u", "1", "b", "f", "F", "0", "\x1b", "\x07", "\x9b", "\x7f", "\u061c",
+     "\u202e", "\u2066", "\u200f", "\r", "\n", "\t", "\ud800", "é", "\u05d0"]
+)  # fmt: skip
+
+
+@given(st.lists(st.one_of(_TRICKY, st.characters(blacklist_categories=()))).map("".join))
+def test_printable_leaves_no_control_and_reads_back_one_way(text: str) -> None:
+    shown = printable(text)
+    assert not RAW_CONTROL.search(shown) and "\n" not in shown
+    assert not any(0xD800 <= ord(ch) <= 0xDFFF for ch in shown)
+    assert unescape(shown) == text
+
+
+def test_printable_escapes_the_arabic_letter_mark_and_keeps_plain_backslashes() -> None:
+    assert printable("a\u061cb") == "a\\u061cb"
+    assert printable(r"C:\Users\me") == r"C:\Users\me"
+    assert printable("\\x1b") == "\\\\x1b" and printable("\x1b") == "\\x1b"
+
+
+def test_check_send_and_debug_print_what_the_server_sent_escaped(
+    cli: Cli,  # noqa: F811
+    fault_server_factory: Any,
+) -> None:
+    server = fault_server_factory(
+        {
+            "greeting": reply(f"220 faults.test {HOSTILE}"),
+            "RCPT": reply(f"550 5.1.1 no such user {HOSTILE}"),
+        }
+    )
+    spec = f"127.0.0.1:{server.port}"
+    checked = cli("check", spec, "--timeout", "5")
+    sent = cli("send", spec, "a@example.org", "b@example.org", "--debug", "--timeout", "5",
+               input=b"hi\n")  # fmt: skip
+    assert sent.returncode == 69
+    for result in (checked, sent):
+        for line in (result.stdout + result.stderr).splitlines():
+            assert not RAW_CONTROL.search(line), line
+    assert "\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\u061c\\u202eevil" in checked.stdout
+    error = [line for line in sent.stderr.splitlines() if "error:" in line]
+    assert len(error) == 1 and "550 5.1.1 no such user \\x1b]0;owned" in error[0]
+    transcript = sent.stderr.split("post-office: error:")[0]
+    assert "220 faults.test \\x1b]0;owned" in transcript and "\\u202eevil" in transcript
+
+
+def test_json_escapes_server_text_and_still_parses_to_it(
+    cli: Cli,  # noqa: F811
+    fault_server_factory: Any,
+) -> None:
+    server = fault_server_factory({"MAIL": reply(f"451 4.3.0 later {HOSTILE}")})
+    result = cli("send", f"127.0.0.1:{server.port}", "a@example.org", "b@example.org",
+                 "--json", "--timeout", "5", input=b"hi\n")  # fmt: skip
+    assert result.returncode == 75
+    assert not RAW_CONTROL.search(result.stdout.rstrip("\n"))
+    data = json.loads(result.stdout)
+    assert data["error"].endswith(f"451 4.3.0 later {HOSTILE}")
+
+
+def test_usage_errors_are_escaped(cli: Cli) -> None:  # noqa: F811
+    result = cli("parse", "x", "\x1b[2Jextra")
+    assert result.returncode == 2
+    assert "\x1b" not in result.stderr and "\\x1b[2Jextra" in result.stderr

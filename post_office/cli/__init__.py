@@ -18,12 +18,12 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
-from typing import Callable, Optional, Sequence, TextIO, Union
+from typing import Callable, Optional, Sequence, TextIO, Union, cast
 
 import post_office
 
 from ..errors import PostOfficeError
-from ._output import PROG, error, one_line, say
+from ._output import PROG, EscapingStream, error, one_line, say
 from .parser import build_parser
 from .status import (
     EX_CONFIG,
@@ -80,7 +80,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     previous_debug = post_office.smtp_debug
     if getattr(args, "debug", False):
-        post_office.smtp_debug = sys.stderr
+        # Reply lines are the server's text: escaped, as everything the CLI prints.
+        post_office.smtp_debug = cast(TextIO, EscapingStream(sys.stderr))
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning

@@ -2,8 +2,8 @@
 
 The sink writes each message with ``Return-Path:``, one ``Delivered-To:`` per envelope
 recipient and a ``Received:`` line in front (README, "The command line"); they give the
-envelope and the time shown here.  Everything printed is escaped
-(:func:`~post_office.sink_options.printable`): a message's headers are the sender's text.
+envelope and the time shown here.  Everything is printed escaped
+(:func:`post_office.cli._output.say`): a message's headers are the sender's text.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from ..errors import ArgumentError
-from ..sink_options import printable
 
 __all__ = ["Stored", "envelope", "header_text", "parse", "stored_messages", "summary"]
 
@@ -121,8 +120,8 @@ def summary(stored: Stored) -> str:
     message = parse(stored)
     sender, recipients = envelope(message)
     subject = header_text(message, "Subject")
-    return printable(
+    return (
         f"{stored.number:>3}  {_when(message)}  from <{sender}> to "
         f"{', '.join(f'<{r}>' for r in recipients) or '(unknown)'}  "
-        f"{len(stored.data):,} bytes  subject {subject!r}  {stored.where}"
+        f"{len(stored.data):,} bytes  subject '{subject}'  {stored.where}"
     )

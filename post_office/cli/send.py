@@ -21,7 +21,7 @@ from ..letter import LetterOptions, build_letter
 from ..login import check_auth_transport
 from ..options import check_connect_options, check_credentials
 from ..spec import MailServer, parse_mail_server, parse_transport
-from ._output import say
+from ._output import say, say_json
 from .body import body_part, check_input_file
 from .hints import explain_certificate
 from .passwords import password as ask_password
@@ -157,9 +157,3 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         show_outcome(outcome, json_output=args.json)
     return 0
-
-
-def say_json(data: object) -> None:
-    import json
-
-    say(json.dumps(data, ensure_ascii=False))

@@ -10,7 +10,6 @@ no AUTH gets no message, unless ``--allow-no-auth``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -21,7 +20,7 @@ from ..protocol.auth import choose_mechanism
 from ..protocol.replies import Reply
 from ..session import Session
 from ..spec import MailProgram, MailServer
-from ._output import say
+from ._output import say, say_json
 from .status import EX_UNAVAILABLE, Failure
 
 __all__ = ["Outcome", "no_auth_failure", "send", "show_outcome"]
@@ -128,7 +127,7 @@ def _how(outcome: Outcome) -> str:
 def show_outcome(outcome: Outcome, *, json_output: bool) -> None:
     """The success output: two lines, or one JSON object."""
     if json_output:
-        say(json.dumps(outcome_json(outcome, "sent"), ensure_ascii=False))
+        say_json(outcome_json(outcome, "sent"))
         return
     count = len(outcome.recipients)
     if outcome.reply is None:
