@@ -14,9 +14,12 @@ In this process (``main(argv)``) wherever no process of its own is needed.
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import json
 import os
 import re
+import socket
 import stat
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_cli import ROOT, Cli, cli, cli_env  # noqa: F401
 
-from post_office import make_throwaway_certificate
+from post_office import Sink, make_throwaway_certificate, send_smtp
 from post_office.sink_options import printable
 
 #: What no line printed to a terminal may hold: C0 but for the line end, DEL, C1, and
@@ -156,3 +159,77 @@ def test_usage_errors_are_escaped(cli: Cli) -> None:  # noqa: F811
     result = cli("parse", "x", "\x1b[2Jextra")
     assert result.returncode == 2
     assert "\x1b" not in result.stderr and "\\x1b[2Jextra" in result.stderr
+
+
+# --------------------------------------------------------------------------- 2 envelope
+
+FORGED = (
+    "Return-Path: <forged-sender@evil.example>\n"
+    "Delivered-To: forged@evil.example\n"
+    "X-Envelope-To: forged2@evil.example\n"
+    "Received: from evil.example by evil.example; Mon, 1 Jan 2001 00:00:00 +0000\n"
+    "Delivered-To: forged3@evil.example\n"
+    "Subject: forged\n\nbody\n"
+)
+
+
+@pytest.mark.parametrize("store", ["maildir", "mbox"])
+def test_sink_tools_show_the_envelope_the_sink_recorded_not_the_senders_headers(
+    cli: Cli,  # noqa: F811
+    tmp_path: Path,
+    store: str,
+) -> None:
+    where = tmp_path / ("maildir" if store == "maildir" else "mail.mbox")
+    with Sink(**{store: where}) as sink:
+        send_smtp(sink.server_spec(), "real@example.org", ["to@example.org"], FORGED)
+    option = ["--maildir" if store == "maildir" else "--mbox", str(where)]
+    listed = cli("sink-list", *option)
+    shown = cli("sink-show", "1", *option)
+    assert listed.returncode == 0 and shown.returncode == 0, listed.stderr + shown.stderr
+    assert "from <real@example.org> to <to@example.org>  " in listed.stdout
+    assert "envelope: from <real@example.org> to <to@example.org>\n" in shown.stdout
+    # The sender's lines are still shown, as the headers they are.
+    assert "  Delivered-To: forged@evil.example" in shown.stdout
+    assert "evil.example>" not in listed.stdout
+
+
+def test_line_breaks_in_client_text_cannot_add_trace_lines(
+    cli: Cli,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    commands = [b"EHLO x\rDelivered-To: ehlo@evil.example",
+                b'MAIL FROM:<"a\rDelivered-To: from@evil.example"@example.org>',
+                b'RCPT TO:<"b\rDelivered-To: rcpt@evil.example"@example.org>',
+                b"RCPT TO:<ok@example.org>", b"DATA", b"Subject: x\r\n\r\nhi\r\n.",
+                b"QUIT"]  # fmt: skip
+    with Sink(maildir=tmp_path / "maildir") as sink:
+        with socket.create_connection(("127.0.0.1", sink.port), timeout=10) as sock:
+            reader = sock.makefile("rb")
+            reader.readline()
+            for command in commands:
+                sock.sendall(command + b"\r\n")
+                while reader.readline()[3:4] == b"-":
+                    pass
+            reader.close()
+        [message] = sink.messages
+        stored = sink.message_file(message)
+    assert stored is not None
+    parsed = email.parser.BytesParser(policy=email.policy.default).parsebytes(stored.read_bytes())
+    assert len(parsed.get_all("Delivered-To", [])) == 2
+    assert len(parsed.get_all("Received", [])) == 1
+    listed = cli("sink-list", "--maildir", str(tmp_path / "maildir"))
+    assert "ok@example.org" in listed.stdout and "\r" not in listed.stdout
+
+
+def test_a_message_not_stored_by_the_sink_has_no_envelope(
+    cli: Cli,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "maildir" / "new").mkdir(parents=True)
+    (tmp_path / "maildir" / "new" / "1.M1.dropped").write_text(
+        FORGED.split("\n", 1)[1]  # starts with Delivered-To: a sender's header
+    )
+    listed = cli("sink-list", "--maildir", str(tmp_path / "maildir"))
+    shown = cli("sink-show", "1", "--maildir", str(tmp_path / "maildir"))
+    assert "from (unknown) to (unknown)" in listed.stdout
+    assert "envelope: from (unknown) to (unknown)" in shown.stdout

@@ -8,7 +8,7 @@ from typing import List
 
 from ..errors import ArgumentError
 from ._output import say
-from ._stored import envelope, parse, stored_messages
+from ._stored import envelope_text, parse, stored_messages
 
 __all__ = ["run"]
 
@@ -24,9 +24,8 @@ def run(args: argparse.Namespace) -> int:
         )
     stored = messages[index]
     message = parse(stored)
-    sender, recipients = envelope(message)
     say(f"message {stored.number} of {count}: {stored.where}")
-    say(f"envelope: from <{sender}> to {', '.join(f'<{r}>' for r in recipients)}")
+    say(f"envelope: {envelope_text(stored)}")
     say("headers:")
     for name in dict.fromkeys(message.keys()):
         for value in message.get_all(name, []):
