@@ -21,16 +21,19 @@ import os
 import re
 import socket
 import stat
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, Optional
 
 import pytest
-from faultserver import reply
+from faultserver import FaultServer, reply
 from hypothesis import given
 from hypothesis import strategies as st
+from terminal import run_on_terminal
 from test_cli import ROOT, Cli, cli, cli_env  # noqa: F401
 
 from post_office import Sink, make_throwaway_certificate, send_smtp
+from post_office.cli.transfer import enhanced_code
 from post_office.sink_options import printable
 
 #: What no line printed to a terminal may hold: C0 but for the line end, DEL, C1, and
@@ -41,45 +44,6 @@ RAW_CONTROL = re.compile(
 #: Hostile server text: a terminal title, a screen clear, a bell, a C1 CSI, an
 #: Arabic letter mark and a right-to-left override.
 HOSTILE = "\x1b]0;owned\x07\x1b[2J\x9b31m\u061c\u202eevil"
-
-# --------------------------------------------------------------------------- 3 key file
-
-METHODS = ["cryptography", "openssl"]
-
-
-@pytest.mark.parametrize("method", METHODS)
-def test_an_existing_readable_key_file_is_replaced_by_a_private_one(
-    tmp_path: Path, method: str
-) -> None:
-    key = tmp_path / "key.pem"
-    key.write_text("old key\n")
-    key.chmod(0o644)
-    made = make_throwaway_certificate(tmp_path, method=method)
-    assert made.key_file == key and key.read_text() != "old key\n"
-    assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    made.server_context()  # the key and certificate belong together
-
-
-@pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
-@pytest.mark.parametrize("method", METHODS)
-def test_planted_links_are_replaced_not_written_through(tmp_path: Path, method: str) -> None:
-    victims = tmp_path / "victims"
-    victims.mkdir()
-    target = tmp_path / "tls"
-    target.mkdir()
-    for name in ("key.pem", "cert.pem"):
-        (victims / name).write_text("someone else's file\n")
-        (victims / name).chmod(0o644)
-        (target / name).symlink_to(victims / name)
-    made = make_throwaway_certificate(target, method=method)
-    for name in ("key.pem", "cert.pem"):
-        assert (victims / name).read_text() == "someone else's file\n"
-        assert stat.S_IMODE((victims / name).stat().st_mode) == 0o644
-        assert not (target / name).is_symlink()
-    assert stat.S_IMODE(made.key_file.stat().st_mode) == 0o600
-    assert sorted(path.name for path in target.iterdir()) == ["cert.pem", "key.pem"]
-    made.server_context()
-
 
 # --------------------------------------------------------------------------- 1 escaping
 
@@ -233,3 +197,154 @@ def test_a_message_not_stored_by_the_sink_has_no_envelope(
     shown = cli("sink-show", "1", "--maildir", str(tmp_path / "maildir"))
     assert "from (unknown) to (unknown)" in listed.stdout
     assert "envelope: from (unknown) to (unknown)" in shown.stdout
+
+
+# --------------------------------------------------------------------------- 3 key file
+
+METHODS = ["cryptography", "openssl"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_an_existing_readable_key_file_is_replaced_by_a_private_one(
+    tmp_path: Path, method: str
+) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text("old key\n")
+    key.chmod(0o644)
+    made = make_throwaway_certificate(tmp_path, method=method)
+    assert made.key_file == key and key.read_text() != "old key\n"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    made.server_context()  # the key and certificate belong together
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
+@pytest.mark.parametrize("method", METHODS)
+def test_planted_links_are_replaced_not_written_through(tmp_path: Path, method: str) -> None:
+    victims = tmp_path / "victims"
+    victims.mkdir()
+    target = tmp_path / "tls"
+    target.mkdir()
+    for name in ("key.pem", "cert.pem"):
+        (victims / name).write_text("someone else's file\n")
+        (victims / name).chmod(0o644)
+        (target / name).symlink_to(victims / name)
+    made = make_throwaway_certificate(target, method=method)
+    for name in ("key.pem", "cert.pem"):
+        assert (victims / name).read_text() == "someone else's file\n"
+        assert stat.S_IMODE((victims / name).stat().st_mode) == 0o644
+        assert not (target / name).is_symlink()
+    assert stat.S_IMODE(made.key_file.stat().st_mode) == 0o600
+    assert sorted(path.name for path in target.iterdir()) == ["cert.pem", "key.pem"]
+    made.server_context()
+
+
+# --------------------------------------------------------------------------- 4 --json
+
+FIELDS = {"status", "exit", "error", "server", "reached", "stage", "command", "reply"}
+
+
+def _json(result: Any, status: int) -> Dict[str, Any]:
+    assert result.returncode == status, (result.stdout, result.stderr)
+    [line] = result.stdout.splitlines()
+    data: Dict[str, Any] = json.loads(line)
+    assert set(data) == FIELDS and data["status"] == "failed" and data["exit"] == status
+    return data
+
+
+def test_json_reports_usage_and_argument_errors(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    missing = _json(cli("send", "--json", "127.0.0.1:25"), 2)
+    assert "required: FROM, TO" in missing["error"]
+    unknown = _json(cli("send", "127.0.0.1:25", "a@example.org", "b@example.org", "--json",
+                        "--no-such-option"), 2)  # fmt: skip
+    assert "--no-such-option" in unknown["error"]
+    bad_from = _json(cli("send", "127.0.0.1:25", "a b@example.org", "b@example.org", "--json"), 2)
+    assert "FROM" in bad_from["error"]
+    no_file = _json(cli("send", "127.0.0.1:25", "a@example.org", "b@example.org", "--json",
+                        "--file", str(tmp_path / "nowhere")), 2)  # fmt: skip
+    assert "--file" in no_file["error"]
+    for data in (missing, unknown, bad_from, no_file):
+        assert data["reached"] is None and data["reply"] is None and data["stage"] is None
+    after_dashes = cli("send", "127.0.0.1:25", "--", "--json")
+    assert after_dashes.returncode == 2 and after_dashes.stdout == ""
+
+
+def test_json_failure_carries_the_reply_stage_and_server_reached(
+    cli: Cli,  # noqa: F811
+    fault_server_factory: Any,
+) -> None:
+    def send(server: FaultServer) -> Any:
+        return cli("send", f"127.0.0.1:{server.port}", "a@example.org", "b@example.org",
+                   "--json", "--timeout", "5", input=b"hi\n")  # fmt: skip
+
+    server = fault_server_factory({"RCPT": reply("550 5.1.1 no such user")})
+    refused = _json(send(server), 69)
+    assert refused["reply"] == {"code": 550, "enhanced": "5.1.1", "text": "5.1.1 no such user"}
+    assert refused["stage"] == "mail_accepted"
+    assert refused["command"] == "RCPT TO:<b@example.org>"
+    assert refused["server"] == f"127.0.0.1 port {server.port}"
+    assert refused["reached"] == {"host": "127.0.0.1", "address": "127.0.0.1",
+                                  "port": server.port}  # fmt: skip
+    greeting = _json(send(fault_server_factory({"greeting": reply("554 no service")})), 69)
+    assert greeting["reply"] == {"code": 554, "enhanced": None, "text": "no service"}
+    assert greeting["stage"] is None and greeting["reached"] is not None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        unreachable = _json(cli("send", f"127.0.0.1:{port}", "a@example.org", "b@example.org",
+                                "--json", "--allow-empty"), 75)  # fmt: skip
+    assert unreachable["server"] == f"127.0.0.1 port {port}"
+    assert unreachable["reached"] is None and unreachable["reply"] is None
+
+
+def test_json_success_has_the_enhanced_code_and_server_reached(
+    cli: Cli,  # noqa: F811
+    fault_server_factory: Any,
+) -> None:
+    server = fault_server_factory({"END": reply("250 2.0.0 Ok: queued as 4Xyz")})
+    result = cli("send", f"127.0.0.1:{server.port}", "a@example.org", "b@example.org",
+                 "--json", input=b"hi\n")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"] == "sent" and data["exit"] == 0
+    assert data["reply"] == {"code": 250, "enhanced": "2.0.0", "text": "2.0.0 Ok: queued as 4Xyz"}
+    assert data["reached"]["port"] == server.port
+
+
+def test_json_on_a_terminal_is_the_object_alone(smtp_server_factory: Any, tmp_path: Path) -> None:
+    """No progress line for a big message: standard output holds the JSON object only."""
+    server = smtp_server_factory("plain")
+    big = tmp_path / "big.eml"
+    big.write_bytes(b"Subject: big\r\n\r\n" + (b"x" * 76 + b"\r\n") * 70_000)
+    status, text, err = run_on_terminal(
+        [sys.executable, "-m", "post_office", "send", f"127.0.0.1:{server.port}",
+         "a@example.org", "b@example.org", "--raw", "--file", str(big), "--json"],
+        env=cli_env(), cwd=str(ROOT),
+    )  # fmt: skip
+    assert status == 0, err
+    assert "sending:" not in text
+    assert json.loads(text)["status"] == "sent"
+
+
+_CODES = st.integers(200, 599)
+_PART = st.integers(0, 999).map(str)
+
+
+@given(_CODES, _PART, _PART, st.text(max_size=20))
+def test_enhanced_code_is_read_only_when_its_class_is_the_replys(
+    code: int, subject: str, detail: str, rest: str
+) -> None:
+    for klass in "245":
+        text = f"{klass}.{subject}.{detail} {rest}"
+        found = enhanced_code(code, text)
+        if klass == str(code)[0]:
+            assert found == f"{klass}.{subject}.{detail}"
+        else:
+            assert found is None
+
+
+@given(st.one_of(st.none(), _CODES), st.text())
+def test_enhanced_code_never_raises_and_is_a_prefix(code: Optional[int], text: str) -> None:
+    found = enhanced_code(code, text)
+    if found is not None:
+        assert text.lstrip(" ").startswith(found)
+        assert re.fullmatch(r"[245]\.\d{1,3}\.\d{1,3}", found)
