@@ -6,6 +6,10 @@ with the ``cryptography`` package when that is importable, else with the ``opens
 command-line tool when that is on the PATH.  Clients verify it by passing the
 certificate file itself as ``:ca-file`` (README, "The embedded sink").
 
+The key file is always created anew, mode 0600, and moved into place with
+:func:`os.replace`: an existing ``key.pem`` (however readable) or a link planted in its
+place is replaced, never written through (:func:`_write_new`).
+
 Nothing here is imported by ``import post_office``: the package loads it on first use.
 """
 
@@ -17,6 +21,7 @@ import os
 import shutil
 import ssl
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
@@ -149,22 +154,44 @@ def _with_cryptography(target: Path, hosts: Tuple[str, ...]) -> ThrowawayCertifi
         .sign(key, hashes.SHA256())
     )
     cert_file, key_file = target / "cert.pem", target / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    _write_private(
+    _write_new(cert_file, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    _write_new(
         key_file,
         key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         ),
+        0o600,
     )
     return ThrowawayCertificate(target, cert_file, key_file, "cryptography", hosts)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
+#: Never open through a symbolic link (absent on Windows, where links need privileges).
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``path`` as a new file of ``mode``: a fresh file next to it
+    (``O_CREAT | O_EXCL | O_NOFOLLOW``, so created by us, with ``mode`` from the start),
+    then :func:`os.replace`, which replaces whatever ``path`` was (a file of a looser
+    mode, or a link) instead of writing through it."""
+    for _ in range(100):
+        temporary = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
+        except FileExistsError:
+            continue
+        break
+    else:  # pragma: no cover - 100 collisions of 48 random bits
+        raise FileExistsError(f"could not create a temporary file next to {path}")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 _OPENSSL_CONFIG = """\
@@ -185,17 +212,22 @@ subjectKeyIdentifier = hash
 def _with_openssl(openssl: str, target: Path, hosts: Tuple[str, ...]) -> ThrowawayCertificate:
     dns, ips = _split_hosts(hosts)
     alt_names = ", ".join([f"DNS:{name}" for name in dns] + [f"IP:{ip}" for ip in ips])
-    config = target / "openssl.cnf"
-    config.write_text(
-        _OPENSSL_CONFIG.format(common_name=hosts[0], alt_names=alt_names), encoding="ascii"
-    )
     cert_file, key_file = target / "cert.pem", target / "key.pem"
-    command = [
-        openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-        "-nodes", "-sha256", "-days", str(_CERT_DAYS), "-keyout", str(key_file),
-        "-out", str(cert_file), "-config", str(config),
-    ]  # fmt: skip
-    try:
+    # openssl writes its files where it is told, through links and keeping an existing
+    # file's mode: it writes into a fresh private directory (0700) instead, and the files
+    # are then written into place as new files (_write_new).
+    with tempfile.TemporaryDirectory(prefix=".post-office-cert-", dir=target) as private:
+        work = Path(private)
+        config = work / "openssl.cnf"
+        config.write_text(
+            _OPENSSL_CONFIG.format(common_name=hosts[0], alt_names=alt_names), encoding="ascii"
+        )
+        made_cert, made_key = work / "cert.pem", work / "key.pem"
+        command = [
+            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-sha256", "-days", str(_CERT_DAYS), "-keyout", str(made_key),
+            "-out", str(made_cert), "-config", str(config),
+        ]  # fmt: skip
         result = subprocess.run(
             command,
             capture_output=True,
@@ -203,12 +235,11 @@ def _with_openssl(openssl: str, target: Path, hosts: Tuple[str, ...]) -> Throwaw
             stdin=subprocess.DEVNULL,
             check=False,
         )
-    finally:
-        config.unlink()
-    if result.returncode != 0:
-        raise SinkUnavailableError(
-            "openssl failed to make a throwaway certificate: "
-            + result.stderr.decode("utf-8", "replace").strip()
-        )
-    os.chmod(key_file, 0o600)
+        if result.returncode != 0:
+            raise SinkUnavailableError(
+                "openssl failed to make a throwaway certificate: "
+                + result.stderr.decode("utf-8", "replace").strip()
+            )
+        _write_new(cert_file, made_cert.read_bytes(), 0o644)
+        _write_new(key_file, made_key.read_bytes(), 0o600)
     return ThrowawayCertificate(target, cert_file, key_file, "openssl", hosts)

@@ -18,6 +18,7 @@ from typing import FrozenSet, Iterable, Mapping, Optional, Sequence, Tuple, Unio
 from .errors import OptionError
 
 __all__ = [
+    "CONTROL_CHARACTERS",
     "EXTENSIONS",
     "STAGES",
     "Behaviour",
@@ -38,22 +39,41 @@ Refusals = Union[None, str, Mapping[str, str]]
 
 _REPLY = re.compile(r"[45][0-9][0-9]( [\x20-\x7e]*)?")
 
-# C0 and C1 controls, DEL, bidirectional overrides and isolates, line and paragraph
-# separators, and lone surrogates (undecodable bytes aiosmtpd keeps as surrogate escapes).
-_UNPRINTABLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+#: What :func:`printable` escapes, as the inside of a regular-expression class: C0 and
+#: C1 controls, DEL, bidirectional marks, overrides and isolates (U+061C, U+200E,
+#: U+200F, U+202A-U+202E, U+2066-U+2069), line and paragraph separators, and lone
+#: surrogates (undecodable bytes aiosmtpd keeps as surrogate escapes).
+CONTROL_CHARACTERS = (
+    "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+)
+# A control character, or a backslash that would otherwise read as the start of an
+# escape (before another backslash, ``xHH``, ``uHHHH`` or a control character): only
+# those backslashes are doubled, so that ``C:\Users`` stays as it is and the escaped
+# text still reads back one way only.
+_ESCAPED = re.compile(
+    rf"\\(?=\\|x[0-9a-fA-F]{{2}}|u[0-9a-fA-F]{{4}}|[{CONTROL_CHARACTERS}])"
+    rf"|[{CONTROL_CHARACTERS}]"
 )
 
 
 def printable(text: str) -> str:
     """``text`` with every control character escaped (``\\x1b``, ``\\u202e``), so that
-    nothing a client sent can move a terminal's cursor or reorder what is shown."""
+    nothing a client or a server sent can move a terminal's cursor or reorder what is
+    shown: C0 and C1 controls, DEL, the bidirectional controls of Unicode (UAX #9:
+    U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) and line separators.
+
+    Unambiguous: a backslash that would read as an escape is doubled (``\\\\x1b`` is the
+    text, ``\\x1b`` the ESC character).  The command line and the sink print through
+    this one function (README "The command line").
+    """
 
     def escape(match: re.Match[str]) -> str:
         code = ord(match.group())
+        if code == 0x5C:  # a backslash (only those before an escape match)
+            return "\\\\"
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
-    return _UNPRINTABLE.sub(escape, text)
+    return _ESCAPED.sub(escape, text)
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ class ReceivedMessage:
         return printable(
             f"{self.received_at.astimezone().strftime('%H:%M:%S')} "
             f"from <{self.mail_from}> to {recipients}: "
-            f"{len(self.content):,} bytes, subject {subject!r} ({', '.join(extras)}){stored}"
+            f"{len(self.content):,} bytes, subject '{subject}' ({', '.join(extras)}){stored}"
         )
 
 
@@ -121,13 +121,18 @@ def received_message(server: Any, session: Any, envelope: Any) -> ReceivedMessag
 
 
 def trace_headers(message: ReceivedMessage, ehlo_name: str, hostname: str) -> bytes:
-    """Return-Path, Delivered-To and Received, as a local delivery agent adds them."""
+    """Return-Path, Delivered-To and Received, as a local delivery agent adds them.
+
+    They are the first lines of the stored message, and ``sink-list`` reads the envelope
+    from there only (README "The command line"); what the client chose (the addresses,
+    its EHLO name) is escaped, so that no line break in it can add or end a line.
+    """
     protocol = "ESMTP" + ("S" if message.tls_version else "") + ("A" if message.login else "")
     tls = f" ({message.tls_version})" if message.tls_version else ""
-    lines = [f"Return-Path: <{message.mail_from}>"]
-    lines += [f"Delivered-To: {recipient}" for recipient in message.rcpt_tos]
+    lines = [f"Return-Path: <{printable(message.mail_from)}>"]
+    lines += [f"Delivered-To: {printable(recipient)}" for recipient in message.rcpt_tos]
     lines.append(
-        f"Received: from {ehlo_name or 'unknown'} ({message.peer})\n"
+        f"Received: from {printable(ehlo_name) or 'unknown'} ({message.peer})\n"
         f"\tby {hostname} (post_office sink) with {protocol}{tls};\n"
         f"\t{format_datetime(message.received_at)}"
     )

@@ -1,4 +1,11 @@
-"""What every subcommand prints with: one line at a time, flushed, errors on one line.
+"""What every subcommand prints with: one line at a time, flushed, errors on one line,
+control characters escaped.
+
+A line may carry what a server or a client sent (a greeting, a reply, a hint quoting
+it, a stored message's headers): :func:`say` escapes ESC, BEL, C1 and bidirectional
+controls with :func:`~post_office.sink_options.printable`, the one escaper the sink uses
+too, so that no server can drive or reorder the user's terminal; ``--debug``'s
+transcript goes through :class:`EscapingStream`, ``--json`` through :func:`say_json`.
 
 Output into a closed pipe (``post-office demo | head -1``) is dropped quietly: the first
 write that meets a closed standard output points it at the null device, and the command
@@ -7,11 +14,24 @@ goes on to its own end and exit status (a mail already sent is not reported as f
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 from typing import Optional, TextIO
 
-__all__ = ["PROG", "error", "one_line", "say", "write"]
+from ..sink_options import CONTROL_CHARACTERS, printable
+
+__all__ = [
+    "PROG",
+    "EscapingStream",
+    "error",
+    "one_line",
+    "say",
+    "say_json",
+    "say_printable",
+    "write",
+]
 
 PROG = "post-office"
 
@@ -38,8 +58,41 @@ def write(stream: TextIO, text: str) -> None:
 
 
 def say(text: str = "", stream: Optional[TextIO] = None) -> None:
-    """Write one line to ``stream`` (standard output by default) and flush it."""
+    """Write one line to ``stream`` (standard output by default), escaped, and flush it."""
+    say_printable(printable(text), stream)
+
+
+def say_printable(text: str, stream: Optional[TextIO] = None) -> None:
+    """:func:`say` for a line that is escaped already (a sink's summary line): escaping
+    it again would double its backslashes."""
     write(stream if stream is not None else sys.stdout, text + "\n")
+
+
+# What json.dumps(ensure_ascii=False) leaves raw: DEL, C1, the bidirectional controls,
+# line separators and lone surrogates (it escapes C0 itself).
+_JSON_RAW = re.compile(f"[{CONTROL_CHARACTERS}]")
+
+
+def say_json(data: object, stream: Optional[TextIO] = None) -> None:
+    """One JSON object on one line; non-ASCII text stays readable, control characters
+    become JSON's own ``\\uXXXX`` escapes (so the object still parses to the same text)."""
+    text = json.dumps(data, ensure_ascii=False)
+    say_printable(_JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text), stream)
+
+
+class EscapingStream:
+    """A text stream that writes to ``stream`` with each line escaped (its line breaks
+    kept): what ``--debug`` hands the library as ``post_office.smtp_debug``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write("\n".join(printable(line) for line in text.split("\n")))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def one_line(text: object) -> str:

@@ -1,9 +1,12 @@
 """What a sink stored, read back for ``sink-list`` and ``sink-show`` (standard library only).
 
 The sink writes each message with ``Return-Path:``, one ``Delivered-To:`` per envelope
-recipient and a ``Received:`` line in front (README, "The command line"); they give the
-envelope and the time shown here.  Everything printed is escaped
-(:func:`~post_office.sink_options.printable`): a message's headers are the sender's text.
+recipient and a ``Received:`` line in front (README, "The command line"; RFC 5321
+section 4.4).  The envelope shown here is read from those first lines only, by their
+position: the sender's own header lines come after the sink's ``Received:``, so a
+``Delivered-To:`` the sender wrote is shown as a header, never taken as the envelope.
+Everything is printed escaped (:func:`post_office.cli._output.say`): a message's headers
+are the sender's text.
 """
 
 from __future__ import annotations
@@ -20,9 +23,16 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from ..errors import ArgumentError
-from ..sink_options import printable
 
-__all__ = ["Stored", "envelope", "header_text", "parse", "stored_messages", "summary"]
+__all__ = [
+    "Stored",
+    "envelope",
+    "envelope_text",
+    "header_text",
+    "parse",
+    "stored_messages",
+    "summary",
+]
 
 _MAILDIR_KEY = re.compile(r"(\d+)\.M(\d+)")
 
@@ -85,13 +95,45 @@ def parse(stored: Stored) -> EmailMessage:
     return message
 
 
-def envelope(message: EmailMessage) -> Tuple[str, List[str]]:
-    """The envelope sender and recipients from the sink's trace headers."""
-    sender = str(message.get("Return-Path", "") or "").strip()
+def _field(line: bytes) -> Tuple[bytes, str]:
+    """A header line's lower-case name and its value (``b""`` as name when it is none)."""
+    name, colon, value = line.rstrip(b"\r").partition(b":")
+    if not colon or not name or name != name.strip():
+        return b"", ""
+    return name.lower(), value.decode("utf-8", "replace").strip()
+
+
+def envelope(stored: Stored) -> Tuple[Optional[str], List[str]]:
+    """The envelope the sink recorded: the ``Return-Path:`` it writes as the first line
+    and the ``Delivered-To:`` lines right after it, up to its ``Received:`` line.
+
+    ``(None, [])`` when the message does not start that way (not stored by the sink).
+    Only this position is read: whatever the sender wrote starts after the sink's lines.
+    """
+    lines = iter(stored.data.split(b"\n"))
+    name, sender = _field(next(lines))
+    if name != b"return-path":
+        return None, []
     if sender.startswith("<") and sender.endswith(">"):
         sender = sender[1:-1]
-    recipients = [str(value).strip() for value in message.get_all("Delivered-To", [])]
-    return sender, recipients
+    recipients: List[str] = []
+    for line in lines:
+        name, value = _field(line)
+        if name == b"delivered-to":
+            recipients.append(value)
+            continue
+        if name == b"received" and recipients:
+            return sender, recipients
+        break
+    return None, []
+
+
+def envelope_text(stored: Stored) -> str:
+    """``from <a@x> to <b@y>, <c@z>``, or what is unknown."""
+    sender, recipients = envelope(stored)
+    if sender is None:
+        return "from (unknown) to (unknown)"
+    return f"from <{sender}> to {', '.join(f'<{r}>' for r in recipients)}"
 
 
 def _when(message: EmailMessage) -> str:
@@ -119,10 +161,8 @@ def header_text(message: EmailMessage, name: str) -> str:
 def summary(stored: Stored) -> str:
     """One line: number, time, envelope, size, subject and where it is."""
     message = parse(stored)
-    sender, recipients = envelope(message)
     subject = header_text(message, "Subject")
-    return printable(
-        f"{stored.number:>3}  {_when(message)}  from <{sender}> to "
-        f"{', '.join(f'<{r}>' for r in recipients) or '(unknown)'}  "
-        f"{len(stored.data):,} bytes  subject {subject!r}  {stored.where}"
+    return (
+        f"{stored.number:>3}  {_when(message)}  {envelope_text(stored)}  "
+        f"{len(stored.data):,} bytes  subject '{subject}'  {stored.where}"
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import post_office
 
-from ._output import say
+from ._output import say, say_printable
 from ._sink import sink_module
 
 __all__ = ["run"]
@@ -93,11 +93,11 @@ def run(args: argparse.Namespace) -> int:
             stored = server.message_file(message)
             say(f"5. The message as the sink received it and stored it in {stored}")
             say("   (the demo's files are removed when it ends); the sink's line for it:")
-            say(f"   {message.summary()}")
+            say_printable(f"   {message.summary()}")
             say()
             text = stored.read_text(encoding="utf-8", errors="replace") if stored else ""
             for line in text.splitlines():
-                say(f"   {line}")
+                say(f"   {line.expandtabs()}")
     say()
     say("Next: run your own sink with `post-office serve --self-signed`, send to it with")
     say("`post-office send SPEC FROM TO`, and check a real server's spec with")

@@ -7,14 +7,35 @@ module of that name only then, so ``post-office parse`` never loads the sink.
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import NoReturn
 
 from .. import __version__
-from ._output import PROG
+from ._output import PROG, say
 
-__all__ = ["COMMANDS", "build_parser"]
+__all__ = ["COMMANDS", "UsageExit", "build_parser"]
 
 #: The subcommands, each implemented by ``run(args)`` in the module of the same name.
 COMMANDS = ("demo", "serve", "sink-list", "sink-show", "send", "check", "parse")
+
+
+class UsageExit(SystemExit):
+    """A usage error :mod:`argparse` found (already printed): exit status 2, and the
+    ``message`` for ``--json``'s failure object."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's usage errors, printed as argparse prints them (escaped: an argument may
+    hold anything), then raised as :class:`UsageExit` so ``--json`` can report them."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        say(f"{self.prog}: error: {message}", sys.stderr)
+        raise UsageExit(message)
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -59,11 +80,11 @@ def _add_mailbox_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``post-office`` with all its subcommands."""
-    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    common = _Parser(add_help=False, allow_abbrev=False)
     common.add_argument(
         "--debug", action="store_true", help="show the SMTP transcript on standard error"
     )
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Allegro CL's net.post_office mail API for Python: command line.",
         epilog="example: post-office demo        (mail flows, nothing else needed)\n"

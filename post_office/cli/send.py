@@ -16,7 +16,7 @@ from typing import IO, Any, List, Optional, Tuple
 from ..addresses import check_address
 from ..debug import warn
 from ..delivery import Envelope
-from ..errors import ArgumentError, CertificateError, PostOfficeError
+from ..errors import ArgumentError, CertificateError
 from ..letter import LetterOptions, build_letter
 from ..login import check_auth_transport
 from ..options import check_connect_options, check_credentials
@@ -26,8 +26,7 @@ from .body import body_part, check_input_file
 from .hints import explain_certificate
 from .passwords import password as ask_password
 from .progress import Counted, Meter, size_of
-from .status import Failure, status_of
-from .transfer import Outcome, outcome_json, send, show_outcome
+from .transfer import Outcome, send, show_outcome, transport_name
 
 __all__ = ["run"]
 
@@ -131,24 +130,26 @@ def run(args: argparse.Namespace) -> int:
         check_auth_transport(args.server, credentials)
     elif credentials is not None:
         raise ArgumentError("--login cannot be used with a (:program ...) transport")
-    meter = Meter(sys.stdout) if sys.stdout.isatty() and not args.quiet else None
+    # No progress line with --json: standard output holds the JSON object only.
+    quiet = args.quiet or args.json
+    meter = Meter(sys.stdout) if sys.stdout.isatty() and not quiet else None
     opened: List[IO[bytes]] = []
-    outcome: Optional[Outcome] = None
+    # Filled in as the send goes; main() reads it for --json's failure object.
+    outcome = args.outcome = Outcome(transport_name(args.server))
     try:
         envelope, messages = _messages(args, meter, opened)
-        outcome = send(
-            args.server, envelope, messages, options, credentials, allow_no_auth=args.allow_no_auth
+        send(
+            args.server,
+            envelope,
+            messages,
+            options,
+            credentials,
+            allow_no_auth=args.allow_no_auth,
+            outcome=outcome,
         )
     except CertificateError as exc:
         assert isinstance(args.server, MailServer)
-        better = explain_certificate(exc, args.server, args)
-        if args.json:
-            say_json(outcome_json(None, "failed", exit=status_of(better), error=str(better)))
-        raise better from exc.__cause__
-    except (PostOfficeError, Failure) as exc:
-        if args.json:
-            say_json(outcome_json(None, "failed", exit=status_of(exc), error=str(exc)))
-        raise
+        raise explain_certificate(exc, args.server, args) from exc.__cause__
     finally:
         if meter is not None:
             meter.finish()
@@ -157,9 +158,3 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         show_outcome(outcome, json_output=args.json)
     return 0
-
-
-def say_json(data: object) -> None:
-    import json
-
-    say(json.dumps(data, ensure_ascii=False))

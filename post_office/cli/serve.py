@@ -15,7 +15,7 @@ from types import FrameType
 from typing import Any, Dict, Optional, Tuple
 
 from ..errors import ArgumentError
-from ._output import PROG, error, say
+from ._output import PROG, error, say, say_printable
 from ._sink import sink_module
 
 __all__ = ["run"]
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             ssl=args.ssl,
             require_starttls=args.require_starttls,
             credentials=credentials,
-            on_message=lambda message: say(message.summary()),
+            on_message=lambda message: say_printable(message.summary()),
             keep=False,
             log=sys.stderr,
             log_level=10 if args.debug else 30,

@@ -7,9 +7,8 @@ from email.message import EmailMessage
 from typing import List
 
 from ..errors import ArgumentError
-from ..sink_options import printable
 from ._output import say
-from ._stored import envelope, parse, stored_messages
+from ._stored import envelope_text, parse, stored_messages
 
 __all__ = ["run"]
 
@@ -25,13 +24,12 @@ def run(args: argparse.Namespace) -> int:
         )
     stored = messages[index]
     message = parse(stored)
-    sender, recipients = envelope(message)
-    say(printable(f"message {stored.number} of {count}: {stored.where}"))
-    say(printable(f"envelope: from <{sender}> to {', '.join(f'<{r}>' for r in recipients)}"))
+    say(f"message {stored.number} of {count}: {stored.where}")
+    say(f"envelope: {envelope_text(stored)}")
     say("headers:")
     for name in dict.fromkeys(message.keys()):
         for value in message.get_all(name, []):
-            say(printable(f"  {name}: {' '.join(str(value).split())}"))
+            say(f"  {name}: {' '.join(str(value).split())}")
     for line in _parts(message):
         say(line)
     return 0
@@ -46,13 +44,13 @@ def _parts(message: EmailMessage) -> List[str]:
         size = len(payload) if isinstance(payload, bytes) else 0
         attached = filename or part.get_content_disposition() == "attachment"
         if attached or part.get_content_maintype() != "text":
-            name = repr(filename) if filename else "(no name)"
-            lines.append(printable(f"attachment {number}: {name} ({content_type}, {size:,} bytes)"))
+            name = f"'{filename}'" if filename else "(no name)"
+            lines.append(f"attachment {number}: {name} ({content_type}, {size:,} bytes)")
             continue
         lines.append(f"text part {number} ({content_type}):")
         try:
             text = str(part.get_content())
         except Exception:  # an unknown charset: show what can be shown
             text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-        lines += [printable("  | " + line.expandtabs()) for line in text.splitlines()]
+        lines += ["  | " + line.expandtabs() for line in text.splitlines()]
     return lines

@@ -6,25 +6,39 @@ reply), so that it can report what happened: the server's final reply (with its 
 id), the TLS version, the AUTH mechanism, a ``:starttls t`` that went on in plain text.
 It also refuses what a user who typed ``--login`` did not ask for: a server that offers
 no AUTH gets no message, unless ``--allow-no-auth``.
+
+``--json`` prints :func:`outcome_json` on success and :func:`failure_json` on any failure
+(README "The command line" lists the fields).
 """
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..delivery import Envelope, deliver
+from ..errors import SMTPError
 from ..options import ConnectOptions
 from ..program import check_program_timeout
 from ..protocol.auth import choose_mechanism
 from ..protocol.replies import Reply
+from ..protocol.transaction import Stage
 from ..session import Session
 from ..spec import MailProgram, MailServer
-from ._output import say
+from ..targets import Target
+from ._output import say, say_json
 from .status import EX_UNAVAILABLE, Failure
 
-__all__ = ["Outcome", "no_auth_failure", "send", "show_outcome"]
+__all__ = [
+    "Outcome",
+    "enhanced_code",
+    "failure_json",
+    "no_auth_failure",
+    "outcome_json",
+    "send",
+    "show_outcome",
+]
 
 
 @dataclass
@@ -32,8 +46,10 @@ class Outcome:
     """What a send did, for the success line and ``--json``."""
 
     server: str
-    recipients: Tuple[str, ...]
+    recipients: Tuple[str, ...] = ()
     reply: Optional[Reply] = None
+    reached: Optional[Target] = None  # the address connected to, also when it then failed
+    port: Optional[int] = None
     tls: Optional[str] = None
     starttls: Optional[str] = None  # "upgraded", "not offered" (went on in plain text)
     auth: Optional[str] = None
@@ -59,6 +75,7 @@ def no_auth_failure(session: Session, login: str) -> Failure:
 
 
 def _smtp(
+    outcome: Outcome,
     server: MailServer,
     envelope: Envelope,
     messages: Sequence[object],
@@ -66,10 +83,13 @@ def _smtp(
     credentials: Optional[Tuple[str, str]],
     allow_no_auth: bool,
 ) -> Outcome:
-    outcome = Outcome(f"{server.host} port {server.port}", envelope.recipients)
+    outcome.port = server.port
     session = Session.for_server(server, options)
     with session:
-        session.open()
+        try:
+            session.open()
+        finally:  # also a greeting or TLS failure comes from a server that was reached
+            outcome.reached = session.target
         if credentials is not None:
             login, password = credentials
             usable = choose_mechanism(session.extensions.auth, token=False)
@@ -96,16 +116,29 @@ def send(
     credentials: Optional[Tuple[str, str]] = None,
     *,
     allow_no_auth: bool = False,
+    outcome: Optional[Outcome] = None,
 ) -> Outcome:
-    """Send one message; what happened (raises on any failure)."""
+    """Send one message; what happened (raises on any failure).  ``outcome``, when given,
+    is filled in as the send goes, so that a failure can say how far it got."""
+    if outcome is None:
+        outcome = Outcome(transport_name(transport))
+    outcome.recipients = envelope.recipients
     if isinstance(transport, MailProgram):
         program = ConnectOptions(timeout=check_program_timeout(options.timeout))
         deliver(transport, envelope, messages, program)
+        return outcome
+    assert isinstance(transport, MailServer)
+    return _smtp(outcome, transport, envelope, messages, options, credentials, allow_no_auth)
+
+
+def transport_name(transport: object) -> str:
+    """``mail.corp port 587``, or ``the program '/usr/sbin/sendmail -t -i'``."""
+    if isinstance(transport, MailProgram):
         command = transport.command
         shown = command if isinstance(command, str) else " ".join(command)
-        return Outcome(f"the program {shown!r}", envelope.recipients)
+        return f"the program {shown!r}"
     assert isinstance(transport, MailServer)
-    return _smtp(transport, envelope, messages, options, credentials, allow_no_auth)
+    return f"{transport.host} port {transport.port}"
 
 
 def _reply_text(reply: Reply) -> str:
@@ -128,7 +161,7 @@ def _how(outcome: Outcome) -> str:
 def show_outcome(outcome: Outcome, *, json_output: bool) -> None:
     """The success output: two lines, or one JSON object."""
     if json_output:
-        say(json.dumps(outcome_json(outcome, "sent"), ensure_ascii=False))
+        say_json(outcome_json(outcome, "sent", exit=0))
         return
     count = len(outcome.recipients)
     if outcome.reply is None:
@@ -139,19 +172,65 @@ def show_outcome(outcome: Outcome, *, json_output: bool) -> None:
     say(f"      over {_how(outcome)}")
 
 
-def outcome_json(outcome: Optional[Outcome], status: str, **extra: Any) -> Dict[str, Any]:
-    """The ``--json`` object."""
-    data: Dict[str, Any] = {"status": status}
-    if outcome is not None:
-        reply = outcome.reply
-        data.update(
-            server=outcome.server,
-            recipients=list(outcome.recipients),
-            tls=outcome.tls,
-            starttls=outcome.starttls,
-            auth=outcome.auth,
-            login=outcome.login,
-            reply=None if reply is None else {"code": reply.code, "text": reply.text},
-        )
+# RFC 3463 section 2: class.subject.detail, at the start of the reply text (RFC 2034).
+_ENHANCED = re.compile(r"([245])\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})(?=[ \t]|$)")
+
+
+def enhanced_code(code: Optional[int], text: str) -> Optional[str]:
+    """The enhanced status code (``"5.1.1"``) a reply's text starts with (RFC 3463,
+    RFC 2034 section 4), or None; its class must be the reply code's first digit."""
+    match = _ENHANCED.match(text.lstrip(" "))
+    if code is None or match is None or match.group(1) != str(code)[:1]:
+        return None
+    return match.group()
+
+
+def _reply_json(code: Optional[int], text: str) -> Optional[Dict[str, Any]]:
+    if code is None and not text:
+        return None
+    return {"code": code, "enhanced": enhanced_code(code, text), "text": text}
+
+
+def _reached_json(outcome: Optional[Outcome]) -> Optional[Dict[str, Any]]:
+    if outcome is None or outcome.reached is None:
+        return None
+    target = outcome.reached
+    return {"host": target.name, "address": target.address, "port": outcome.port}
+
+
+def outcome_json(outcome: Outcome, status: str, **extra: Any) -> Dict[str, Any]:
+    """The ``--json`` object of a send that succeeded."""
+    reply = outcome.reply
+    data: Dict[str, Any] = {
+        "status": status,
+        "server": outcome.server,
+        "reached": _reached_json(outcome),
+        "recipients": list(outcome.recipients),
+        "tls": outcome.tls,
+        "starttls": outcome.starttls,
+        "auth": outcome.auth,
+        "login": outcome.login,
+        "reply": None if reply is None else _reply_json(reply.code, reply.text),
+    }
     data.update(extra)
     return data
+
+
+def failure_json(
+    message: str, status: int, exc: Optional[BaseException], outcome: Optional[Outcome]
+) -> Dict[str, Any]:
+    """The ``--json`` object of any failure, usage errors included: every field is always
+    there, None where it does not apply (no reply, no server reached, no transaction)."""
+    smtp = exc if isinstance(exc, SMTPError) else None
+    stage = smtp.stage if smtp is not None else None
+    return {
+        "status": "failed",
+        "exit": status,
+        "error": message,
+        "server": None if outcome is None else outcome.server,
+        "reached": _reached_json(outcome),
+        # Stage.BEFORE_MAIL -> "before_mail": only then nothing is left on the server.
+        "stage": stage.name.lower() if isinstance(stage, Stage) else None,
+        "command": None if smtp is None else smtp.command,
+        "reply": None if smtp is None else _reply_json(smtp.code, smtp.reply),
+    }
