@@ -369,8 +369,9 @@ def make_message_id(domain: str) -> str:
 
 # RFC 2047 2: =?charset?encoding?encoded-text?=, read as Allegro's decode-header-text reads
 # it: the encoded text runs to the first "?=" and may hold a "?" (mislabelled subjects such
-# as "=?utf-8?q?Are_you_coming??=" are common); the charset is anything up to a "?".
-_ENCODED_WORD = re.compile(r"=\?([^?]+)\?([QqBb])\?(.*?)\?=")
+# as "=?utf-8?q?Are_you_coming??=" are common).  The charset holds no white space (RFC 2047
+# 2: a token), so "Price =? 5 ?q?...?=" stays plain text; Allegro raises there.
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?(.*?)\?=")
 #: White space as Allegro's ``\s`` and RFC 2047 6.2's linear white space.
 _BLANK = re.compile(r"[ \t\r\n\f\v]*\Z")
 

@@ -1,13 +1,13 @@
 """The decoders beside the encoders (issue 22 item 17): Allegro's qp-decode-string,
 qp-decode-usb8, qp-decode-stream, excl's base64-decode-stream and the macro
-with-decoded-part-body-stream.
-
-Expected values are worked out by hand from Franz's imap repository,
-mime-transfer-encoding.cl (commit 0067fbb): qp-decode-stream (lines 134-189),
-qp-decode-usb8 (197-270), qp-decode-string (272-286), with-decoded-part-body-stream and
-mime-decode-transfer-encoding (290-326); and from Allegro's documentation of
-excl:base64-decode-stream.  Round trips are checked against the ported encoders.
+with-decoded-part-body-stream.  Round trips are checked against the ported encoders.
 """
+
+# Expected values are worked out by hand from Franz's imap repository,
+# mime-transfer-encoding.cl (commit 0067fbb): qp-decode-stream (lines 134-189),
+# qp-decode-usb8 (197-270), qp-decode-string (272-286), with-decoded-part-body-stream and
+# mime-decode-transfer-encoding (290-326); and from Allegro's documentation of
+# excl:base64-decode-stream.
 
 from __future__ import annotations
 
