@@ -72,7 +72,14 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
         seed_boundaries,
         with_mime_part_constructed_stream,
     )
-    from .netmail import extract_email_addresses, parse_email_address
+    from .mime_decode import (
+        base64_decode_stream,
+        qp_decode_stream,
+        qp_decode_string,
+        qp_decode_usb8,
+        with_decoded_part_body_stream,
+    )
+    from .netmail import ParsedAddress, extract_email_addresses, parse_email_address
     from .options import OAuth2Token
     from .resolve import valid_email_domain_p
     from .sink import Sink
@@ -99,8 +106,14 @@ _LAZY = {
     "ConnectionFailedError": "errors",
     "SocketError": "errors",
     "Secret": "tls",
+    "base64_decode_stream": "mime_decode",
     "base64_encode_stream": "mime",
     "decode_header_text": "headers",
+    "qp_decode_stream": "mime_decode",
+    "qp_decode_string": "mime_decode",
+    "qp_decode_usb8": "mime_decode",
+    "with_decoded_part_body_stream": "mime_decode",
+    "ParsedAddress": "netmail",
     "map_over_parts": "mime",
     "qp_encode_stream": "mime",
     "AddressError": "errors",
@@ -212,6 +225,7 @@ __all__ = [
     "NotSupportedError",
     "OAuth2Token",
     "OptionError",
+    "ParsedAddress",
     "PostOfficeError",
     "ProgramError",
     "ProtocolError",
@@ -232,6 +246,7 @@ __all__ = [
     "StartTLSError",
     "TLSError",
     "TlsSettings",
+    "base64_decode_stream",
     "base64_encode_stream",
     "decode_header_text",
     "dns_mode",
@@ -256,6 +271,9 @@ __all__ = [
     "mime_part_writer",
     "parse_email_address",
     "parse_mail_server",
+    "qp_decode_stream",
+    "qp_decode_string",
+    "qp_decode_usb8",
     "qp_encode_stream",
     "read_lisp",
     "seed_boundaries",
@@ -267,5 +285,6 @@ __all__ = [
     "test_email_address",
     "to_lisp",
     "valid_email_domain_p",
+    "with_decoded_part_body_stream",
     "with_mime_part_constructed_stream",
 ]

@@ -162,9 +162,11 @@ def check_recipients(to: object, argument: str = "to") -> List[str]:
         return [check_address(to, argument)]
     if isinstance(to, (list, tuple)):
         if not to:
+            # Allegro's wording: an empty list is nil, which is not a cons (smtp.cl,
+            # send-letter and send-smtp-1: "to should be a string or list, not NIL").
             raise AddressError(
-                f"{argument}: no recipients (an empty {type(to).__name__}): give a bare "
-                f"address such as {_EXAMPLE!r} or a list of them"
+                f"{argument} should be a string or list, not an empty {type(to).__name__} "
+                f"(no recipients): give a bare address such as {_EXAMPLE!r} or a list of them"
             )
         return [check_address(item, f"{argument}[{i}]") for i, item in enumerate(to)]
     raise AddressTypeError(

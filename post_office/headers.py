@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import email.utils
 import re
 from typing import Iterable, List, Optional, Sequence
@@ -23,6 +22,7 @@ from urllib.parse import quote
 from ._checks import show as _show
 from .errors import HeaderError, MimeError
 from .lisp import Keyword
+from .mime_decode import charset_codec, qp_decode_bytes
 
 __all__ = [
     "FOLD_AT",
@@ -432,27 +432,27 @@ def make_message_id(domain: str) -> str:
 
 # --------------------------------------------------------------------------- decoding
 
-# RFC 2047 2: =?charset?encoding?encoded-text?= (the charset may carry an RFC 2231
-# "*language" suffix; the encoded text holds no "?").
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?]*)\?=")
-
-
-def _word_codec(charset: str) -> str:
-    name = charset.partition("*")[0]
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        raise MimeError(f"No external format found for MIME charset {_quoted(charset)}") from None
+# RFC 2047 2: =?charset?encoding?encoded-text?=, read as Allegro's decode-header-text reads
+# it: the encoded text runs to the first "?=" and may hold a "?" (mislabelled subjects such
+# as "=?utf-8?q?Are_you_coming??=" are common).  The charset holds no white space (RFC 2047
+# 2: a token), so "Price =? 5 ?q?...?=" stays plain text; Allegro raises there.
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?(.*?)\?=")
+#: White space as Allegro's ``\s`` and RFC 2047 6.2's linear white space.
+_BLANK = re.compile(r"[ \t\r\n\f\v]*\Z")
 
 
 def _decode_word(charset: str, encoding: str, encoded: str) -> str:
-    codec = _word_codec(charset)
+    codec = charset_codec(charset)
+    if codec is None:
+        raise MimeError(f"No external format found for MIME charset {_quoted(charset)}")
+    if encoding in "Qq":
+        # Allegro's qp-decode-string: the text as Latin-1 bytes, "_" a space (RFC 2047
+        # 4.2), a stray "=" or an invalid escape kept as written.
+        raw, _ = qp_decode_bytes(encoded.encode("latin-1", "replace"), True, True, True)
+        return raw.decode(codec, "replace")
     data = encoded.encode("ascii", "replace")
     try:
-        if encoding in "Qq":
-            raw = binascii.a2b_qp(data, header=True)  # "_" is a space (RFC 2047 4.2)
-        else:
-            raw = base64.b64decode(data + b"=" * (-len(data) % 4))
+        raw = base64.b64decode(data + b"=" * (-len(data) % 4))
     except (binascii.Error, ValueError) as exc:
         raise MimeError(
             f"the encoded word =?{charset}?{encoding}?{encoded}?= is malformed"
@@ -463,12 +463,16 @@ def _decode_word(charset: str, encoding: str, encoded: str) -> str:
 def decode_header_text(text: str) -> str:
     """Allegro's ``decode-header-text``: ``text`` with its RFC 2047 encoded words decoded.
 
-    ``"=?utf-8?q?caf=C3=A9?= ok"`` gives ``"café ok"``.  White space between two adjacent
-    encoded words is dropped (RFC 2047 6.2); white space between an encoded word and plain
-    text is kept, as RFC 2047 says (Allegro drops it after an encoded word that plain text
-    and then another encoded word follow: README "Differences from Allegro").  An unknown
-    charset raises :class:`~post_office.MimeError` with Allegro's message ("No external
-    format found for MIME charset ...").  Undecodable bytes become U+FFFD.
+    ``"=?utf-8?q?caf=C3=A9?= ok"`` gives ``"café ok"``.  As in Allegro: ``us-ascii`` words
+    are read as Latin-1 (``=?us-ascii?q?caf=E9?=`` is ``café``: mislabelled 8-bit text is
+    common); the encoded text runs to the first ``?=``, so it may hold a ``?``; in Q text a
+    stray ``=`` and an invalid escape (``=Z=41``) are kept as written; white space after the
+    last encoded word at the end of the text is dropped.  White space between two encoded
+    words is dropped (RFC 2047 6.2); white space between an encoded word and plain text is
+    kept, as RFC 2047 says (Allegro drops it after an encoded word that plain text and then
+    another encoded word follow: README "Differences from Allegro").  An unknown charset
+    raises :class:`~post_office.MimeError` with Allegro's message ("No external format
+    found for MIME charset ...").  Undecodable bytes become U+FFFD.
     """
     if not isinstance(text, str):
         raise MimeError(
@@ -480,10 +484,12 @@ def decode_header_text(text: str) -> str:
     previous_word = False
     for match in _ENCODED_WORD.finditer(text):
         between = text[position : match.start()]
-        if not (previous_word and between.strip() == ""):
+        if not (previous_word and _BLANK.match(between)):
             out.append(between)
         out.append(_decode_word(match.group(1), match.group(2), match.group(3)))
         position = match.end()
         previous_word = True
-    out.append(text[position:])
+    rest = text[position:]
+    if not (previous_word and _BLANK.match(rest)):
+        out.append(rest)
     return "".join(out)

@@ -156,6 +156,14 @@ def check_content_type(content_type: object) -> Tuple[str, str]:
             "'type/subtype' and pass the rest as parameters=[(name, value), ...]"
         )
     main, _, sub = content_type.partition("/")
+    # Allegro splits at the first "/" and writes the rest as given; "text/" or
+    # "application/vnd/x" would give a Content-Type no reader parses (README "Differences").
+    if not sub.strip() or "/" in sub:
+        what = "an empty subtype" if not sub.strip() else "more than one '/'"
+        raise MimeError(
+            f"content_type: Invalid content-type: {show(content_type)} has {what}: expected "
+            "'type/subtype' such as 'text/plain' (RFC 2045 5.1)"
+        )
     return (
         check_token(main.strip(), "content_type", "media type"),
         check_token(sub.strip(), "content_type", "media subtype"),
@@ -219,8 +227,10 @@ def check_parameters(
         text = header_text(value, f"{argument} ({name})")
         if name.lower() == "boundary":
             raise MimeError(
-                f"{argument}: give the boundary with make_mime_part's boundary= keyword, "
-                "not as a parameter"
+                f"{argument}: a boundary parameter is not taken: make_mime_part writes a "
+                "multipart's boundary itself; to choose it, use the boundary= keyword "
+                "(Allegro would write yours beside its own, and readers disagree on which "
+                "one counts)"
             )
         if name.lower() == "charset":
             check_token(text, argument, "charset name")

@@ -15,9 +15,11 @@ from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 from .errors import AddressSyntaxError, AddressTypeError, OptionError
 
 __all__ = [
+    "NOT_AN_ADDRESS",
     "AddressSyntaxError",
     "Group",
     "Mailbox",
+    "ParsedAddress",
     "extract_email_addresses",
     "parse_email_address",
 ]
@@ -43,36 +45,61 @@ class Group(NamedTuple):
 Entry = Union[Mailbox, Group]
 
 _WS = " \t\n\r\f\v"
-_ATEXT = r"[^ \x00-\x1f()<>\[\]:;@\\,.\"]"  # not white space, control or special
+# Not white space, control or special.  Allegro's *specials* is "()<>\\[\\]:;@\\,.\"": in
+# its character class "\\," is an escaped comma, so a backslash is an ordinary address
+# character there (rfc2822.cl, *specials*), and so it is here.
+_ATEXT = r"[^ \x00-\x1f()<>\[\]:;@,.\"]"
 _DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
 _ADDRESS = re.compile(rf"[{_WS}]*({_DOT_ATOM})(?:@({_DOT_ATOM}))?[{_WS}]*")
 _MAX_LOCAL_PART = 64  # RFC 5321 section 4.5.3.1.1, as Allegro's own test requires
 
 
+class ParsedAddress(NamedTuple):
+    """``parse_email_address``'s two values, ``(user, domain)``.
+
+    Allegro returns two values, or one ``nil`` for a bad address.  Both mechanical ports
+    must work: ``user, domain = parse_email_address(s)`` (a bad address binds ``None,
+    None``, as ``multiple-value-bind`` binds nil) and ``if parse_email_address(s):`` (a bad
+    address is false).  So a bad address gives ``ParsedAddress(None, None)``, which is false;
+    a good one is true (README "Porting notes").
+    """
+
+    user: Optional[str]
+    domain: Optional[str]
+
+    def __bool__(self) -> bool:
+        return self.user is not None
+
+
+#: A bad address: binds ``None, None`` and is false.
+NOT_AN_ADDRESS = ParsedAddress(None, None)
+
+
 def parse_email_address(
     text: str, *, require_domain: bool = True, require_dotted_domain: bool = True
-) -> Optional[Tuple[str, Optional[str]]]:
-    """``"user@domain"`` -> ``(user, domain)``, or ``None`` when it is not one.
+) -> ParsedAddress:
+    """``"user@domain"`` -> ``ParsedAddress(user, domain)``; a bad address gives
+    ``ParsedAddress(None, None)``, which is false (see :class:`ParsedAddress`).
 
     Allegro's ``net.mail:parse-email-address``: a dot-atom, optionally ``@`` and a
     dot-atom, with white space around; no quoted strings, domain literals or display
-    names.  ``domain`` is ``None`` when absent and ``require_domain`` is false;
-    ``require_dotted_domain`` asks for a dot in the domain.  The user part is at most 64
-    characters.
+    names.  A backslash is an ordinary character, as in Allegro's grammar.  ``domain`` is
+    ``None`` when absent and ``require_domain`` is false; ``require_dotted_domain`` asks
+    for a dot in the domain.  The user part is at most 64 characters.
     """
     if not isinstance(text, str):
         raise AddressTypeError(f"the address must be a string, not a {type(text).__name__}")
     match = _ADDRESS.fullmatch(text)
     if match is None:
-        return None
+        return NOT_AN_ADDRESS
     user, domain = match.group(1), match.group(2)
     if len(user) > _MAX_LOCAL_PART:
-        return None
+        return NOT_AN_ADDRESS
     if domain is None and require_domain:
-        return None
+        return NOT_AN_ADDRESS
     if domain is not None and require_dotted_domain and "." not in domain:
-        return None
-    return user, domain
+        return NOT_AN_ADDRESS
+    return ParsedAddress(user, domain)
 
 
 # --------------------------------------------------------------------------- lexer
@@ -308,8 +335,10 @@ def extract_email_addresses(
     Returns a list of ``Mailbox(":mailbox", display_name, user, domain)`` and
     ``Group(":group", display_name, [mailboxes])`` (tuples equal to Allegro's lists), or
     with ``compact`` the flat list of ``"user@domain"`` strings.  Folded text is unfolded
-    first.  A trailing comment serves as the display name; quoted strings keep their
-    quotes.  Reading stops at the first thing that is not an address, as Allegro's does.
+    first.  ``start``/``end`` bound what is read, also when the text holds a folded line
+    (Allegro then unfolds and reads the whole string: README "Differences from Allegro").
+    A trailing comment serves as the display name; quoted strings keep their quotes.
+    Reading stops at the first thing that is not an address, as Allegro's does.
     When nothing can be read, or on a syntax error, raises :class:`AddressSyntaxError` with
     Allegro's message (``errorp``) or returns ``None``.
     """

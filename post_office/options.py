@@ -139,9 +139,15 @@ def check_credentials(login: object, password: object) -> Credentials:
 def optional_credentials(login: object, password: object) -> Optional[Credentials]:
     """send-letter's (and smtp_session's) ``login`` and ``password``: both or neither.
 
-    ``None`` for both means no AUTH, as Allegro reads nil for both.
+    ``None`` for both means no AUTH, as Allegro reads nil for both; so does ``""`` for
+    both (README "Differences from Allegro").
     """
     if login is None and password is None:
+        return None
+    if login == "" and password == "":
+        # Allegro tests (and login password): "" is true there, but AUTH with empty
+        # credentials cannot succeed, and a server that offers no AUTH takes the mail
+        # (smtp.cl, connect-to-mail-server), so "" and "" mean no AUTH, as nil does.
         return None
     if login is None or password is None:
         given, missing = ("login", "password") if login is not None else ("password", "login")

@@ -417,7 +417,13 @@ def _program(spec: Sequence[object], *, argv: bool) -> MailProgram:
     if len(rest) == 1 and isinstance(rest[0], (list, tuple)):
         rest, argv = list(rest[0]), True
     if not rest or not all(isinstance(arg, str) for arg in rest):
-        raise _spec_error(spec, f"{expected}: strings after :program")
+        # Allegro's wording (smtp.cl, send-external-program: "Bad program argument: ~s."),
+        # our detail after it.
+        shown = _show(rest[0] if len(rest) == 1 else tuple(rest))
+        raise ServerSpecError(
+            f"Bad program argument: {shown}. The mail-server argument {_show(spec)} is not "
+            f"understood: expected {expected}: strings after :program"
+        )
     if argv:
         if not rest[0]:
             raise _spec_error(spec, f"{expected}: the program's name is empty")
