@@ -110,8 +110,7 @@ class Transaction:
         if any(needs_smtputf8(address) for address in (sender, *recipients)):
             if not extensions.smtputf8:
                 raise SMTPUTF8Error(
-                    f"{server_name} does not offer SMTPUTF8, so it cannot take a "
-                    "non-ASCII address",
+                    f"{server_name} does not offer SMTPUTF8, so it cannot take a non-ASCII address",
                     stage=Stage.BEFORE_MAIL,
                 )
             options.append("SMTPUTF8")
