@@ -17,7 +17,7 @@ import select
 import socket
 import ssl
 from time import monotonic
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .debug import Transcript
 from .errors import (
@@ -122,6 +122,38 @@ def connect(
     raise _connect_failure(targets, port, failures, timed_out)
 
 
+def _readable(sock: socket.socket) -> bool:
+    """Whether the socket has something to read (bytes, end of file, an error), without
+    waiting.  Also True when the socket cannot be polled: the read that follows says."""
+    try:
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _receive_now(sock: socket.socket, timeout: float) -> Optional[bytes]:
+    """What the server sent, if anything, without waiting: None when nothing came, b""
+    when it closed (or reset) the connection.  The socket keeps ``timeout`` after."""
+    pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
+    if not pending and not _readable(sock):
+        return None
+    try:
+        sock.settimeout(0.0)
+        return sock.recv(RECV_SIZE)
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return None  # a TLS record that carried no data (a session ticket)
+    except OSError:
+        return b""  # reset: the read that follows says so
+    finally:
+        with contextlib.suppress(OSError):
+            sock.settimeout(timeout)
+
+
 @functools.lru_cache(maxsize=16)
 def _literal_of(host: str) -> str:
     """An address literal for EHLO (RFC 5321 4.1.3), parsed once per local address."""
@@ -141,6 +173,8 @@ class Connection:
         #: a reply the server sent before it stopped taking the body (e.g. 552 and a
         #: hang-up), read by :meth:`send_body` when sending failed
         self.late_reply: Optional[Reply] = None
+        #: bytes of the message :meth:`send_body` wrote
+        self.body_bytes = 0
         self._nodelay = False
 
     # ------------------------------------------------------------------ state
@@ -212,10 +246,16 @@ class Connection:
             self.close()
             raise
 
-    def send_body(self, chunks: Iterable[bytes]) -> int:
-        """Stream message chunks; returns the bytes sent.  On any failure the connection
-        is dropped: half a message is on the wire, and a server discards an unterminated
-        message (RFC 5321 4.1.1.4)."""
+    def send_body(self, chunks: Iterable[bytes], end: Callable[[], bytes]) -> Optional[Reply]:
+        """Stream the message content, then ``end()`` (the end-of-data line); None once
+        all is written, or the reply the server sent first.
+
+        Before every write, so once more right before the end of the data, a look that
+        never blocks (:meth:`look`): a reply there by then is not the answer to our end
+        of data (RFC 5321 4.1.1.4, 4.3.2).  The body stops, the rest of that reply is
+        read (within ``timeout``) and returned, and, as on any failure, the connection
+        is dropped: a server discards an unterminated message (RFC 5321 4.1.1.4).
+        """
         sock = self._socket()
         self.last_command = "(message body)"
         if not self._nodelay:
@@ -225,22 +265,47 @@ class Connection:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._nodelay = True
-        sent = 0
+        self.body_bytes = 0
         self.late_reply = None
         try:
             for chunk in chunks:
-                try:
-                    sock.sendall(chunk)
-                except OSError as exc:
-                    self.late_reply = self._late_reply(sock)
-                    raise io_error(exc, "(message body)", "sending the message") from exc
-                sent += len(chunk)
+                if self.look():
+                    return self._early_reply()
+                self._send_chunk(sock, chunk)
+            if self.look():
+                return self._early_reply()
+            self._send_chunk(sock, end())
         except BaseException:
             # Whatever stopped us (the socket, or a message source that failed while
             # being read, whose error is raised as it is), the line is dropped.
             self.close()
             raise
-        return sent
+        return None
+
+    def _send_chunk(self, sock: socket.socket, chunk: bytes) -> None:
+        try:
+            sock.sendall(chunk)
+        except OSError as exc:
+            self.late_reply = self._late_reply(sock)
+            raise io_error(exc, "(message body)", "sending the message") from exc
+        self.body_bytes += len(chunk)
+
+    def _early_reply(self) -> Reply:
+        reply = self.read_reply("reading what the server said during the message")
+        self.close()
+        return reply
+
+    def look(self) -> bool:
+        """One look at the socket that never blocks: whatever the server sent is fed to
+        the parser.  True when bytes wait that no reply has used (:meth:`early_bytes`),
+        or the server closed or reset the connection."""
+        if self.parser.buffered:
+            return True
+        data = _receive_now(self._socket(), self.timeout)
+        if data is None:
+            return False
+        self.parser.feed(data)
+        return True
 
     # ------------------------------------------------------------------ reading
     def read_reply(self, doing: str = "waiting for the reply") -> Reply:
@@ -336,15 +401,7 @@ class Connection:
             return False
         if self.parser.buffered or (isinstance(sock, ssl.SSLSocket) and sock.pending()):
             return False  # the server said something we have not read: it is closing
-        try:
-            if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
-                poller = select.poll()
-                poller.register(sock, select.POLLIN)
-                return not poller.poll(0)
-            readable, _, _ = select.select([sock], [], [], 0)
-        except (OSError, ValueError):
-            return False
-        return not readable
+        return not _readable(sock)
 
     # ------------------------------------------------------------------ TLS facts
     def tls_facts(self) -> Dict[str, Any]:
