@@ -21,7 +21,7 @@ import threading
 from typing import Callable, List, Optional, Tuple
 
 import pytest
-from faultserver import ConnectionRecord, FaultServer, raw, reply
+from faultserver import ConnectionRecord, FaultServer, raw, reply, split
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -125,6 +125,16 @@ def test_an_early_refusal_stops_a_large_body(
     record = first_record(server)
     assert record.data is None
     assert record.body_received < len(BIG)
+
+
+def test_an_early_reply_in_pieces_is_read_whole(fault_server_factory: Factory) -> None:
+    """A look may find only the first bytes of the reply: the rest is waited for (within
+    the timeout), and the refusal keeps its code."""
+    server = fault_server_factory({"BODY": split(b"55", b"4 5.7.1 refused after all\r\n")})
+    error = attempt(server, "send_smtp", BIG)
+    assert type(error) is DataError, repr(error)
+    assert error.code == 554 and error.command == "(message body)"
+    assert first_record(server).data is None
 
 
 def test_an_early_reply_over_tls_is_seen(fault_server_factory: Factory, ca_file: str) -> None:
