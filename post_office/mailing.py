@@ -4,7 +4,7 @@
 reply means; this module writes and reads.  Success is returned only after the server's
 reply to our own end of data: a reply that arrives before its command (outside a
 PIPELINING group) is a :class:`~post_office.errors.ProtocolError`, never taken as an
-answer, and a refusal that arrives while the body is being sent is a
+answer; so is a 2xx that arrives while the body is being sent, and a refusal then is a
 :class:`~post_office.errors.DataError` with the server's code (README "Reliability").
 """
 
@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, List, Sequence
 
 from .connection import command_bytes
-from .errors import DataError, SMTPError
+from .errors import DataError, ProtocolError, SMTPError
 from .protocol.replies import Reply
 from .protocol.transaction import END_OF_DATA, Transaction, with_stage
-from .wire import encode_data, known_7bit
+from .wire import encode_content, known_7bit
 
 if TYPE_CHECKING:
     from .session import Session
@@ -93,21 +93,66 @@ def _send_body(session: Session, transaction: Transaction, messages: Sequence[ob
     session.check_quiet("(message body)")
     transaction.body_started()
     try:
-        sent = connection.send_body(encode_data(messages, BODY_CHUNK_SIZE))
+        early = connection.send_body(*encode_content(messages, BODY_CHUNK_SIZE))
     except SMTPError as exc:
         late = connection.late_reply
         if late is None:
             raise
-        raise DataError(
-            "SMTP transaction failed: the server refused the message while it was being sent",
-            code=late.code,
-            reply=late.text,
-            command="(message body)",
-            stage=transaction.stage,
-        ) from exc
+        raise _refused_during_body(late, transaction) from exc
+    if early is not None:
+        raise _answered_early(early, transaction)
     transaction.body_sent()
-    session.transcript.note(f"message body sent: {sent} bytes")
+    session.transcript.note(f"message body sent: {connection.body_bytes} bytes")
     connection.last_command = END_OF_DATA
     reply = connection.read_reply()
+    if 200 <= reply.code < 300:
+        _check_nothing_follows(session)
     transaction.finish(reply)
     return reply
+
+
+def _refused_during_body(reply: Reply, transaction: Transaction) -> DataError:
+    return DataError(
+        "SMTP transaction failed: the server refused the message while it was being sent",
+        code=reply.code,
+        reply=reply.text,
+        command="(message body)",
+        stage=transaction.stage,
+    )
+
+
+def _answered_early(reply: Reply, transaction: Transaction) -> SMTPError:
+    """A reply that came before our end of data: a refusal stays a refusal with its
+    code; a 2xx cannot be the acceptance of a message the server had not read to its
+    end (RFC 5321 4.1.1.4, 4.3.2), so it is a :class:`ProtocolError`, never success."""
+    if not 200 <= reply.code < 300:
+        return _refused_during_body(reply, transaction)
+    return ProtocolError(
+        "the server answered before the end of the message, so that answer cannot be its "
+        "acceptance; the rest of the message was not sent",
+        reply=f"{reply.code} {reply.text}",
+        command="(message body)",
+        stage=transaction.stage,
+    )
+
+
+def _check_nothing_follows(session: Session) -> None:
+    """After the 2xx to our end of data, one look that never blocks: a second reply
+    already waiting means the first was an early one, sent before the server read the
+    end of data, and this one its real answer (a 250 sent early, then 554).  Only a
+    421, the notice of a server that is closing (RFC 5321 3.8), may follow; the
+    connection is then dropped."""
+    connection = session.connected_connection()
+    if not connection.look() or not connection.parser.buffered:
+        return  # nothing, or the server closed the connection after its reply
+    connection.last_command = END_OF_DATA
+    second = connection.read_reply("reading what followed the reply to the message")
+    session.close()
+    if second.code == 421:
+        session.transcript.note("the server is closing the connection (421)")
+        return
+    raise ProtocolError(
+        "the server sent two replies to the end of the message; the first came before it",
+        reply=f"{second.code} {second.text}",
+        command=END_OF_DATA,
+    )

@@ -5,7 +5,8 @@ say what DATA must look like.
 
 Pure: this module opens no socket and uses neither :mod:`socket` nor :mod:`smtplib`, so
 every rule about what reaches the wire is testable (and property-tested) without a
-server.  The session pulls chunks from :func:`encode_data` and writes them to the socket.
+server.  The session pulls chunks from :func:`encode_content` and writes them to the
+socket, then the end of the data.
 
 The pipeline has two stages so that each can be tested alone:
 
@@ -30,7 +31,7 @@ import email.generator
 import email.message
 import io
 import re
-from typing import Any, Iterator, Sequence, Union
+from typing import Any, Callable, Iterator, Sequence, Tuple, Union
 
 from ._checks import is_stream as _is_stream
 from ._checks import show
@@ -41,6 +42,7 @@ __all__ = [
     "TERMINATOR",
     "DotStuffer",
     "check_messages",
+    "encode_content",
     "encode_data",
     "iter_source_chunks",
     "known_7bit",
@@ -432,11 +434,29 @@ def encode_data(
     nor bytes), the exception propagates from ``next()``: the caller must then drop the
     connection rather than send the terminator, or a truncated message would be delivered.
     """
-    return _encode(iter_source_chunks(messages, chunk_size), chunk_size)
-
-
-def _encode(source: Iterator[bytes], chunk_size: int) -> Iterator[bytes]:
     stuffer = DotStuffer()
+    return _encode(iter_source_chunks(messages, chunk_size), chunk_size, stuffer, True)
+
+
+def encode_content(
+    messages: Sequence[object], chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> Tuple[Iterator[bytes], Callable[[], bytes]]:
+    """:func:`encode_data` with the end of the data kept apart: the content chunks, and
+    a function that returns the end (a CRLF if needed, then ``.`` CRLF) once they are
+    exhausted.
+
+    The session writes the end on its own, after one last look for a reply: a reply
+    that arrived before it is not the answer to it (RFC 5321 4.1.1.4; README
+    "Reliability").  Joined, the two give exactly :func:`encode_data`'s bytes.
+    """
+    stuffer = DotStuffer()
+    chunks = _encode(iter_source_chunks(messages, chunk_size), chunk_size, stuffer, False)
+    return chunks, stuffer.finish
+
+
+def _encode(
+    source: Iterator[bytes], chunk_size: int, stuffer: DotStuffer, with_end: bool
+) -> Iterator[bytes]:
     feed = stuffer.feed
     pending: list[bytes] = []
     pending_len = 0
@@ -453,8 +473,10 @@ def _encode(source: Iterator[bytes], chunk_size: int) -> Iterator[bytes]:
             yield b"".join(pending)
             pending.clear()
             pending_len = 0
-    pending.append(stuffer.finish())
-    yield b"".join(pending)
+    if with_end:
+        pending.append(stuffer.finish())
+    if pending:
+        yield b"".join(pending)
 
 
 def known_7bit(messages: Sequence[object]) -> bool:

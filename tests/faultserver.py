@@ -15,7 +15,11 @@ transaction, from 1), ``"DATA"`` (the command), ``"BODY"`` (while the body arriv
 its first bytes), ``"END"`` (the reply after the end-of-data line), ``"RSET"``, ``"QUIT"``,
 ``"NOOP"``.  ``"MAIL n"`` and ``"END n"`` name the n-th transaction of the server's life
 (its n-th MAIL, counted from 1 over all connections), so a script can fault the second
-message of a session and let the retry on the next connection through.
+message of a session and let the retry on the next connection through.  A BODY action
+takes the place of the reply after the end-of-data line, unless the script also names
+``"END"`` (or ``"END n"``): a ``250`` during the body, then ``554`` to the end of data,
+is ``{"BODY": reply("250 ..."), "END": reply("554 ...")}``.
+:attr:`FaultServer.body_acted` is set once the BODY action was carried out.
 
 Actions (the values): :func:`reply` / :func:`raw` bytes (a malformed reply, a reply with a
 bare LF, a multi-line reply are all just bytes), :func:`split` (the same bytes in several
@@ -191,6 +195,8 @@ class ConnectionRecord:
     """How each of :attr:`commands` arrived, in the same order."""
     data: Optional[bytes] = None
     """The raw bytes after the 354, through the end-of-data line (the last message)."""
+    body_received: int = 0
+    """Bytes of the last message's DATA read so far (also of one that never ended)."""
     messages: List[bytes] = dataclasses.field(default_factory=list)
     """:attr:`data` of every message on this connection, in order."""
     after_data: bytes = b""
@@ -244,6 +250,8 @@ class FaultServer:
         self.auth = auth
         self.pipelining = pipelining
         self.transactions = 0
+        #: set once a scripted BODY action has been carried out (it stays set)
+        self.body_acted = threading.Event()
         self.host = HOST
         self.connections: List[ConnectionRecord] = []
         self._changed = threading.Condition()
@@ -586,6 +594,7 @@ class _Handler:
         acted = False
         searched = 0
         while True:
+            self.record.body_received = len(data) - 2
             end = data.find(TERMINATOR, searched)
             if end >= 0:
                 break
@@ -594,6 +603,7 @@ class _Handler:
                 acted = True
                 self.in_body = True
                 self._perform(body_action)
+                self.server.body_acted.set()
                 self.in_body = False
             data += self._recv()
         cut = end + len(TERMINATOR)
@@ -603,7 +613,9 @@ class _Handler:
         self.after_data = True
         if body_action is not None and not acted:  # the whole body came in one packet
             self._perform(body_action)
-        elif body_action is None:
+            self.server.body_acted.set()
+        end_named = "END" in self.server.script or f"END {self.transaction}" in self.server.script
+        if body_action is None or end_named:
             default = self._action("END", reply("250 2.0.0 OK queued"))
             self._perform(self._action(f"END {self.transaction}", default))
 
