@@ -69,7 +69,8 @@ def _smtp(
     outcome = Outcome(f"{server.host} port {server.port}", envelope.recipients)
     session = Session.for_server(server, options)
     with session:
-        session.open()
+        session.open(credentials=credentials is not None)
+        outcome.server = f"{session.reached} port {server.port}"
         if credentials is not None:
             login, password = credentials
             usable = choose_mechanism(session.extensions.auth, token=False)
