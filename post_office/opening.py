@@ -136,26 +136,26 @@ def certificate_error(
     return error
 
 
-def _handshake_error(exc: TLSError, server: MailServer) -> TLSError:
+def _handshake_error(exc: TLSError, server: MailServer, reached: str) -> TLSError:
     """An implicit-TLS handshake answered in plain text says so (README "TLS")."""
     cause = exc.__cause__
     reason = getattr(cause, "reason", None)
     if not isinstance(cause, ssl.SSLError) or reason not in _NOT_TLS:
         return exc
     return TLSError(
-        f"{server.host} port {server.port} answered the TLS handshake in plain text ({reason}): "
+        f"{reached} port {server.port} answered the TLS handshake in plain text ({reason}): "
         "the server speaks plain SMTP here: use :starttls t instead of :ssl t",
         command=exc.command,
     )
 
 
-def _greeting_error(exc: SMTPError, server: MailServer, timeout: float) -> SMTPError:
+def _greeting_error(exc: SMTPError, server: MailServer, reached: str, timeout: float) -> SMTPError:
     """No greeting from a silent port: it may expect TLS at once (README "TLS")."""
     if server.ssl or not isinstance(exc, SMTPTimeoutError):
         return exc
     likely = " (as port 465 does)" if server.port != 465 else ""
     return SMTPTimeoutError(
-        f"no greeting from {server.host} port {server.port} in {timeout:g} s: this port "
+        f"no greeting from {reached} port {server.port} in {timeout:g} s: this port "
         f"may expect TLS at once{likely}: add :ssl t",
         command=exc.command,
     )
@@ -203,12 +203,12 @@ def open_session(session: Session) -> None:
         except ssl.SSLCertVerificationError as exc:
             raise _certificate_error(exc, session) from exc
         except TLSError as exc:
-            raise _handshake_error(exc, server) from exc.__cause__
+            raise _handshake_error(exc, server, session.reached) from exc.__cause__
         session.tls_facts = connection.tls_facts()
         try:
             greeting = connection.read_reply("waiting for the greeting")
         except SMTPTimeoutError as exc:
-            raise _greeting_error(exc, server, timeout) from exc
+            raise _greeting_error(exc, server, session.reached, timeout) from exc
         session.greeting = greeting
         if not 200 <= greeting.code < 300:
             raise ConnectError(
@@ -258,7 +258,7 @@ def starttls(session: Session) -> None:
     if not session.extensions.starttls:
         if server.starttls == "required":
             raise StartTLSError(
-                f"the server {server.host} does not offer STARTTLS, and the mail-server "
+                f"the server {session.reached} does not offer STARTTLS, and the mail-server "
                 "spec says :starttls :required",
                 command=f"EHLO {session.local_hostname}",
             )

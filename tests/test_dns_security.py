@@ -38,6 +38,7 @@ from post_office import (
     OptionError,
     Sink,
     SocketError,
+    StartTLSError,
     send_letter,
     send_smtp,
     send_smtp_auth,
@@ -256,6 +257,29 @@ def test_certificate_hints_name_the_exchanger_checked(
     assert status != 0
     assert f"the certificate of {where}" in err
     assert "the certificate is not for mx1.corp.example" in err
+
+
+@pytest.mark.parametrize(
+    "tls, says",
+    [
+        ((":ssl", True), "{where} port {port} answered the TLS handshake in plain text"),
+        ((":starttls", ":required"), "the server {where} does not offer STARTTLS"),
+    ],
+    ids=["ssl-on-plain", "starttls-required"],
+)
+def test_tls_failures_name_the_exchanger_reached(
+    dns_server_factory: Callable[..., DnsServer],
+    smtp_plain: LoopbackServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tls: Tuple[Any, ...],
+    says: str,
+) -> None:
+    dns_server = dns_server_factory()
+    monkeypatch.setattr(post_office, "dns_nameservers", [dns_server.nameserver], raising=False)
+    with pytest.raises(SocketError if tls[0] == ":ssl" else StartTLSError) as caught:
+        send_smtp(("corp.example", ":port", smtp_plain.port, *tls), FROM, TO, "x\n", timeout=2)
+    where = "mx1.corp.example (mail exchanger of corp.example)"
+    assert says.format(where=where, port=smtp_plain.port) in str(caught.value)
 
 
 # =========================================================================== issue 20.4
