@@ -100,6 +100,9 @@ dns_mode: Union[str, Tuple[str, ...]] = (":acldns", ":clib")
 #: Allegro's ``socket:*dns-nameserver*``: None (the system's configuration) or a list of
 #: ``"address"`` / ``"address:port"`` strings that receive every DNS question.
 dns_nameservers: Optional[List[str]] = None
+#: Python only, as Postfix's ``smtp_mx_address_limit``: at most this many addresses of a
+#: mail-server name are tried, however many DNS lists (README "DNS").
+mx_address_limit: int = 5
 
 #: Where each public name lives.
 _LAZY = {
@@ -269,6 +272,7 @@ __all__ = [
     "mime_part_subtype",
     "mime_part_type",
     "mime_part_writer",
+    "mx_address_limit",
     "parse_email_address",
     "parse_mail_server",
     "qp_decode_stream",

@@ -74,12 +74,14 @@ def send_smtp_auth(
     :param password: Allegro's ``password``; any Unicode text, or an
         :class:`~post_office.OAuth2Token` for XOAUTH2.  Never shown in transcripts or errors.
 
-    The other parameters are :func:`send_smtp`'s.  AUTH happens after STARTTLS when both
-    are in use.  Credentials go only over TLS, or to this machine, or where the spec
-    says ``:allow-plaintext-auth t``; with a login, ``:starttls t`` means ``:starttls
-    :required`` (README "Reliability").  When the server offers no AUTH, or no mechanism
-    we share, the message is sent without it and a ``UserWarning`` says so (Allegro
-    skips AUTH silently).
+    With credentials the connection goes to the mail-server name as written, never to an
+    MX exchanger, and the certificate is checked against that name (README "DNS"; Allegro
+    looks up MX here too).  The other parameters are :func:`send_smtp`'s.  AUTH happens
+    after STARTTLS when both are in use.  Credentials go only over TLS, or to this
+    machine, or where the spec says ``:allow-plaintext-auth t``; with a login,
+    ``:starttls t`` means ``:starttls :required`` (README "Reliability").  When the
+    server offers no AUTH, or no mechanism we share, the message is sent without it and
+    a ``UserWarning`` says so (Allegro skips AUTH silently).
     """
     credentials = optional_credentials(login, password)
     _send(server, from_, to, credentials, messages, timeout, local_hostname, source_address)

@@ -228,7 +228,7 @@ def smtp_session(
         accepts (README "The mail-server argument"); TLS (``:ssl`` or ``:starttls``) is
         negotiated once.
     :param login: Allegro's ``login`` (send-smtp-auth); with ``password``, AUTH is done once
-        per connection.
+        per connection, to the mail-server name as written, never through MX (README "DNS").
     :param password: Allegro's ``password``: a string, or an
         :class:`~post_office.OAuth2Token`.
     :param timeout: seconds per socket operation (Python only).

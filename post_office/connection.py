@@ -81,16 +81,25 @@ def command_bytes(line: str, shown: str) -> bytes:
 
 
 def _connect_failure(
-    targets: Sequence[Target], port: int, failures: Sequence[str], timed_out: bool
+    targets: Sequence[Target], port: int, failures: Sequence[str], timed_out: bool, untried: int
 ) -> ConnectionFailedError:
-    if len(failures) == 1:
+    if len(failures) == 1 and not untried:
         target = targets[0]
         name = target.name if target.name == target.address else f"{target.name} ({target.address})"
         why = "timed out" if timed_out else failures[0].rsplit(": ", 1)[-1]
         text = f"initial connect failed: could not connect to {name} port {port}: {why}"
-    else:
+    elif failures or not untried:
         text = "initial connect failed: could not connect to any address: " + "; ".join(failures)
-    return (ConnectTimeoutError if timed_out and failures else ConnectionFailedError)(text)
+        if untried:
+            text += f"; {untried} more not tried: the time for connecting ran out"
+    else:
+        text = (
+            f"initial connect failed: the time for connecting ran out before {targets[0].name} "
+            f"port {port} was tried"
+        )
+    return (ConnectTimeoutError if timed_out and (failures or untried) else ConnectionFailedError)(
+        text
+    )
 
 
 def connect(
@@ -100,30 +109,41 @@ def connect(
     timeout: float,
     transcript: Transcript,
     source_address: Optional[Tuple[str, int]] = None,
+    deadline: Optional[float] = None,
 ) -> Tuple[Connection, Target]:
     """A :class:`Connection` to the first of ``targets`` that takes a TCP connection
     (RFC 5321 5.1: the next address when one refuses or does not answer), and that
     target; :class:`~post_office.errors.ConnectionFailedError` (a timeout:
-    :class:`~post_office.errors.ConnectTimeoutError`) naming every address tried."""
+    :class:`~post_office.errors.ConnectTimeoutError`) naming every address tried.
+
+    Each address gets ``timeout`` seconds, and none is tried after ``deadline`` (a
+    :func:`time.monotonic` time): however many addresses DNS listed, the wait is bounded
+    (README "Reliability")."""
     failures: List[str] = []
     timed_out = True
-    for target in targets:
+    for number, target in enumerate(targets):
+        wait = timeout if deadline is None else min(timeout, deadline - monotonic())
+        if wait <= 0:
+            untried = len(targets) - number
+            transcript.note(f"the time for connecting ran out; {untried} address(es) not tried")
+            raise _connect_failure(targets, port, failures, timed_out, untried)
         where = f"{target.name} ({target.address}) port {port}"
         try:
-            sock = socket.create_connection((target.address, port), timeout, source_address)
+            sock = socket.create_connection((target.address, port), wait, source_address)
         except socket.timeout:
             failures.append(f"{where}: timed out")
         except OSError as exc:
             failures.append(f"{where}: {exc}")
             timed_out = False
         else:
+            sock.settimeout(timeout)
             if len(targets) > 1:
                 transcript.note(f"connected to {where}")
             connection = Connection(timeout=timeout, transcript=transcript)
             connection.sock = sock
             return connection, target
         transcript.note(f"could not connect to {failures[-1]}")
-    raise _connect_failure(targets, port, failures, timed_out)
+    raise _connect_failure(targets, port, failures, timed_out, 0)
 
 
 def _readable(sock: socket.socket) -> bool:

@@ -51,7 +51,7 @@ def open_session(
         session = Session.for_server(server, options)
     session.close()
     try:
-        session.open()
+        session.open(credentials=credentials is not None)
         if credentials is not None:
             session.authenticate(*credentials)
     except BaseException:

@@ -207,7 +207,11 @@ class TLSError(SocketError, ssl.SSLError):
 
 
 class CertificateError(TLSError, ssl.SSLCertVerificationError):
-    """The server's certificate or host name did not verify."""
+    """The server's certificate or host name did not verify; ``checked_name`` is the name
+    it was checked against, ``reached`` the host connected to (None when not known)."""
+
+    checked_name: Optional[str] = None
+    reached: Optional[str] = None
 
 
 class AuthenticationError(SMTPError, smtplib.SMTPAuthenticationError):

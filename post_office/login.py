@@ -7,6 +7,8 @@ authenticate at all (README "Reliability"):
   the middle) that does not offer STARTTLS gets no password, and the error says so;
 - over a connection without TLS, credentials go only to this machine (a loopback
   address or ``localhost``), or where the spec says ``:allow-plaintext-auth t``;
+- credentials never go to a mail exchanger found by an MX lookup (README "DNS"): the
+  session must have been opened for credentials, to the name as written;
 - a server that offers no AUTH, or no mechanism we share, gets the message without
   AUTH and a ``UserWarning``, as Allegro sends without it.
 """
@@ -49,6 +51,15 @@ def authenticate(session: Session, login: str, password: Union[str, OAuth2Token]
     XOAUTH2 for an :class:`~post_office.OAuth2Token`); the mechanism used, or None when
     the server offers none we share (then nothing was sent)."""
     server = session.server
+    target = session.target
+    if target is not None and target.preference is not None:
+        # A name from an MX answer is DNS's word, not the user's (RFC 7817 section 3): a
+        # certificate that verifies for it proves nothing about where the password goes.
+        raise OptionError(
+            f"refusing to send credentials to {target.name}, a mail exchanger DNS gave for "
+            f"{server.host}: credentials go only to the name as written (open the "
+            "session with credentials=True)"
+        )
     if not session.encrypted:
         if server.starttls:
             raise StartTLSError(

@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import socket
 import ssl
+import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence
 
 from .connection import connect
@@ -33,7 +34,18 @@ from .targets import literal_targets
 if TYPE_CHECKING:
     from .session import Session
 
-__all__ = ["certificate_error", "default_local_hostname", "hello", "open_session", "starttls"]
+__all__ = [
+    "CONNECT_TIMEOUTS",
+    "certificate_error",
+    "default_local_hostname",
+    "hello",
+    "open_session",
+    "starttls",
+]
+
+#: Resolving a name and connecting to its addresses end within this many ``timeout``s,
+#: however many addresses DNS lists (README "Reliability"); each address gets at most one.
+CONNECT_TIMEOUTS = 2
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,6 +83,7 @@ def certificate_error(
     names: Sequence[str] = (),
     expires: Optional[str] = None,
     checked: Optional[str] = None,
+    reached: Optional[str] = None,
 ) -> CertificateError:
     """The error for a certificate that did not verify, with the spec that would.
 
@@ -80,13 +93,16 @@ def certificate_error(
     must renew it; any other (an unknown CA) -> :ca-file.  ``form`` renders the
     suggested spec in the caller's own form (the command line keeps Lisp text as
     Lisp); by default the spec's Python form.  ``checked`` is the name the certificate
-    was checked against (the mail exchanger reached, README "DNS"), by default the spec's.
+    was checked against (the mail exchanger reached, README "DNS"), by default the spec's;
+    ``reached`` the host connected to as :attr:`Session.reached` names it.  Both are kept
+    on the error (``checked_name``, ``reached``) for the command line's hints.
     """
 
     def suggest(keyword: str, value: str) -> str:
         return form(keyword, value) if form is not None else _spec_with(server, keyword, value)
 
-    where = f"{server.host} port {server.port}"
+    reached = reached or server.host
+    where = f"{reached} port {server.port}"
     why = exc.verify_message or str(exc)
     code = exc.verify_code
     off = "or turn verification off explicitly with :verify nil"
@@ -115,77 +131,84 @@ def certificate_error(
             "point :ca-file at the CA that signed it, e.g. "
             f"{suggest(':ca-file', '/path/to/ca.pem')}, {off}"
         )
-    return CertificateError(f"the certificate of {where} did not verify ({why}): {hint}")
+    error = CertificateError(f"the certificate of {where} did not verify ({why}): {hint}")
+    error.checked_name, error.reached = checked, reached
+    return error
 
 
-def _handshake_error(exc: TLSError, server: MailServer) -> TLSError:
+def _handshake_error(exc: TLSError, server: MailServer, reached: str) -> TLSError:
     """An implicit-TLS handshake answered in plain text says so (README "TLS")."""
     cause = exc.__cause__
     reason = getattr(cause, "reason", None)
     if not isinstance(cause, ssl.SSLError) or reason not in _NOT_TLS:
         return exc
     return TLSError(
-        f"{server.host} port {server.port} answered the TLS handshake in plain text ({reason}): "
+        f"{reached} port {server.port} answered the TLS handshake in plain text ({reason}): "
         "the server speaks plain SMTP here: use :starttls t instead of :ssl t",
         command=exc.command,
     )
 
 
-def _greeting_error(exc: SMTPError, server: MailServer, timeout: float) -> SMTPError:
+def _greeting_error(exc: SMTPError, server: MailServer, reached: str, timeout: float) -> SMTPError:
     """No greeting from a silent port: it may expect TLS at once (README "TLS")."""
     if server.ssl or not isinstance(exc, SMTPTimeoutError):
         return exc
     likely = " (as port 465 does)" if server.port != 465 else ""
     return SMTPTimeoutError(
-        f"no greeting from {server.host} port {server.port} in {timeout:g} s: this port "
+        f"no greeting from {reached} port {server.port} in {timeout:g} s: this port "
         f"may expect TLS at once{likely}: add :ssl t",
         command=exc.command,
     )
 
 
-def _tls_name(session: Session) -> str:
-    """The name the certificate must hold: ``:server-name``, else the host reached (the
-    mail exchanger's name, README "DNS").  Both were checked when the spec was parsed
-    or the name resolved: no whitespace or control characters."""
-    target = session.target
-    return session.server.tls.server_name or (target.name if target else session.server.host)
+def _certificate_error(exc: ssl.SSLCertVerificationError, session: Session) -> CertificateError:
+    return certificate_error(exc, session.server, checked=session.tls_name, reached=session.reached)
 
 
 def open_session(session: Session) -> None:
-    """Connect, check the greeting, EHLO/HELO, and STARTTLS as the server spec says."""
+    """Connect, check the greeting, EHLO/HELO, and STARTTLS as the server spec says.
+
+    A session that will carry credentials (``session.sends_credentials``) connects to the
+    name as written, never to a mail exchanger from an MX answer (README "DNS")."""
     server = session.server
     if (server.ssl or server.starttls) and session.context is None:
         raise ValueError("a TLS context is needed for :ssl or :starttls")
-    where = f"{server.host} port {server.port}"
+    timeout = session.options.timeout
+    deadline = time.monotonic() + CONNECT_TIMEOUTS * timeout
     try:
         targets = literal_targets(server.host)
         if targets is None:  # a name: the resolver (and dnspython) only now
             from .resolve import resolve_mail_server
 
             targets = resolve_mail_server(
-                server.host, timeout=session.options.timeout, note=session.transcript.note
+                server.host,
+                follow_mx=not session.sends_credentials,
+                timeout=timeout,
+                note=session.transcript.note,
             )
         connection, session.target = connect(
             targets,
             server.port,
-            timeout=session.options.timeout,
+            timeout=timeout,
             transcript=session.transcript,
             source_address=session.options.source_address,
+            deadline=deadline,
         )
         session.connection = connection
+        where = f"{session.reached} port {server.port}"
         try:
             if server.ssl:
                 assert session.context is not None
-                connection.wrap(session.context, _tls_name(session), "negotiating TLS")
+                connection.wrap(session.context, session.tls_name, "negotiating TLS")
         except ssl.SSLCertVerificationError as exc:
-            raise certificate_error(exc, server, checked=_tls_name(session)) from exc
+            raise _certificate_error(exc, session) from exc
         except TLSError as exc:
-            raise _handshake_error(exc, server) from exc.__cause__
+            raise _handshake_error(exc, server, session.reached) from exc.__cause__
         session.tls_facts = connection.tls_facts()
         try:
             greeting = connection.read_reply("waiting for the greeting")
         except SMTPTimeoutError as exc:
-            raise _greeting_error(exc, server, session.options.timeout) from exc
+            raise _greeting_error(exc, server, session.reached, timeout) from exc
         session.greeting = greeting
         if not 200 <= greeting.code < 300:
             raise ConnectError(
@@ -235,7 +258,7 @@ def starttls(session: Session) -> None:
     if not session.extensions.starttls:
         if server.starttls == "required":
             raise StartTLSError(
-                f"the server {server.host} does not offer STARTTLS, and the mail-server "
+                f"the server {session.reached} does not offer STARTTLS, and the mail-server "
                 "spec says :starttls :required",
                 command=f"EHLO {session.local_hostname}",
             )
@@ -246,10 +269,10 @@ def starttls(session: Session) -> None:
     connection = session.connected_connection()
     try:
         connection.wrap(
-            session.context, _tls_name(session), "negotiating TLS after STARTTLS", "STARTTLS"
+            session.context, session.tls_name, "negotiating TLS after STARTTLS", "STARTTLS"
         )
     except ssl.SSLCertVerificationError as exc:
-        raise certificate_error(exc, server, checked=_tls_name(session)) from exc
+        raise _certificate_error(exc, session) from exc
     session.tls_facts = connection.tls_facts()
     session.transcript.note(f"TLS established ({session.tls_version})")
     session.extensions_before_tls = session.extensions

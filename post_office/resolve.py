@@ -4,8 +4,14 @@ Allegro's ``send-smtp`` asks DNS for the name's MX records when ``socket:*dns-mo
 includes ``:acldns`` (its default is ``(:acldns :clib)``) and connects to the mail
 exchanger; post_office mirrors that with ``post_office.dns_mode`` and
 ``post_office.dns_nameservers`` (Allegro's ``socket:*dns-nameserver*``).  The order of the
-exchangers and the fallback to the name's own addresses follow RFC 5321 section 5.1; a null
-MX (RFC 7505) means the domain accepts no mail.
+exchangers follows RFC 5321 section 5.1; when no exchanger has an address, or the MX
+question fails, the name's own addresses are used, as Allegro does; a null MX (RFC 7505)
+means the domain accepts no mail.
+
+Two rules are ours (README "DNS"): a connection that will carry credentials never follows
+an MX answer (``follow_mx=False``: the certificate must be checked against a name the user
+configured, never one that came from DNS, RFC 7817 section 3), and at most
+``post_office.mx_address_limit`` addresses are returned, however many DNS lists.
 
 The DNS questions themselves (dnspython, imported on first use, and the TTL cache) are in
 :mod:`post_office.dnsquery`.
@@ -34,11 +40,13 @@ from .targets import Target, literal_targets
 
 __all__ = [
     "DEFAULT_DNS_MODE",
+    "DEFAULT_MX_ADDRESS_LIMIT",
     "FROM_PACKAGE",
     "DnsSettings",
     "Target",
     "check_dns_mode",
     "check_dns_nameservers",
+    "check_mx_address_limit",
     "clear_cache",
     "current_settings",
     "resolve_mail_server",
@@ -46,6 +54,8 @@ __all__ = [
 ]
 
 DEFAULT_DNS_MODE: Tuple[str, ...] = (":acldns", ":clib")
+#: Addresses tried at most for one mail-server name, as Postfix's ``smtp_mx_address_limit``.
+DEFAULT_MX_ADDRESS_LIMIT = 5
 _MODES = (":acldns", ":clib")
 _CANT = "Can't determine ip address for mail server"  # Allegro's phrase
 Note = Callable[[str], None]
@@ -116,12 +126,24 @@ def check_dns_nameservers(
     )
 
 
+def check_mx_address_limit(value: object, *, what: str = "post_office.mx_address_limit") -> int:
+    """A positive integer: how many addresses of a mail-server name may be tried."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    shown = str(int.__repr__(value)) if isinstance(value, int) else _show(value)
+    raise OptionError(
+        f"{what} is {shown}; expected a positive integer: how many addresses of one "
+        f"mail-server name to try at most (default {DEFAULT_MX_ADDRESS_LIMIT})"
+    )
+
+
 @dataclass(frozen=True)
 class DnsSettings:
-    """``post_office.dns_mode`` and ``post_office.dns_nameservers``, checked."""
+    """``post_office.dns_mode``, ``dns_nameservers`` and ``mx_address_limit``, checked."""
 
     mode: Tuple[str, ...] = DEFAULT_DNS_MODE
     nameservers: Optional[Nameservers] = None
+    address_limit: int = DEFAULT_MX_ADDRESS_LIMIT
 
     @property
     def mx_first(self) -> bool:
@@ -135,7 +157,10 @@ class DnsSettings:
             servers = "the system's resolver"
         else:
             servers = ", ".join(server_text(s) for s in self.nameservers)
-        return f"dns_mode ({mode}): {how}; nameservers: {servers}"
+        limit = ""
+        if self.address_limit != DEFAULT_MX_ADDRESS_LIMIT:
+            limit = f"; at most {self.address_limit} addresses"
+        return f"dns_mode ({mode}): {how}; nameservers: {servers}{limit}"
 
 
 class _Settings(enum.Enum):
@@ -145,17 +170,31 @@ class _Settings(enum.Enum):
 FROM_PACKAGE = _Settings.FROM_PACKAGE  # the default: read the package's setting at the call
 
 
+def _package(name: str) -> object:
+    """The package's special ``post_office.<name>`` now (the default when it is absent):
+    the one place the DNS specials are read (Allegro reads its specials at each call)."""
+    import post_office
+
+    defaults = {
+        "dns_mode": DEFAULT_DNS_MODE,
+        "dns_nameservers": None,
+        "mx_address_limit": DEFAULT_MX_ADDRESS_LIMIT,
+    }
+    return getattr(post_office, name, defaults[name])
+
+
 def current_settings() -> DnsSettings:
-    """The settings in force now: ``post_office.dns_mode`` / ``dns_nameservers``, checked.
+    """The settings in force now: ``post_office.dns_mode``, ``dns_nameservers`` and
+    ``mx_address_limit``, checked.
 
     Read at each call (as Allegro reads its special variables); absent attributes take the
     defaults.  Raises :class:`~post_office.errors.OptionError` for a malformed value.
     """
-    import post_office
-
-    mode = getattr(post_office, "dns_mode", DEFAULT_DNS_MODE)
-    servers = getattr(post_office, "dns_nameservers", None)
-    return DnsSettings(check_dns_mode(mode), check_dns_nameservers(servers))
+    return DnsSettings(
+        check_dns_mode(_package("dns_mode")),
+        check_dns_nameservers(_package("dns_nameservers")),
+        check_mx_address_limit(_package("mx_address_limit")),
+    )
 
 
 # --------------------------------------------------------------------------- mail servers
@@ -166,45 +205,59 @@ def resolve_mail_server(
     *,
     mode: Union[str, Sequence[str], _Settings] = FROM_PACKAGE,
     nameservers: Union[str, Sequence[str], _Settings, None] = FROM_PACKAGE,
+    address_limit: Union[int, _Settings] = FROM_PACKAGE,
+    follow_mx: bool = True,
     timeout: float,
     note: Optional[Note] = None,
 ) -> List[Target]:
     """The addresses to try, in order, for the mail-server name ``host`` (README "DNS").
 
-    IP addresses and ``localhost`` make no DNS query.  With ``":acldns"`` in ``mode``, the
-    MX exchangers in preference order (equal preferences shuffled, RFC 5321 section 5.1),
-    each exchanger's addresses in turn; a name without MX records (NODATA) stands for
-    itself.  Otherwise the name's own addresses.  ``nameservers`` (``"address[:port]"``
+    IP addresses and ``localhost`` make no DNS query.  With ``":acldns"`` in ``mode`` and
+    ``follow_mx``, the MX exchangers in preference order (equal preferences shuffled, RFC
+    5321 section 5.1), each exchanger's addresses in turn; a name without MX records
+    (NODATA) stands for itself, and so does a name whose exchangers have no address or
+    whose MX question failed (as Allegro).  Otherwise the name's own addresses:
+    ``follow_mx=False`` is for a connection that will carry credentials, which must go
+    to the name the user wrote (RFC 7817 section 3).  ``nameservers`` (``"address[:port]"``
     strings) receive every question; without them MX questions follow the system's DNS
     configuration and, when ``":clib"`` is in ``mode``, addresses come from the system's
-    resolver.  ``mode`` and ``nameservers`` default to ``post_office.dns_mode`` and
-    ``post_office.dns_nameservers``, read at the call.  All of it finishes within
-    ``timeout`` seconds.  ``note`` receives one line
-    per step of the resolution (for the transcript).
+    resolver.  At most ``address_limit`` targets are returned, and no more exchangers are
+    looked up once there are that many.  ``mode``, ``nameservers`` and ``address_limit``
+    default to ``post_office.dns_mode``, ``dns_nameservers`` and ``mx_address_limit``,
+    read at the call.  All of it finishes within ``timeout`` seconds.  ``note`` receives
+    one line per step of the resolution (for the transcript).
 
     Raises :class:`~post_office.errors.ConnectError` when no address can be had (Allegro's
     message "Can't determine ip address for mail server ..."), the domain has a null MX
     (RFC 7505), or DNS did not answer in time.
     """
-    from_package = isinstance(mode, _Settings) or isinstance(nameservers, _Settings)
-    settings = current_settings() if from_package else DnsSettings()
-    modes = settings.mode if isinstance(mode, _Settings) else check_dns_mode(mode, what="mode")
+    if isinstance(mode, _Settings):
+        modes = check_dns_mode(_package("dns_mode"))
+    else:
+        modes = check_dns_mode(mode, what="mode")
     if isinstance(nameservers, _Settings):
-        servers = settings.nameservers
+        servers = check_dns_nameservers(_package("dns_nameservers"))
     else:
         servers = check_dns_nameservers(nameservers, what="nameservers")
+    if isinstance(address_limit, _Settings):
+        limit = check_mx_address_limit(_package("mx_address_limit"))
+    else:
+        limit = check_mx_address_limit(address_limit, what="address_limit")
     seconds = check_timeout(timeout)
     say: Note = note if note is not None else (lambda _line: None)
     literal = literal_targets(host)
     if literal is not None:
-        return literal
+        return literal[:limit]
     name = host.strip().rstrip(".")
     lookup = Dns(servers, seconds)
     system = servers is None and ":clib" in modes
     try:
-        if ":acldns" in modes:
-            return _by_mx(lookup, name, system=system, say=say)
-        return _own_addresses(lookup, name, system=system, say=say, why="")
+        if ":acldns" in modes and follow_mx:
+            targets = _by_mx(lookup, name, system=system, say=say, limit=limit)
+        else:
+            if ":acldns" in modes:
+                say(f"{name}: no MX lookup, credentials go to the name as written")
+            targets = _own_addresses(lookup, name, system=system, say=say, why="")
     except DnsTimeout:
         where = "" if servers is None else " (asking " + ", ".join(map(server_text, servers)) + ")"
         raise ConnectError(
@@ -214,6 +267,12 @@ def resolve_mail_server(
         raise ConnectError(f"{_CANT} {name}: DNS lookup failed: {exc}") from None
     except BadName as exc:
         raise ConnectError(f"{_CANT} {name}: not a domain name ({exc})") from None
+    if len(targets) > limit:
+        say(
+            f"{name}: {len(targets) - limit} more address(es) not tried "
+            f"(post_office.mx_address_limit is {limit})"
+        )
+    return targets[:limit]
 
 
 def _own_addresses(lookup: Dns, name: str, *, system: bool, say: Note, why: str) -> List[Target]:
@@ -225,14 +284,14 @@ def _own_addresses(lookup: Dns, name: str, *, system: bool, say: Note, why: str)
     return [Target(name, address) for address in addresses]
 
 
-def _by_mx(lookup: Dns, name: str, *, system: bool, say: Note) -> List[Target]:
+def _by_mx(lookup: Dns, name: str, *, system: bool, say: Note, limit: int) -> List[Target]:
     try:
         answer = lookup.query(name, "MX")
-    except DnsFailure:
-        if not system:
-            raise
-        say(f"{name} MX: no DNS answer; using the system resolver")
-        return _own_addresses(lookup, name, system=True, say=say, why="")
+    except DnsFailure as exc:
+        # Allegro (smtp.cl, determine-mail-server) takes the name's own address when
+        # the MX query gives nothing; a failed MX question is no reason not to deliver.
+        say(f"{name} MX: DNS lookup failed ({exc}); using the name's own address")
+        return _own_addresses(lookup, name, system=system, say=say, why="")
     if answer.canonical.lower() != name.lower():
         say(f"{name} is an alias (CNAME) of {answer.canonical}")
     if answer.status == "nxdomain" and system:  # the hosts file may still know it
@@ -246,24 +305,52 @@ def _by_mx(lookup: Dns, name: str, *, system: bool, say: Note) -> List[Target]:
         )
     if not exchangers:
         return _own_addresses(lookup, name, system=system, say=say, why="no MX record; ")
+    targets = _exchanger_targets(lookup, name, exchangers, system=system, say=say, limit=limit)
+    if targets:
+        return targets
+    # As Allegro (smtp.cl, determine-mail-server): no exchanger has an address, so the
+    # name's own address is tried.
+    hosts = ", ".join(host for _, host in exchangers)
+    _, addresses = lookup.addresses(name, system=system)
+    if not addresses:
+        raise ConnectError(
+            f"{_CANT} {name}: its mail exchangers ({hosts}) have no address, "
+            "and neither has the name itself"
+        )
+    say(f"{name}: no mail exchanger has an address; the name's own: {', '.join(addresses)}")
+    return [Target(name, address) for address in addresses]
+
+
+def _exchanger_targets(
+    lookup: Dns,
+    name: str,
+    exchangers: Sequence[Tuple[int, str]],
+    *,
+    system: bool,
+    say: Note,
+    limit: int,
+) -> List[Target]:
+    """The exchangers' addresses in preference order, until there are ``limit`` of them:
+    an answer listing thousands of exchangers costs a few questions, not thousands."""
     targets: List[Target] = []
-    error: Optional[Exception] = None
-    for pref, host in _mx_order(exchangers):
+    timed_out = False
+    ordered = _mx_order(exchangers)
+    for number, (pref, host) in enumerate(ordered):
+        if len(targets) >= limit:
+            say(f"{name} MX: {len(ordered) - number} more exchanger(s) not looked up")
+            break
         try:
             status, addresses = lookup.addresses(host, system=system)
         except (DnsTimeout, DnsFailure) as exc:
-            error = error or exc
+            timed_out = timed_out or isinstance(exc, DnsTimeout)
             say(f"{name} MX: {host} ({pref}) -> no answer from DNS")
-            continue
+            continue  # a later exchanger's address may be in the cache
         shown = ", ".join(addresses) if addresses else f"no address ({status})"
         say(f"{name} MX: {host} ({pref}) -> {shown}")
         targets.extend(Target(host, address, pref) for address in addresses)
-    if targets:
-        return targets
-    if error is not None:
-        raise error
-    hosts = ", ".join(host for _, host in exchangers)
-    raise ConnectError(f"{_CANT} {name}: its mail exchangers ({hosts}) have no address")
+    if not targets and timed_out:
+        raise DnsTimeout()  # the call's DNS time is spent: no fallback can be asked
+    return targets
 
 
 _shuffle = random.Random().shuffle

@@ -64,6 +64,9 @@ class Session:
         self.tls_facts: Dict[str, Any] = {}
         #: the address reached (its name is what the certificate is checked against)
         self.target: Optional[Target] = None
+        #: credentials will be sent on this connection: it goes to the name as written,
+        #: never to a mail exchanger from an MX answer (README "DNS"); set by :meth:`open`
+        self.sends_credentials = False
 
     @classmethod
     def prepare(
@@ -101,6 +104,24 @@ class Session:
     def tls_cipher(self) -> Optional[str]:
         return self.tls_facts.get("cipher")
 
+    @property
+    def tls_name(self) -> str:
+        """The name the certificate must hold: ``:server-name``, else the host reached
+        (the mail exchanger's name after an MX answer, README "DNS").  Both were checked
+        when the spec was parsed or the name resolved: no whitespace or control
+        characters."""
+        target = self.target
+        return self.server.tls.server_name or (target.name if target else self.server.host)
+
+    @property
+    def reached(self) -> str:
+        """The host connected to, as messages name it: the spec's host, or after an MX
+        answer the mail exchanger and whose it is (README "DNS")."""
+        target = self.target
+        if target is None or target.preference is None:
+            return self.server.host
+        return f"{target.name} (mail exchanger of {self.server.host})"
+
     def peer_certificate(self) -> Optional[bytes]:
         """The server's certificate (DER), also when it was not verified."""
         return self.tls_facts.get("der")
@@ -133,9 +154,11 @@ class Session:
         finally:
             self.close()
 
-    def open(self) -> None:
+    def open(self, *, credentials: bool = False) -> None:
         """Connect, check the greeting, EHLO/HELO, and STARTTLS as the server spec says
-        (:func:`post_office.opening.open_session`)."""
+        (:func:`post_office.opening.open_session`).  ``credentials``: AUTH will follow, so
+        connect to the name as written, never through an MX answer (README "DNS")."""
+        self.sends_credentials = credentials
         open_session(self)
 
     # ------------------------------------------------------------------ commands

@@ -59,7 +59,8 @@ def _open_session(
     session = Session.prepare(server, timeout=args.timeout, local_hostname=args.local_hostname)
     if verify is not None:  # a second look: not part of the transcript --debug shows
         session.transcript = Transcript(use_global=False)
-    session.open()
+    # With --login the check goes where send --login would: the name as written (README "DNS").
+    session.open(credentials=args.login is not None)
     return session
 
 
@@ -92,7 +93,9 @@ def _show_tls(session: Session, server: MailServer, verdict: List[str]) -> None:
         say("TLS:         not used (the server does not offer STARTTLS)")
 
 
-def _show_verification(server: MailServer, args: argparse.Namespace, verdict: List[str]) -> None:
+def _show_verification(
+    session: Session, server: MailServer, args: argparse.Namespace, verdict: List[str]
+) -> None:
     if server.tls.verify == "none":
         ok, why = _would_verify(server, args)
         say("verified:    no, this spec says :verify nil (Allegro's behaviour)")
@@ -111,8 +114,7 @@ def _show_verification(server: MailServer, args: argparse.Namespace, verdict: Li
         if server.tls.context is None
         else "the given :context"
     )
-    name = server.tls.server_name or server.host
-    say(f"verified:    yes: the chain ({against}) and the name {name}")
+    say(f"verified:    yes: the chain ({against}) and the name {session.tls_name}")
 
 
 def _show_auth(session: Session, first: Optional[Extensions]) -> None:
@@ -153,7 +155,9 @@ def _open_or_explain(server: MailServer, args: argparse.Namespace) -> Session:
     try:
         return _open_session(server, args)
     except CertificateError as exc:
-        info = peek_certificate(server, args.timeout, args.local_hostname)
+        info = peek_certificate(
+            server, args.timeout, args.local_hostname, credentials=args.login is not None
+        )
         show_cert(info)  # the certificate is shown even when it does not verify
         say("verified:    NO")
         raise explain_certificate(exc, server, args, info) from exc.__cause__
@@ -179,7 +183,9 @@ def run(args: argparse.Namespace) -> int:
     session = _open_or_explain(server, args)
     with session:
         mode = "implicit TLS" if server.ssl else "plain text"
-        say(f"connected:   {server.host} port {server.port} ({mode})")
+        target = session.target
+        address = f", address {target.address}" if target and target.address != target.name else ""
+        say(f"connected:   {session.reached} port {server.port}{address} ({mode})")
         say(f"greeting:    {_reply_lines(session.greeting)}")
         before = session.extensions_before_tls
         # The first EHLO answered: before STARTTLS when there was one, else the only one.
@@ -192,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
         _show_tls(session, server, verdict)
         if session.encrypted:
             show_cert(cert_info(session.peer_certificate(), session.peer_certificate_dict()))
-            _show_verification(server, args, verdict)
+            _show_verification(session, server, args, verdict)
         if before is not None and not session.used_helo:
             say(f"EHLO (TLS):  {_extensions(session.extensions)}")
         _show_auth(session, first)

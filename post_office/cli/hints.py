@@ -52,17 +52,23 @@ def user_form(text: str, server: MailServer) -> Callable[[str, str], str]:
 
 
 def peek_certificate(
-    server: MailServer, timeout: float, local_hostname: Optional[str]
+    server: MailServer,
+    timeout: float,
+    local_hostname: Optional[str],
+    *,
+    credentials: bool = False,
 ) -> Optional[CertInfo]:
     """The server's certificate, read over a second connection that does not verify it
-    (only to show it: nothing is sent over it).  None when that fails too."""
+    (only to show it: nothing is sent over it).  None when that fails too.
+    ``credentials``: the first connection was for credentials, so this one too goes to
+    the name as written, not through MX (README "DNS")."""
     unverified = dataclasses.replace(server, tls=dataclasses.replace(server.tls, verify="none"))
     try:
         session = Session.prepare(unverified, timeout=timeout, local_hostname=local_hostname)
         from ..debug import Transcript
 
         session.transcript = Transcript(use_global=False)
-        session.open()
+        session.open(credentials=credentials)
     except (SMTPError, OSError, ValueError):
         return None
     with session:
@@ -87,7 +93,8 @@ def explain_certificate(
     if not isinstance(cause, ssl.SSLCertVerificationError):
         return exc
     if info is None:
-        info = peek_certificate(server, args.timeout, args.local_hostname)
+        credentials = args.login is not None
+        info = peek_certificate(server, args.timeout, args.local_hostname, credentials=credentials)
     code = cause.verify_code
     when = None if info is None else _date(info.expires if code != 9 else info.not_before)
     better = certificate_error(
@@ -96,6 +103,8 @@ def explain_certificate(
         form=user_form(args.server_text, server),
         names=() if info is None else info.names,
         expires=when,
+        checked=exc.checked_name,
+        reached=exc.reached,
     )
     better.__cause__ = cause
     return better

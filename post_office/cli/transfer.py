@@ -87,9 +87,10 @@ def _smtp(
     session = Session.for_server(server, options)
     with session:
         try:
-            session.open()
+            session.open(credentials=credentials is not None)
         finally:  # also a greeting or TLS failure comes from a server that was reached
             outcome.reached = session.target
+        outcome.server = f"{session.reached} port {server.port}"
         if credentials is not None:
             login, password = credentials
             usable = choose_mechanism(session.extensions.auth, token=False)
