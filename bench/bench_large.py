@@ -18,7 +18,7 @@ process) in a fresh client process:
   turns the newlines into CRLF and dot-stuffs, with regular expressions on the whole
   message); left out when aiosmtplib is not installed;
 - ``send_smtp``: the open file passed as the message (streamed, converted chunk by chunk
-  by the pure-Python encoder of ``post_office.wire``);
+  by the pure-Python encoder of ``post_office.message.sources``);
 - ``floor``: the least any streaming client must do, by hand: read 256 KiB, turn LF into
   CRLF with ``bytes.replace`` (the fastest standard-library way), ``sendall``; no
   dot-stuffing, so not correct SMTP: the ceiling for a converter in pure Python;
@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_wire import make_mail
 from common import Sink, interleave, machine, median_of, median_ratio, run_client, table
 
-from post_office.wire import encode_data
+from post_office.message.sources import encode_data
 
 VARIANTS = ("sendmail_str", "sendmail_bytes", "aiosmtplib_bytes", "send_smtp", "floor", "raw")
 LABELS = {

@@ -26,7 +26,7 @@ from typing import Callable, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from post_office.wire import encode_data
+from post_office.message.sources import encode_data
 
 
 def make_mail(size: int, seed: int = 5321, prose: bool = False) -> bytes:

@@ -1,294 +1,432 @@
 """post_office: Allegro CL's ``net.post_office`` mail API for Python, over smtplib.
 
-Import everything from here; submodules are an implementation detail.  Each public name
-is loaded from its module on first use (PEP 562), so ``import post_office`` costs next to
-nothing and a program that only sends mail never loads the MIME, letter or sink modules
-(README "Architecture"; ``bench/bench_import.py`` measures it).
+Import everything from here; subpackages are an implementation detail (README
+"Architecture").  Each public name is loaded from its module on first use (PEP 562), so
+``import post_office`` costs next to nothing and a program that only sends mail never loads
+the MIME, letter or sink modules (``bench/bench_import.py`` measures it).  Allegro's
+specials (``smtp_debug``, ``dns_mode``, ``dns_nameservers``, ``mx_address_limit``) are
+attributes of the package that read and assign :mod:`post_office.specials`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, List, Optional, TextIO, Tuple, Union
+import sys
+import types
+from typing import TYPE_CHECKING
+
+from . import specials as _specials
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each on first use
-    from .api import send_smtp, send_smtp_auth, test_email_address
-    from .bulk import SmtpSession, smtp_session
+    from typing import List, Optional, TextIO, Tuple, Union
+
+    from .api import (
+        send_smtp as send_smtp,
+    )
+    from .api import (
+        send_smtp_auth as send_smtp_auth,
+    )
+    from .api import (
+        test_email_address as test_email_address,
+    )
+    from .client.bulk import (
+        SmtpSession as SmtpSession,
+    )
+    from .client.bulk import (
+        smtp_session as smtp_session,
+    )
+    from .client.resolve import (
+        valid_email_domain_p as valid_email_domain_p,
+    )
     from .errors import (
-        AddressError,
-        AddressSyntaxError,
-        AddressTypeError,
-        ArgumentError,
-        AuthenticationError,
-        CertificateError,
-        ConnectError,
-        ConnectionFailedError,
-        ConnectTimeoutError,
-        DataError,
-        HeaderError,
-        HeloError,
-        LispSyntaxError,
-        MessageArgumentError,
-        MimeError,
-        NotSupportedError,
-        OptionError,
-        PostOfficeError,
-        ProgramError,
-        ProtocolError,
-        RecipientRefusedError,
-        SenderRefusedError,
-        ServerDisconnectedError,
-        ServerSpecError,
-        SessionStateError,
-        SinkUnavailableError,
-        SMTPError,
-        SMTPTimeoutError,
-        SMTPUTF8Error,
-        SocketError,
-        StartTLSError,
-        TLSError,
+        AddressError as AddressError,
     )
-    from .headers import decode_header_text
-    from .letter import send_letter
-    from .lisp import Keyword, read_lisp, to_lisp
-    from .mime import (
-        MimePart,
-        base64_encode_stream,
-        make_mime_part,
-        map_over_parts,
-        mime_get_header,
-        mime_part_boundary,
-        mime_part_constructed_p,
-        mime_part_description,
-        mime_part_encoding,
-        mime_part_headers,
-        mime_part_id,
-        mime_part_p,
-        mime_part_parameters,
-        mime_part_parts,
-        mime_part_subtype,
-        mime_part_type,
-        mime_part_writer,
-        qp_encode_stream,
-        seed_boundaries,
-        with_mime_part_constructed_stream,
+    from .errors import (
+        AddressSyntaxError as AddressSyntaxError,
     )
-    from .mime_decode import (
-        base64_decode_stream,
-        qp_decode_stream,
-        qp_decode_string,
-        qp_decode_usb8,
-        with_decoded_part_body_stream,
+    from .errors import (
+        AddressTypeError as AddressTypeError,
     )
-    from .netmail import ParsedAddress, extract_email_addresses, parse_email_address
-    from .options import OAuth2Token
-    from .resolve import valid_email_domain_p
-    from .sink import Sink
-    from .sink_certs import make_throwaway_certificate
-    from .sink_store import ReceivedMessage
-    from .spec import MailProgram, MailServer, parse_mail_server
-    from .tls import Secret, TlsSettings, make_ssl_context
+    from .errors import (
+        ArgumentError as ArgumentError,
+    )
+    from .errors import (
+        AuthenticationError as AuthenticationError,
+    )
+    from .errors import (
+        CertificateError as CertificateError,
+    )
+    from .errors import (
+        ConnectError as ConnectError,
+    )
+    from .errors import (
+        ConnectionFailedError as ConnectionFailedError,
+    )
+    from .errors import (
+        ConnectTimeoutError as ConnectTimeoutError,
+    )
+    from .errors import (
+        DataError as DataError,
+    )
+    from .errors import (
+        HeaderError as HeaderError,
+    )
+    from .errors import (
+        HeloError as HeloError,
+    )
+    from .errors import (
+        LispSyntaxError as LispSyntaxError,
+    )
+    from .errors import (
+        MessageArgumentError as MessageArgumentError,
+    )
+    from .errors import (
+        MimeError as MimeError,
+    )
+    from .errors import (
+        NotSupportedError as NotSupportedError,
+    )
+    from .errors import (
+        OptionError as OptionError,
+    )
+    from .errors import (
+        PostOfficeError as PostOfficeError,
+    )
+    from .errors import (
+        ProgramError as ProgramError,
+    )
+    from .errors import (
+        ProtocolError as ProtocolError,
+    )
+    from .errors import (
+        RecipientRefusedError as RecipientRefusedError,
+    )
+    from .errors import (
+        SenderRefusedError as SenderRefusedError,
+    )
+    from .errors import (
+        ServerDisconnectedError as ServerDisconnectedError,
+    )
+    from .errors import (
+        ServerSpecError as ServerSpecError,
+    )
+    from .errors import (
+        SessionStateError as SessionStateError,
+    )
+    from .errors import (
+        SinkUnavailableError as SinkUnavailableError,
+    )
+    from .errors import (
+        SMTPError as SMTPError,
+    )
+    from .errors import (
+        SMTPTimeoutError as SMTPTimeoutError,
+    )
+    from .errors import (
+        SMTPUTF8Error as SMTPUTF8Error,
+    )
+    from .errors import (
+        SocketError as SocketError,
+    )
+    from .errors import (
+        StartTLSError as StartTLSError,
+    )
+    from .errors import (
+        TLSError as TLSError,
+    )
+    from .message.addresses import (
+        Recipients as Recipients,
+    )
+    from .message.headers import (
+        decode_header_text as decode_header_text,
+    )
+    from .message.letter import (
+        Attachment as Attachment,
+    )
+    from .message.letter import (
+        HeaderValue as HeaderValue,
+    )
+    from .message.letter import (
+        LetterOptions as LetterOptions,
+    )
+    from .message.letter import (
+        send_letter as send_letter,
+    )
+    from .message.netmail import (
+        ParsedAddress as ParsedAddress,
+    )
+    from .message.netmail import (
+        extract_email_addresses as extract_email_addresses,
+    )
+    from .message.netmail import (
+        parse_email_address as parse_email_address,
+    )
+    from .mime.build import (
+        MimePart as MimePart,
+    )
+    from .mime.build import (
+        base64_encode_stream as base64_encode_stream,
+    )
+    from .mime.build import (
+        make_mime_part as make_mime_part,
+    )
+    from .mime.build import (
+        map_over_parts as map_over_parts,
+    )
+    from .mime.build import (
+        mime_get_header as mime_get_header,
+    )
+    from .mime.build import (
+        mime_part_boundary as mime_part_boundary,
+    )
+    from .mime.build import (
+        mime_part_constructed_p as mime_part_constructed_p,
+    )
+    from .mime.build import (
+        mime_part_description as mime_part_description,
+    )
+    from .mime.build import (
+        mime_part_encoding as mime_part_encoding,
+    )
+    from .mime.build import (
+        mime_part_headers as mime_part_headers,
+    )
+    from .mime.build import (
+        mime_part_id as mime_part_id,
+    )
+    from .mime.build import (
+        mime_part_p as mime_part_p,
+    )
+    from .mime.build import (
+        mime_part_parameters as mime_part_parameters,
+    )
+    from .mime.build import (
+        mime_part_parts as mime_part_parts,
+    )
+    from .mime.build import (
+        mime_part_subtype as mime_part_subtype,
+    )
+    from .mime.build import (
+        mime_part_type as mime_part_type,
+    )
+    from .mime.build import (
+        mime_part_writer as mime_part_writer,
+    )
+    from .mime.build import (
+        qp_encode_stream as qp_encode_stream,
+    )
+    from .mime.build import (
+        seed_boundaries as seed_boundaries,
+    )
+    from .mime.build import (
+        with_mime_part_constructed_stream as with_mime_part_constructed_stream,
+    )
+    from .mime.decode import (
+        base64_decode_stream as base64_decode_stream,
+    )
+    from .mime.decode import (
+        qp_decode_stream as qp_decode_stream,
+    )
+    from .mime.decode import (
+        qp_decode_string as qp_decode_string,
+    )
+    from .mime.decode import (
+        qp_decode_usb8 as qp_decode_usb8,
+    )
+    from .mime.decode import (
+        with_decoded_part_body_stream as with_decoded_part_body_stream,
+    )
+    from .protocol.transaction import (
+        Stage as Stage,
+    )
+    from .sink.certs import (
+        make_throwaway_certificate as make_throwaway_certificate,
+    )
+    from .sink.server import (
+        Sink as Sink,
+    )
+    from .sink.store import (
+        ReceivedMessage as ReceivedMessage,
+    )
+    from .spec.lisp import (
+        Keyword as Keyword,
+    )
+    from .spec.lisp import (
+        read_lisp as read_lisp,
+    )
+    from .spec.lisp import (
+        to_lisp as to_lisp,
+    )
+    from .spec.mailserver import (
+        MailProgram as MailProgram,
+    )
+    from .spec.mailserver import (
+        MailServer as MailServer,
+    )
+    from .spec.mailserver import (
+        ServerArgument as ServerArgument,
+    )
+    from .spec.mailserver import (
+        TransportArgument as TransportArgument,
+    )
+    from .spec.mailserver import (
+        parse_mail_server as parse_mail_server,
+    )
+    from .spec.options import (
+        Credentials as Credentials,
+    )
+    from .spec.options import (
+        OAuth2Token as OAuth2Token,
+    )
+    from .spec.tls import (
+        Secret as Secret,
+    )
+    from .spec.tls import (
+        TlsSettings as TlsSettings,
+    )
+    from .spec.tls import (
+        make_ssl_context as make_ssl_context,
+    )
+
+    #: Allegro's ``*smtp-debug*``: None (quiet), True (standard output) or a text stream
+    #: that receives every SMTP command and reply (credentials redacted).  Read at call time.
+    smtp_debug: Union[bool, TextIO, None]
+    #: Allegro's ``socket:*dns-mode*``: ``(":acldns", ":clib")`` looks up a mail-server
+    #: name's MX records first, ``":clib"`` connects to the name's own address (README "DNS").
+    dns_mode: Union[str, Tuple[str, ...]]
+    #: Allegro's ``socket:*dns-nameserver*``: None (the system's configuration) or a list of
+    #: ``"address"`` / ``"address:port"`` strings that receive every DNS question.
+    dns_nameservers: Optional[List[str]]
+    #: Python only, as Postfix's ``smtp_mx_address_limit``: at most this many addresses of
+    #: a mail-server name are tried, however many DNS lists (README "DNS").
+    mx_address_limit: int
 
 __version__ = "0.1.0"
 
-#: Allegro's ``*smtp-debug*``: None (quiet), True (standard output) or a text stream that
-#: receives every SMTP command and reply (credentials redacted).  Read at call time.
-smtp_debug: Union[bool, TextIO, None] = None
-
-#: Allegro's ``socket:*dns-mode*``: ``(":acldns", ":clib")`` looks up a mail-server name's
-#: MX records first, ``":clib"`` connects to the name's own address (README "DNS").
-dns_mode: Union[str, Tuple[str, ...]] = (":acldns", ":clib")
-#: Allegro's ``socket:*dns-nameserver*``: None (the system's configuration) or a list of
-#: ``"address"`` / ``"address:port"`` strings that receive every DNS question.
-dns_nameservers: Optional[List[str]] = None
-#: Python only, as Postfix's ``smtp_mx_address_limit``: at most this many addresses of a
-#: mail-server name are tried, however many DNS lists (README "DNS").
-mx_address_limit: int = 5
-
-#: Where each public name lives.
-_LAZY = {
-    "ConnectionFailedError": "errors",
-    "SocketError": "errors",
-    "Secret": "tls",
-    "base64_decode_stream": "mime_decode",
-    "base64_encode_stream": "mime",
-    "decode_header_text": "headers",
-    "qp_decode_stream": "mime_decode",
-    "qp_decode_string": "mime_decode",
-    "qp_decode_usb8": "mime_decode",
-    "with_decoded_part_body_stream": "mime_decode",
-    "ParsedAddress": "netmail",
-    "map_over_parts": "mime",
-    "qp_encode_stream": "mime",
+#: The one table of the public surface: each name and the module it lives in (relative
+#: to this package).  ``__all__`` and ``dir(post_office)`` are made from it.
+_PUBLIC = {
     "AddressError": "errors",
     "AddressSyntaxError": "errors",
     "AddressTypeError": "errors",
     "ArgumentError": "errors",
+    "Attachment": "message.letter",
     "AuthenticationError": "errors",
+    "base64_decode_stream": "mime.decode",
+    "base64_encode_stream": "mime.build",
     "CertificateError": "errors",
     "ConnectError": "errors",
+    "ConnectionFailedError": "errors",
     "ConnectTimeoutError": "errors",
+    "Credentials": "spec.options",
     "DataError": "errors",
+    "decode_header_text": "message.headers",
+    "extract_email_addresses": "message.netmail",
     "HeaderError": "errors",
+    "HeaderValue": "message.letter",
     "HeloError": "errors",
-    "Keyword": "lisp",
+    "Keyword": "spec.lisp",
+    "LetterOptions": "message.letter",
     "LispSyntaxError": "errors",
-    "MailProgram": "spec",
-    "MailServer": "spec",
+    "MailProgram": "spec.mailserver",
+    "MailServer": "spec.mailserver",
+    "make_mime_part": "mime.build",
+    "make_ssl_context": "spec.tls",
+    "make_throwaway_certificate": "sink.certs",
+    "map_over_parts": "mime.build",
     "MessageArgumentError": "errors",
+    "mime_get_header": "mime.build",
+    "mime_part_boundary": "mime.build",
+    "mime_part_constructed_p": "mime.build",
+    "mime_part_description": "mime.build",
+    "mime_part_encoding": "mime.build",
+    "mime_part_headers": "mime.build",
+    "mime_part_id": "mime.build",
+    "mime_part_p": "mime.build",
+    "mime_part_parameters": "mime.build",
+    "mime_part_parts": "mime.build",
+    "mime_part_subtype": "mime.build",
+    "mime_part_type": "mime.build",
+    "mime_part_writer": "mime.build",
     "MimeError": "errors",
-    "MimePart": "mime",
+    "MimePart": "mime.build",
     "NotSupportedError": "errors",
-    "OAuth2Token": "options",
+    "OAuth2Token": "spec.options",
     "OptionError": "errors",
+    "parse_email_address": "message.netmail",
+    "parse_mail_server": "spec.mailserver",
+    "ParsedAddress": "message.netmail",
     "PostOfficeError": "errors",
     "ProgramError": "errors",
     "ProtocolError": "errors",
-    "ReceivedMessage": "sink_store",
+    "qp_decode_stream": "mime.decode",
+    "qp_decode_string": "mime.decode",
+    "qp_decode_usb8": "mime.decode",
+    "qp_encode_stream": "mime.build",
+    "read_lisp": "spec.lisp",
+    "ReceivedMessage": "sink.store",
     "RecipientRefusedError": "errors",
-    "SMTPError": "errors",
-    "SMTPTimeoutError": "errors",
-    "SMTPUTF8Error": "errors",
+    "Recipients": "message.addresses",
+    "Secret": "spec.tls",
+    "seed_boundaries": "mime.build",
+    "send_letter": "message.letter",
+    "send_smtp": "api",
+    "send_smtp_auth": "api",
     "SenderRefusedError": "errors",
+    "ServerArgument": "spec.mailserver",
     "ServerDisconnectedError": "errors",
     "ServerSpecError": "errors",
     "SessionStateError": "errors",
-    "Sink": "sink",
+    "Sink": "sink.server",
     "SinkUnavailableError": "errors",
-    "SmtpSession": "bulk",
+    "smtp_session": "client.bulk",
+    "SMTPError": "errors",
+    "SmtpSession": "client.bulk",
+    "SMTPTimeoutError": "errors",
+    "SMTPUTF8Error": "errors",
+    "SocketError": "errors",
+    "Stage": "protocol.transaction",
     "StartTLSError": "errors",
-    "TLSError": "errors",
-    "TlsSettings": "tls",
-    "extract_email_addresses": "netmail",
-    "make_mime_part": "mime",
-    "make_ssl_context": "tls",
-    "make_throwaway_certificate": "sink_certs",
-    "mime_get_header": "mime",
-    "mime_part_boundary": "mime",
-    "mime_part_constructed_p": "mime",
-    "mime_part_description": "mime",
-    "mime_part_encoding": "mime",
-    "mime_part_headers": "mime",
-    "mime_part_id": "mime",
-    "mime_part_p": "mime",
-    "mime_part_parameters": "mime",
-    "mime_part_parts": "mime",
-    "mime_part_subtype": "mime",
-    "mime_part_type": "mime",
-    "mime_part_writer": "mime",
-    "parse_email_address": "netmail",
-    "parse_mail_server": "spec",
-    "read_lisp": "lisp",
-    "seed_boundaries": "mime",
-    "send_letter": "letter",
-    "send_smtp": "api",
-    "send_smtp_auth": "api",
-    "smtp_session": "bulk",
     "test_email_address": "api",
-    "to_lisp": "lisp",
-    "valid_email_domain_p": "resolve",
-    "with_mime_part_constructed_stream": "mime",
+    "TLSError": "errors",
+    "TlsSettings": "spec.tls",
+    "to_lisp": "spec.lisp",
+    "TransportArgument": "spec.mailserver",
+    "valid_email_domain_p": "client.resolve",
+    "with_decoded_part_body_stream": "mime.decode",
+    "with_mime_part_constructed_stream": "mime.build",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__all__ = sorted([*_PUBLIC, *_specials.NAMES], key=lambda name: (name.lower(), name))
 
 
-def __dir__() -> List[str]:
-    return sorted(set(globals()) | set(_LAZY))
+class _Package(types.ModuleType):
+    """The package's module type: its specials are properties over :mod:`.specials`."""
+
+    def __dir__(self) -> List[str]:
+        return [*__all__, "__version__"]
 
 
-__all__ = [
-    "AddressError",
-    "AddressSyntaxError",
-    "AddressTypeError",
-    "ArgumentError",
-    "AuthenticationError",
-    "CertificateError",
-    "ConnectError",
-    "ConnectTimeoutError",
-    "ConnectionFailedError",
-    "DataError",
-    "HeaderError",
-    "HeloError",
-    "Keyword",
-    "LispSyntaxError",
-    "MailProgram",
-    "MailServer",
-    "MessageArgumentError",
-    "MimeError",
-    "MimePart",
-    "NotSupportedError",
-    "OAuth2Token",
-    "OptionError",
-    "ParsedAddress",
-    "PostOfficeError",
-    "ProgramError",
-    "ProtocolError",
-    "ReceivedMessage",
-    "RecipientRefusedError",
-    "SMTPError",
-    "SMTPTimeoutError",
-    "SMTPUTF8Error",
-    "Secret",
-    "SenderRefusedError",
-    "ServerDisconnectedError",
-    "ServerSpecError",
-    "SessionStateError",
-    "Sink",
-    "SinkUnavailableError",
-    "SmtpSession",
-    "SocketError",
-    "StartTLSError",
-    "TLSError",
-    "TlsSettings",
-    "base64_decode_stream",
-    "base64_encode_stream",
-    "decode_header_text",
-    "dns_mode",
-    "dns_nameservers",
-    "extract_email_addresses",
-    "make_mime_part",
-    "make_ssl_context",
-    "make_throwaway_certificate",
-    "map_over_parts",
-    "mime_get_header",
-    "mime_part_boundary",
-    "mime_part_constructed_p",
-    "mime_part_description",
-    "mime_part_encoding",
-    "mime_part_headers",
-    "mime_part_id",
-    "mime_part_p",
-    "mime_part_parameters",
-    "mime_part_parts",
-    "mime_part_subtype",
-    "mime_part_type",
-    "mime_part_writer",
-    "mx_address_limit",
-    "parse_email_address",
-    "parse_mail_server",
-    "qp_decode_stream",
-    "qp_decode_string",
-    "qp_decode_usb8",
-    "qp_encode_stream",
-    "read_lisp",
-    "seed_boundaries",
-    "send_letter",
-    "send_smtp",
-    "send_smtp_auth",
-    "smtp_debug",
-    "smtp_session",
-    "test_email_address",
-    "to_lisp",
-    "valid_email_domain_p",
-    "with_decoded_part_body_stream",
-    "with_mime_part_constructed_stream",
-]
+def _special(name: str) -> property:
+    return property(
+        lambda module: _specials.value(name),
+        lambda module, value: _specials.assign(name, value),
+        lambda module: _specials.reset(name),
+    )
+
+
+for _name in _specials.NAMES:
+    setattr(_Package, _name, _special(_name))
+sys.modules[__name__].__class__ = _Package
+del _name
+
+if not TYPE_CHECKING:  # hidden from type checkers: a misspelt name fails mypy
+
+    def __getattr__(name: str) -> object:
+        module = _PUBLIC.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        globals()[name] = value
+        return value

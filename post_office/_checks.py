@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from .errors import OptionError
-from .lisp import Keyword
+from .spec.lisp import Keyword
 
 __all__ = ["check_timeout", "is_loopback_host", "is_stream", "show", "type_name"]
 

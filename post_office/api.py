@@ -1,5 +1,5 @@
 """send-smtp, send-smtp-auth, test-email-address: Allegro's calls, thin, over the one
-delivery path (:mod:`post_office.delivery`).
+delivery path (:mod:`post_office.client.delivery`).
 
 Every argument is checked before a socket is opened; success is returned only after the
 server accepted the message (README "Reliability").
@@ -10,15 +10,15 @@ from __future__ import annotations
 import re
 from typing import Optional, Tuple, Union
 
-from .addresses import Recipients
-from .delivery import check_envelope, deliver, open_session
+from .client.delivery import check_envelope, deliver, open_session
+from .client.login import check_auth_transport
+from .client.session import Session
 from .errors import AddressError, ServerSpecError, SMTPError
-from .login import check_auth_transport
-from .options import OAuth2Token, check_connect_options, optional_credentials
+from .message.addresses import Recipients
+from .message.sources import check_messages
 from .protocol.replies import Reply
-from .session import Session
-from .spec import ServerArgument, parse_mail_server
-from .wire import check_messages
+from .spec.mailserver import ServerArgument, parse_mail_server
+from .spec.options import OAuth2Token, check_connect_options, optional_credentials
 
 __all__ = ["send_smtp", "send_smtp_auth", "test_email_address"]
 

@@ -3,14 +3,14 @@
 Registered through the ``pytest11`` entry point of the ``post_office`` distribution, so a
 test module needs no conftest:
 
-- ``smtp_sink``: a started :class:`~post_office.sink.Sink` on 127.0.0.1 (function scope,
+- ``smtp_sink``: a started :class:`~post_office.sink.server.Sink` on 127.0.0.1 (function scope,
   stopped after the test, failed or not).  ``@pytest.mark.smtp_sink(**options)`` gives it
   options.
 - ``smtp_sink_factory(**options)``: a started sink with those options; every sink it made
   is stopped after the test.  Options: ``tls``, ``require_starttls``, ``ssl``,
   ``credentials``, ``refuse``, ``refuse_mail_from``, ``refuse_data``,
   ``strict_newlines``, ``hide_extensions``, ``max_size``, ``hang_at``,
-  ``disconnect_at``, and the other keyword arguments of :class:`~post_office.sink.Sink`
+  ``disconnect_at``, and the other keyword arguments of :class:`~post_office.sink.server.Sink`
   (``maildir``, ``mbox``, ``keep``, ...) except those that would listen beyond 127.0.0.1.
 - ``smtp_sink_certificate``: the throwaway certificate the TLS sinks present, made once
   per test session (per xdist worker).
@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Type
 import pytest
 
 if TYPE_CHECKING:
-    from .sink import Sink
-    from .sink_certs import ThrowawayCertificate
+    from .sink.certs import ThrowawayCertificate
+    from .sink.server import Sink
 
 __all__ = ["SinkFactory", "smtp_sink", "smtp_sink_certificate", "smtp_sink_factory"]
 
@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _sink_class() -> Type[Sink]:
     """The Sink class, or fail the test (not the run) saying how to install aiosmtpd."""
     from .errors import SinkUnavailableError
-    from .sink import INSTALL_HINT, Sink, require_aiosmtpd
+    from .sink.server import INSTALL_HINT, Sink, require_aiosmtpd
 
     try:
         require_aiosmtpd()
@@ -103,7 +103,7 @@ def smtp_sink_certificate(tmp_path_factory: pytest.TempPathFactory) -> Throwaway
     """The throwaway certificate of the TLS sinks, made once per session; clients trust
     it with ``:ca-file`` (``sink.server_spec()`` names it)."""
     _sink_class()
-    from .sink_certs import make_throwaway_certificate
+    from .sink.certs import make_throwaway_certificate
 
     return make_throwaway_certificate(tmp_path_factory.mktemp("smtp-sink-certificate"))
 

@@ -16,7 +16,7 @@ import pytest
 from dnsserver import DnsServer
 
 import post_office
-from post_office.dnsquery import clear_cache
+from post_office.client.dnsquery import clear_cache
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Test oracles for the DATA encoder (``post_office.wire``): plain, obviously right, slow.
+"""Test oracles for the DATA encoder (``post_office.message.sources``): plain, right, slow.
 
 The package never uses these; they say what a receiver must see, so the streaming encoder
 can be checked against them (RFC 5321 4.1.1.4 for the terminator, 4.5.2 for the dots).
@@ -6,7 +6,7 @@ can be checked against them (RFC 5321 4.1.1.4 for the terminator, 4.5.2 for the 
 
 from __future__ import annotations
 
-from post_office.wire import TERMINATOR
+from post_office.message.sources import TERMINATOR
 
 __all__ = ["normalise_newlines", "unstuff"]
 

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from post_office import addresses
-from post_office.addresses import check_address, check_recipients, needs_smtputf8, smtp_path
 from post_office.errors import AddressError, ArgumentError, PostOfficeError
+from post_office.message import addresses
+from post_office.message.addresses import check_address, check_recipients, needs_smtputf8, smtp_path
 
 # --------------------------------------------------------------------------- examples
 

@@ -808,7 +808,13 @@ def test_serve_option_errors_exit_2(cli: Cli, tmp_path: Path) -> None:
 def test_importing_the_package_loads_neither_the_sink_nor_asyncio() -> None:
     """``import post_office`` stays cheap: the sink, aiosmtpd, asyncio and cryptography load
     on first use of ``Sink``, ``ReceivedMessage`` or ``make_throwaway_certificate``."""
-    heavy = ("asyncio", "aiosmtpd", "cryptography", "post_office.sink", "post_office.sink_certs")
+    heavy = (
+        "asyncio",
+        "aiosmtpd",
+        "cryptography",
+        "post_office.sink.server",
+        "post_office.sink.certs",
+    )
     code = (
         "import sys, post_office\n"
         f"print([name for name in {heavy!r} if name in sys.modules])\n"
@@ -828,7 +834,7 @@ def test_importing_the_package_loads_neither_the_sink_nor_asyncio() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "[]",
-        "post_office.sink post_office.sink_store post_office.sink_certs",
+        "post_office.sink.server post_office.sink.store post_office.sink.certs",
     ]
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         import post_office

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from post_office import MimeError, decode_header_text
-from post_office.headers import encode_header_value
+from post_office.message.headers import encode_header_value
 
 
 @pytest.mark.parametrize(

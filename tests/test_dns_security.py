@@ -45,15 +45,15 @@ from post_office import (
     smtp_session,
 )
 from post_office.cli import main
-from post_office.dnsquery import Dns, clear_cache
-from post_office.opening import CONNECT_TIMEOUTS
-from post_office.resolve import (
+from post_office.client.dnsquery import Dns, clear_cache
+from post_office.client.opening import CONNECT_TIMEOUTS
+from post_office.client.resolve import (
     DEFAULT_MX_ADDRESS_LIMIT,
     check_mx_address_limit,
     current_settings,
     resolve_mail_server,
 )
-from post_office.session import Session
+from post_office.client.session import Session
 
 pytest_plugins = ["dns_fixtures"]  # dns_server_factory
 

@@ -33,8 +33,8 @@ from post_office import (
     send_smtp,
     smtp_session,
 )
+from post_office.message.sources import encode_content, encode_data
 from post_office.protocol.transaction import Stage
-from post_office.wire import encode_content, encode_data
 
 FROM = "me@example.test"
 TO = "you@example.test"

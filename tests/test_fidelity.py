@@ -32,8 +32,8 @@ from post_office import (
     qp_encode_stream,
     seed_boundaries,
 )
-from post_office.headers import fold_address_list
-from post_office.letter import build_letter
+from post_office.message.headers import fold_address_list
+from post_office.message.letter import build_letter
 
 # 100 bytes 0..99 and their base64 in Allegro's 72-character lines.
 DATA = bytes(range(100))

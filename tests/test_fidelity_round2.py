@@ -33,7 +33,7 @@ from post_office import (
     send_smtp,
     send_smtp_auth,
 )
-from post_office.netmail import Mailbox
+from post_office.message.netmail import Mailbox
 
 FROM, TO = "me@example.test", "you@example.test"
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")

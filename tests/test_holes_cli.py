@@ -34,7 +34,7 @@ from test_cli import ROOT, Cli, cli, cli_env  # noqa: F401
 
 from post_office import Sink, make_throwaway_certificate, send_smtp
 from post_office.cli.transfer import enhanced_code
-from post_office.sink_options import printable
+from post_office.sink.behaviour import printable
 
 #: What no line printed to a terminal may hold: C0 but for the line end, DEL, C1, and
 #: Unicode's bidirectional controls (UAX #9) and line separators.

@@ -375,7 +375,7 @@ def _expected(data: bytes) -> bytes:
 
 
 def _unstuff(wire: bytes) -> bytes:
-    """An RFC 5321 4.5.2 receiver, written independently of post_office.wire."""
+    """An RFC 5321 4.5.2 receiver, written independently of post_office.message.sources."""
     assert wire.endswith(b".\r\n")
     lines = wire[: -len(b".\r\n")].split(b"\r\n")
     assert lines[-1] == b""  # the content ends with CRLF (or is empty)

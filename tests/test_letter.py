@@ -35,8 +35,8 @@ from post_office import (
     seed_boundaries,
     send_letter,
 )
-from post_office.headers import fold_address_list
-from post_office.letter import build_letter
+from post_office.message.headers import fold_address_list
+from post_office.message.letter import build_letter
 
 FROM = "me@example.test"
 TO = "you@example.test"
@@ -612,7 +612,7 @@ def test_letter_options_are_the_keywords_of_every_send_letter() -> None:
     import inspect
 
     from post_office import SmtpSession
-    from post_office.letter import LetterOptions
+    from post_office.message.letter import LetterOptions
 
     names = [field.name for field in dataclasses.fields(LetterOptions)]
     assert names == ["cc", "bcc", "subject", "reply_to", "headers", "attachments"]
@@ -624,7 +624,7 @@ def test_letter_options_are_the_keywords_of_every_send_letter() -> None:
 
 
 def test_build_letter_takes_options_or_keywords_not_both() -> None:
-    from post_office.letter import LetterOptions
+    from post_office.message.letter import LetterOptions
 
     options = LetterOptions(cc=["c@example.test"], bcc="b@example.test", subject="s")
     assert options.keywords()["cc"] == ["c@example.test"]

@@ -46,7 +46,7 @@ from post_office import (
     seed_boundaries,
     with_mime_part_constructed_stream,
 )
-from post_office.mime import BOUNDARY_PREFIX
+from post_office.mime.build import BOUNDARY_PREFIX
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from post_office.errors import AddressTypeError, OptionError, PostOfficeError
-from post_office.netmail import (
+from post_office.message.netmail import (
     AddressSyntaxError,
     Group,
     Mailbox,

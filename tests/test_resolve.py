@@ -15,10 +15,9 @@ import pytest
 from dnsserver import NEGATIVE_TTL, DnsServer
 
 import post_office
-from post_office import dnsquery
-from post_office.dnsquery import TtlCache
-from post_office.errors import AddressTypeError, ConnectError, OptionError
-from post_office.resolve import (
+from post_office.client import dnsquery
+from post_office.client.dnsquery import TtlCache
+from post_office.client.resolve import (
     DnsSettings,
     Target,
     check_dns_mode,
@@ -27,6 +26,7 @@ from post_office.resolve import (
     resolve_mail_server,
     valid_email_domain_p,
 )
+from post_office.errors import AddressTypeError, ConnectError, OptionError
 
 pytest_plugins = ["dns_fixtures"]  # dns_server, dns_server_factory, dns_settings
 
@@ -380,7 +380,7 @@ def test_timeout_is_checked(timeout: Any) -> None:
 
 def test_import_post_office_does_not_load_dnspython() -> None:
     code = (
-        "import sys, post_office, post_office.resolve, post_office.netmail; "
+        "import sys, post_office, post_office.client.resolve, post_office.message.netmail; "
         "assert not any(m == 'dns' or m.startswith('dns.') for m in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)

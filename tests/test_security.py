@@ -50,8 +50,8 @@ from post_office import (
     test_email_address,
 )
 from post_office.cli import main
-from post_office.login import check_auth_transport
-from post_office.session import Session
+from post_office.client.login import check_auth_transport
+from post_office.client.session import Session
 
 FROM = "me@example.test"
 TO = "you@example.test"
@@ -107,7 +107,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> List[str]:
     monkeypatch.setattr(socket, "create_connection", refuse("connect"))
     monkeypatch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
     monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))
-    monkeypatch.setattr("post_office.resolve.resolve_mail_server", refuse("resolve"))
+    monkeypatch.setattr("post_office.client.resolve.resolve_mail_server", refuse("resolve"))
     return attempts
 
 
@@ -267,7 +267,7 @@ def test_plaintext_credentials_from_the_command_line_are_refused_before_connecti
 def not_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make 127.0.0.1 count as another machine, so that the plaintext rule applies to a
     loopback test server."""
-    monkeypatch.setattr("post_office.login.is_loopback_host", lambda host: False)
+    monkeypatch.setattr("post_office.client.login.is_loopback_host", lambda host: False)
 
 
 @pytest.mark.parametrize("command", ["send", "check"])

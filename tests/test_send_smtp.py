@@ -31,7 +31,7 @@ from post_office import (
     SMTPUTF8Error,
     send_smtp,
 )
-from post_office.session import default_local_hostname
+from post_office.client.session import default_local_hostname
 
 HEADER = "From: me@example.test\nTo: you@example.test\nSubject: test\n\n"
 

@@ -37,7 +37,7 @@ from post_office import (
     SessionStateError,
     smtp_session,
 )
-from post_office.wire import encode_data
+from post_office.message.sources import encode_data
 
 FROM = "me@example.test"
 #: Short, so that a client stuck waiting for a reply fails the test quickly.

@@ -18,11 +18,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from post_office import Keyword, MailProgram, MailServer, parse_mail_server, read_lisp, to_lisp
-from post_office import spec as server_module
 from post_office._checks import show
 from post_office.errors import LispSyntaxError, PostOfficeError, ServerSpecError
-from post_office.spec import parse_transport
-from post_office.tls import TLS_KEYWORDS, TlsSettings, tls_settings
+from post_office.spec import mailserver as server_module
+from post_office.spec.mailserver import parse_transport
+from post_office.spec.tls import TLS_KEYWORDS, TlsSettings, tls_settings
 
 StartTLS = Union[bool, str]
 

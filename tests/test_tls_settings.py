@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from post_office import MailServer, TlsSettings, make_ssl_context, parse_mail_server
 from post_office.errors import ServerSpecError
-from post_office.tls import TLS_KEYWORDS, tls_settings
+from post_office.spec.tls import TLS_KEYWORDS, tls_settings
 
 PASSWORD = "correct horse battery staple"
 

@@ -1,7 +1,7 @@
 """Every warning the package emits points at the caller's line, whichever entry point led
 to it: a warning names the line to change, not a line of post_office.
 
-The package warns in four places, all through ``post_office.debug.warn``, which walks out
+The package warns in four places, all through ``post_office.warn.warn``, which walks out
 of the package's frames:
 
 - the server offers no AUTH (``login.py``): the message goes without it, as in Allegro;

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from oracles import normalise_newlines, unstuff
 
 from post_office.errors import MessageArgumentError
-from post_office.wire import (
+from post_office.message.sources import (
     DotStuffer,
     check_messages,
     encode_data,

@@ -3,7 +3,7 @@ control characters escaped.
 
 A line may carry what a server or a client sent (a greeting, a reply, a hint quoting
 it, a stored message's headers): :func:`say` escapes ESC, BEL, C1 and bidirectional
-controls with :func:`~post_office.sink_options.printable`, the one escaper the sink uses
+controls with :func:`~post_office.sink.behaviour.printable`, the one escaper the sink uses
 too, so that no server can drive or reorder the user's terminal; ``--debug``'s
 transcript goes through :class:`EscapingStream`, ``--json`` through :func:`say_json`.
 
@@ -20,7 +20,7 @@ import re
 import sys
 from typing import Optional, TextIO
 
-from ..sink_options import CONTROL_CHARACTERS, printable
+from ..sink.behaviour import CONTROL_CHARACTERS, printable
 
 __all__ = [
     "PROG",

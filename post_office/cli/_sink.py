@@ -9,7 +9,7 @@ __all__ = ["sink_module"]
 
 def sink_module() -> ModuleType:
     """The sink module, after checking that aiosmtpd is importable (else exit 2)."""
-    from .. import sink
+    from ..sink import server as sink
 
     sink.require_aiosmtpd()
     return sink

@@ -15,7 +15,7 @@ import os
 from typing import IO, Any, Union
 
 from ..errors import ArgumentError
-from ..mime import MimePart, make_mime_part
+from ..mime.build import MimePart, make_mime_part
 
 __all__ = ["SMALL", "Utf8Checked", "body_part", "check_input_file", "not_utf8"]
 

@@ -3,7 +3,7 @@
 and whether the spec works with it: it goes as far as send would up to MAIL FROM, then
 RSET.  No mail is sent.
 
-Only the public API of :class:`post_office.session.Session` is used: what it read
+Only the public API of :class:`post_office.client.session.Session` is used: what it read
 (greeting, extensions), what TLS it negotiated, and the peer certificate.
 """
 
@@ -13,16 +13,16 @@ import argparse
 import dataclasses
 from typing import List, Optional, Tuple
 
-from ..addresses import check_address
-from ..debug import Transcript
+from ..client.login import check_auth_transport
+from ..client.session import Session
+from ..client.transcript import Transcript
 from ..errors import CertificateError
-from ..login import check_auth_transport
-from ..options import check_credentials
+from ..message.addresses import check_address
 from ..protocol.auth import choose_mechanism
 from ..protocol.extensions import Extensions
 from ..protocol.replies import Reply
-from ..session import Session
-from ..spec import MailServer, parse_mail_server
+from ..spec.mailserver import MailServer, parse_mail_server
+from ..spec.options import check_credentials
 from ._output import say
 from .certificate import cert_info, show_cert
 from .hints import explain_certificate, mail_refusal_hint, peek_certificate

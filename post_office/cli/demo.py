@@ -33,7 +33,7 @@ SMTP AUTH, to the embedded sink on 127.0.0.1. The attachment is a small CSV file
 def run(args: argparse.Namespace) -> int:
     """Run the demo in a temporary directory that is removed at the end."""
     sink = sink_module()
-    from ..letter import send_letter
+    from ..message.letter import send_letter
 
     with tempfile.TemporaryDirectory(prefix="post-office-demo-") as directory:
         root = Path(directory)

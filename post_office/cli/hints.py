@@ -11,13 +11,13 @@ import re
 import ssl
 from typing import Callable, Optional
 
+from ..client.opening import certificate_error
+from ..client.session import Session
 from ..errors import CertificateError, SMTPError
-from ..lisp import to_lisp
-from ..opening import certificate_error
 from ..protocol.replies import Reply
-from ..redaction import redact_text
-from ..session import Session
-from ..spec import MailServer
+from ..spec.lisp import to_lisp
+from ..spec.mailserver import MailServer
+from ..spec.redaction import redact_text
 from .certificate import CertInfo, cert_info
 
 __all__ = ["explain_certificate", "mail_refusal_hint", "peek_certificate", "redact", "user_form"]
@@ -25,7 +25,7 @@ __all__ = ["explain_certificate", "mail_refusal_hint", "peek_certificate", "reda
 
 def redact(text: str) -> str:
     """Spec text with the value of any ``:certificate-password`` hidden (the package's one
-    rule: :func:`~post_office.redaction.redact_text`)."""
+    rule: :func:`~post_office.spec.redaction.redact_text`)."""
     return redact_text(text)
 
 
@@ -65,7 +65,7 @@ def peek_certificate(
     unverified = dataclasses.replace(server, tls=dataclasses.replace(server.tls, verify="none"))
     try:
         session = Session.prepare(unverified, timeout=timeout, local_hostname=local_hostname)
-        from ..debug import Transcript
+        from ..client.transcript import Transcript
 
         session.transcript = Transcript(use_global=False)
         session.open(credentials=credentials)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..redaction import REDACTED, is_secret_key
-from ..spec import parse_mail_server
+from ..spec.mailserver import parse_mail_server
+from ..spec.redaction import REDACTED, is_secret_key
 from ._output import say
 from .render import dns_line, lisp_text, python_text
 

@@ -7,8 +7,8 @@ notes"), so that no line ``post-office`` prints carries the password.
 
 from __future__ import annotations
 
-from ..resolve import current_settings
-from ..spec import MailServer
+from ..client.resolve import current_settings
+from ..spec.mailserver import MailServer
 
 __all__ = ["dns_line", "lisp_text", "python_text", "spec_text"]
 

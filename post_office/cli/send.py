@@ -1,5 +1,5 @@
 """``post-office send SERVER FROM TO...``: a letter (send_letter's, built by
-:func:`~post_office.letter.build_letter`), or with ``--raw`` a whole message as it is
+:func:`~post_office.message.letter.build_letter`), or with ``--raw`` a whole message as it is
 (send_smtp's), then one line that says what the server answered.
 
 Everything that can be wrong with the arguments is reported before the password is asked
@@ -13,14 +13,14 @@ import os
 import sys
 from typing import IO, Any, List, Optional, Tuple
 
-from ..addresses import check_address
-from ..debug import warn
-from ..delivery import Envelope
+from ..client.delivery import Envelope
+from ..client.login import check_auth_transport
 from ..errors import ArgumentError, CertificateError
-from ..letter import LetterOptions, build_letter
-from ..login import check_auth_transport
-from ..options import check_connect_options, check_credentials
-from ..spec import MailServer, parse_mail_server, parse_transport
+from ..message.addresses import check_address
+from ..message.letter import LetterOptions, build_letter
+from ..spec.mailserver import MailServer, parse_mail_server, parse_transport
+from ..spec.options import check_connect_options, check_credentials
+from ..warn import warn
 from ._output import say
 from .body import body_part, check_input_file
 from .hints import explain_certificate

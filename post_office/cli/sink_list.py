@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..sink.mailbox import stored_messages, summary
 from ._output import say
-from ._stored import stored_messages, summary
 
 __all__ = ["run"]
 

@@ -7,8 +7,8 @@ from email.message import EmailMessage
 from typing import List
 
 from ..errors import ArgumentError
+from ..sink.mailbox import envelope_text, parse, stored_messages
 from ._output import say
-from ._stored import envelope_text, parse, stored_messages
 
 __all__ = ["run"]
 

@@ -1,6 +1,6 @@
 """How ``post-office send`` hands a message to its transport, and what it says after.
 
-Over SMTP the command line drives a :class:`~post_office.session.Session` itself (the
+Over SMTP the command line drives a :class:`~post_office.client.session.Session` itself (the
 library's rules unchanged: credentials only over TLS, success only after the final
 reply), so that it can report what happened: the server's final reply (with its queue
 id), the TLS version, the AUTH mechanism, a ``:starttls t`` that went on in plain text.
@@ -17,16 +17,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..delivery import Envelope, deliver
+from ..client.delivery import Envelope, deliver
+from ..client.program import check_program_timeout
+from ..client.session import Session
+from ..client.targets import Target
 from ..errors import SMTPError
-from ..options import ConnectOptions
-from ..program import check_program_timeout
 from ..protocol.auth import choose_mechanism
 from ..protocol.replies import Reply
 from ..protocol.transaction import Stage
-from ..session import Session
-from ..spec import MailProgram, MailServer
-from ..targets import Target
+from ..spec.mailserver import MailProgram, MailServer
+from ..spec.options import ConnectOptions
 from ._output import say, say_json
 from .status import EX_UNAVAILABLE, Failure
 

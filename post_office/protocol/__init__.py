@@ -10,6 +10,6 @@ Nothing here imports :mod:`socket`, :mod:`ssl` sockets, :mod:`subprocess` or thr
 - :mod:`.transaction`: one message's commands, the codes each expects, the error a
   refusal raises, PIPELINING groups (RFC 2920) and the :class:`~.transaction.Stage`.
 
-The I/O driver, :class:`post_office.session.Session`, writes what these modules say and
+The I/O driver, :class:`post_office.client.session.Session`, writes what these modules say and
 feeds them what it reads.
 """

@@ -14,7 +14,6 @@ from __future__ import annotations
 import enum
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..addresses import needs_smtputf8, smtp_path
 from ..errors import (
     DataError,
     RecipientRefusedError,
@@ -22,6 +21,7 @@ from ..errors import (
     SMTPError,
     SMTPUTF8Error,
 )
+from ..message.addresses import needs_smtputf8, smtp_path
 from .extensions import Extensions
 from .replies import Reply
 

@@ -1,0 +1,247 @@
+"""A session for bulk sending: many messages over one connection (issue 7).
+
+Allegro's ``send-smtp`` opens a connection per message.  :func:`smtp_session` keeps one
+open, with TLS and AUTH done once, and sends each message as one transaction on it:
+``MAIL FROM``, ``RCPT TO``, ``DATA`` (in one write when the server offers PIPELINING,
+RFC 2920), the body streamed, the final reply.  A refused message raises for that
+message only; the transaction is reset (RSET) and the next message goes out on the same
+connection.  A connection the server dropped while it sat idle is replaced once before
+the next message; a message whose body was (even partly) sent is never sent again, since
+the server may have delivered it even if its final reply was lost.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import IO, Any, Optional, Sequence, Tuple, Type, Union
+
+from ..errors import (
+    ServerDisconnectedError,
+    SessionStateError,
+    SMTPError,
+    SMTPTimeoutError,
+)
+from ..message.addresses import Recipients
+from ..message.letter import Attachment, LetterOptions, build_letter
+from ..message.sources import check_messages
+from ..mime.build import MimePart
+from ..protocol.transaction import Stage
+from ..spec.mailserver import ServerArgument, parse_mail_server
+from ..spec.options import Credentials, OAuth2Token, check_connect_options, optional_credentials
+from .delivery import check_envelope, open_session
+from .login import check_auth_transport
+from .session import Session
+
+__all__ = ["SmtpSession", "smtp_session"]
+
+
+class SmtpSession:
+    """One SMTP connection for many messages; made by :func:`smtp_session`.
+
+    Use it in a ``with`` block: entering connects (TLS and AUTH included), leaving says
+    QUIT and closes the socket, also when the block raises.  :attr:`connections` counts
+    the connections opened so far (more than one after a reconnect).
+
+    One connection carries one conversation at a time: a call made while another call's
+    message is under way (from another thread, or from a body source of that message)
+    raises :class:`~post_office.SessionStateError` at once and sends nothing, rather than
+    writing its commands into the other message's body (README "Bulk sending").  Give
+    each thread its own session, or hold a lock around the calls.
+    """
+
+    def __init__(self, session: Session, credentials: Optional[Credentials]) -> None:
+        self._session = session
+        self._credentials = credentials
+        self._state = "new"  # "new", "open" (inside the with block), "closed"
+        self._busy = False  # a call is sending on the connection
+        self._guard = threading.Lock()  # makes reading and setting the two above one step
+        self.connections = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> SmtpSession:
+        with self._guard:
+            if self._state != "new":
+                raise SessionStateError("an smtp_session can be entered only once; make a new one")
+            self._state = "open"
+            self._busy = True  # connecting: no send may start on the half-made connection
+        try:
+            self._connect()
+        except BaseException:
+            with self._guard:
+                self._state, self._busy = "closed", False
+            self._session.close()
+            raise
+        self._end()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Say QUIT (a failure is only logged: the messages were accepted) and close.
+
+        Called while another thread's message is under way, it leaves the QUIT to that
+        call, which says it once its message is done: a QUIT now would land in its body.
+        """
+        with self._guard:
+            self._state = "closed"
+            if self._busy:
+                return
+        self._session.quit()
+
+    def _begin(self) -> None:
+        """Take the connection for one call, or refuse at once if another call has it."""
+        with self._guard:
+            if self._busy:
+                raise SessionStateError(
+                    "this smtp_session is sending another message (in another thread, or "
+                    "this call comes from a body source of that message): one connection "
+                    "carries one message at a time; give each thread its own session, or "
+                    "hold a lock around the calls"
+                )
+            if self._state != "open":
+                raise SessionStateError("this smtp_session is not open: send inside its with block")
+            self._busy = True
+
+    def _end(self) -> None:
+        """Give the connection back; say the QUIT a close() left to this call."""
+        with self._guard:
+            self._busy = False
+            closed = self._state == "closed"
+        if closed:
+            self._session.quit()
+
+    def _connect(self) -> None:
+        session = self._session
+        self.connections += 1
+        open_session(session.server, session.options, self._credentials, session=session)
+
+    def _ready(self) -> bool:
+        """Make sure there is a live connection; True when a new one had to be opened."""
+        if self._session.idle_alive():
+            return False
+        self._connect()
+        return True
+
+    # ------------------------------------------------------------------ sending
+    def send_smtp(self, from_: str, to: Recipients, *messages: object) -> None:
+        """Send one message on the session's connection (Allegro's ``send-smtp``).
+
+        :param from_: Allegro's ``from``: a bare address, ``""`` for the null reverse path.
+        :param to: Allegro's ``to``: one bare address or a list of them.
+        :param messages: Allegro's ``&rest message``: str, bytes, streams,
+            ``email.message.Message`` objects and MIME parts, sent in order as one message,
+            with no header added (README "Porting notes").
+
+        Arguments are checked before anything is sent.  Returns ``None`` once the server
+        accepted the message.  A refusal raises (the first refused recipient, as in
+        Allegro) and leaves the session usable for the next message.
+        """
+        envelope = check_envelope(from_, to)
+        check_messages(messages)
+        self._transaction(envelope.sender, envelope.recipients, messages)
+
+    def send_letter(
+        self,
+        from_: str,
+        to: Union[str, Sequence[str]],
+        message: Union[str, IO[Any], MimePart],
+        *,
+        cc: Union[str, Sequence[str], None] = None,
+        bcc: Union[str, Sequence[str], None] = None,
+        subject: Optional[str] = None,
+        reply_to: Optional[str] = None,
+        headers: Union[str, Sequence[str], None] = None,
+        attachments: Union[Attachment, Sequence[Attachment], None] = None,
+    ) -> bool:
+        """Build a letter and send it on the session's connection (Allegro's ``send-letter``).
+
+        The parameters are :func:`~post_office.send_letter`'s, without the server and the
+        credentials, which belong to the session: ``from_`` (Allegro's ``from``), ``to``,
+        ``message``, ``cc``, ``bcc``, ``subject``, ``reply_to``, ``headers`` and
+        ``attachments`` (Allegro's keywords of the same names).  The letter is built by
+        the same code as ``send_letter`` (README "Letters and attachments") and everything
+        is checked before anything is sent.  Returns True (Allegro returns ``t``).
+        """
+        options = LetterOptions(
+            cc=cc,
+            bcc=bcc,
+            subject=subject,
+            reply_to=reply_to,
+            headers=headers,
+            attachments=attachments,
+        )
+        letter = build_letter(from_, to, message, options)
+        self._transaction(letter.sender, list(letter.recipients), (letter.header, letter.part))
+        return True
+
+    def _transaction(
+        self, sender: str, recipients: Sequence[str], messages: Tuple[object, ...]
+    ) -> None:
+        self._begin()
+        try:
+            reconnected = self._ready()
+            try:
+                self._session.send_message(sender, recipients, messages)
+            except SMTPError as exc:
+                if reconnected or not self._dropped_before_mail(exc):
+                    raise
+                # The server hung up just as the message began (its idle timeout raced
+                # our check): nothing of it was accepted, so it is safe to send again.
+                self._session.transcript.note("the server dropped the connection; reconnecting")
+                self._connect()
+                self._session.send_message(sender, recipients, messages)
+        finally:
+            self._end()
+
+    @staticmethod
+    def _dropped_before_mail(exc: SMTPError) -> bool:
+        """The server went away (EOF, reset, or 421 "closing") in answer to MAIL FROM."""
+        if exc.stage is not Stage.BEFORE_MAIL:
+            return False
+        if isinstance(exc, SMTPTimeoutError):
+            return False  # a slow server is not a closed one; waiting again would double it
+        return isinstance(exc, ServerDisconnectedError) or exc.code == 421
+
+
+def smtp_session(
+    server: ServerArgument,
+    *,
+    login: Optional[str] = None,
+    password: Union[str, OAuth2Token, None] = None,
+    timeout: float = 60,
+    local_hostname: Optional[str] = None,
+    source_address: Optional[Tuple[str, int]] = None,
+) -> SmtpSession:
+    """A connection for many messages: ``with smtp_session(server) as s: s.send_smtp(...)``.
+
+    Python only (Allegro opens a connection per ``send-smtp`` call).  The parameters are
+    those of :func:`~post_office.send_smtp_auth`:
+
+    :param server: Allegro's ``mail-server``, in any form :func:`~post_office.send_smtp`
+        accepts (README "The mail-server argument"); TLS (``:ssl`` or ``:starttls``) is
+        negotiated once.
+    :param login: Allegro's ``login`` (send-smtp-auth); with ``password``, AUTH is done once
+        per connection, to the mail-server name as written, never through MX (README "DNS").
+    :param password: Allegro's ``password``: a string, or an
+        :class:`~post_office.OAuth2Token`.
+    :param timeout: seconds per socket operation (Python only).
+    :param local_hostname: the EHLO name (Python only).
+    :param source_address: ``(host, port)`` to bind the socket to (Python only).
+
+    Every argument is checked here, before any connection; the ``with`` statement
+    connects.  See :class:`SmtpSession` for what the session does between messages.
+    """
+    parsed = parse_mail_server(server)
+    session = Session.for_server(
+        parsed, check_connect_options(timeout, local_hostname, source_address)
+    )
+    credentials = optional_credentials(login, password)
+    check_auth_transport(parsed, credentials)
+    return SmtpSession(session, credentials)

@@ -1,0 +1,158 @@
+"""One mail transaction over a session (RFC 5321 3.3; PIPELINING, RFC 2920).
+
+:class:`~post_office.protocol.transaction.Transaction` says what to send and what each
+reply means; this module writes and reads.  Success is returned only after the server's
+reply to our own end of data: a reply that arrives before its command (outside a
+PIPELINING group) is a :class:`~post_office.errors.ProtocolError`, never taken as an
+answer; so is a 2xx that arrives while the body is being sent, and a refusal then is a
+:class:`~post_office.errors.DataError` with the server's code (README "Reliability").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, List, Sequence
+
+from ..errors import DataError, ProtocolError, SMTPError
+from ..message.sources import encode_content, known_7bit
+from ..protocol.replies import Reply
+from ..protocol.transaction import END_OF_DATA, Transaction, with_stage
+from .connection import command_bytes
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = ["BODY_CHUNK_SIZE", "send_message"]
+
+#: Bytes of raw message per encoder chunk and ``sendall`` on the DATA path: large enough
+#: that the syscalls are few, small enough that memory stays a small constant.
+BODY_CHUNK_SIZE = 1 << 18
+
+
+def send_message(
+    session: Session, sender: str, recipients: Sequence[str], messages: Sequence[object]
+) -> Reply:
+    """MAIL FROM, RCPT TO each, DATA, the body streamed, and the final reply.
+
+    Returns the server's final reply, only after it accepted the message (a 2xx after
+    the body).  The first refused command raises, naming the sender or recipient, with
+    the transaction's stage as ``stage``.  On a refusal the transaction is reset (RSET)
+    while the connection is usable; after a 421 (the server is closing) it is dropped.
+    """
+    transaction = Transaction(
+        sender,
+        recipients,
+        session.extensions,
+        eight_bit=not known_7bit(messages),
+        server_name=f"the server {session.server.host}",
+    )
+    try:
+        _negotiate(session, transaction)
+        return _send_body(session, transaction, messages)
+    except SMTPError as exc:
+        with_stage(exc, transaction.stage)
+        if exc.code == 421:
+            session.close()
+        elif exc.code is not None:
+            session.reset()  # RSET, or drop the line if that fails too
+        raise
+
+
+def _negotiate(session: Session, transaction: Transaction) -> None:
+    connection = session.connected_connection()
+    for group in transaction.groups():
+        if len(group) == 1:
+            error = transaction.answer(group[0], session.command(group[0].line))
+            if error is not None:
+                raise error
+            continue
+        data = b"".join(command_bytes(command.line, command.line) for command in group)
+        session.check_quiet(group[0].line)
+        connection.write(data, [command.line for command in group])
+        replies: List[Reply] = []
+        for command in group:
+            connection.last_command = command.line
+            try:
+                replies.append(connection.read_reply())
+            except SMTPError:
+                failure, _ = transaction.answer_group(group, replies)
+                if failure is not None:
+                    raise failure from None  # e.g. 421, then the server hung up
+                raise
+        failure, drop = transaction.answer_group(group, replies)
+        if failure is not None:
+            if drop:
+                session.transcript.note("DATA was accepted after a refusal: dropping the line")
+                session.close()
+            raise failure
+
+
+def _send_body(session: Session, transaction: Transaction, messages: Sequence[object]) -> Reply:
+    connection = session.connected_connection()
+    # A reply already waiting (a "250" sent along with the 354) would be taken for the
+    # answer to a body the server has not read: refuse before sending a byte.
+    session.check_quiet("(message body)")
+    transaction.body_started()
+    try:
+        early = connection.send_body(*encode_content(messages, BODY_CHUNK_SIZE))
+    except SMTPError as exc:
+        late = connection.late_reply
+        if late is None:
+            raise
+        raise _refused_during_body(late, transaction) from exc
+    if early is not None:
+        raise _answered_early(early, transaction)
+    transaction.body_sent()
+    session.transcript.note(f"message body sent: {connection.body_bytes} bytes")
+    connection.last_command = END_OF_DATA
+    reply = connection.read_reply()
+    if 200 <= reply.code < 300:
+        _check_nothing_follows(session)
+    transaction.finish(reply)
+    return reply
+
+
+def _refused_during_body(reply: Reply, transaction: Transaction) -> DataError:
+    return DataError(
+        "SMTP transaction failed: the server refused the message while it was being sent",
+        code=reply.code,
+        reply=reply.text,
+        command="(message body)",
+        stage=transaction.stage,
+    )
+
+
+def _answered_early(reply: Reply, transaction: Transaction) -> SMTPError:
+    """A reply that came before our end of data: a refusal stays a refusal with its
+    code; a 2xx cannot be the acceptance of a message the server had not read to its
+    end (RFC 5321 4.1.1.4, 4.3.2), so it is a :class:`ProtocolError`, never success."""
+    if not 200 <= reply.code < 300:
+        return _refused_during_body(reply, transaction)
+    return ProtocolError(
+        "the server answered before the end of the message, so that answer cannot be its "
+        "acceptance; the rest of the message was not sent",
+        reply=f"{reply.code} {reply.text}",
+        command="(message body)",
+        stage=transaction.stage,
+    )
+
+
+def _check_nothing_follows(session: Session) -> None:
+    """After the 2xx to our end of data, one look that never blocks: a second reply
+    already waiting means the first was an early one, sent before the server read the
+    end of data, and this one its real answer (a 250 sent early, then 554).  Only a
+    421, the notice of a server that is closing (RFC 5321 3.8), may follow; the
+    connection is then dropped."""
+    connection = session.connected_connection()
+    if not connection.look() or not connection.parser.buffered:
+        return  # nothing, or the server closed the connection after its reply
+    connection.last_command = END_OF_DATA
+    second = connection.read_reply("reading what followed the reply to the message")
+    session.close()
+    if second.code == 421:
+        session.transcript.note("the server is closing the connection (421)")
+        return
+    raise ProtocolError(
+        "the server sent two replies to the end of the message; the first came before it",
+        reply=f"{second.code} {second.text}",
+        command=END_OF_DATA,
+    )

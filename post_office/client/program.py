@@ -1,0 +1,180 @@
+"""send_letter's ``(":program", command)`` transport: pipe the letter into a local program.
+
+The letter goes to the program's standard input as a mail program expects it (typically
+``sendmail -t -i``, which reads the recipients from the header): ``\\n`` newlines, no
+dot-stuffing and no ``.`` line at the end, where Allegro feeds it SMTP's DATA encoding.
+The program's stdout and stderr are drained by threads so it can never block on them,
+and kept (up to :data:`OUTPUT_LIMIT` bytes each) for the error.
+
+A mail program delivers what it read once its input ends, so the end of input is given
+only to a complete letter: when the letter cannot be finished (a message source fails
+part-way, the program stalls, the caller is interrupted), the program (with the whole
+process group it started, on POSIX) is killed *before* its stdin is closed, then the error
+is raised (README "Reliability").  README: "Letters and attachments" and "Differences
+from Allegro".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from time import monotonic
+from typing import IO, Iterator, Optional
+
+from .._checks import check_timeout
+from ..errors import ProgramError
+from ..spec.mailserver import MailProgram
+
+__all__ = ["OUTPUT_LIMIT", "check_program_timeout", "pipe_to_program"]
+
+#: Most bytes of a program's stdout (and of its stderr) kept for the error message.
+OUTPUT_LIMIT = 64 * 1024
+_PIPE_CHUNK = 1 << 16
+#: Seconds between two looks at the feeder: how soon Ctrl-C is acted on.
+_POLL = 0.05
+
+
+def check_program_timeout(timeout: object) -> float:
+    """send_letter's ``timeout`` for a program: seconds it may go without reading or
+    exiting (there is no 'wait forever'); :class:`~post_office.OptionError` otherwise."""
+    return check_timeout(timeout, "a program that never reads")
+
+
+class _Capture(threading.Thread):
+    """Drain one of the program's output pipes, keeping the first OUTPUT_LIMIT bytes."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.pipe = pipe
+        self.data = bytearray()
+
+    def run(self) -> None:
+        with self.pipe:
+            for block in iter(lambda: self.pipe.read(_PIPE_CHUNK), b""):
+                room = OUTPUT_LIMIT - len(self.data)
+                if room > 0:
+                    self.data += block[:room]
+
+
+class _Feeder(threading.Thread):
+    """Write the letter into the program's stdin; ``written`` counts progress.
+
+    Only a letter written whole is ended (stdin closed: the program's EOF).  On a failure
+    stdin is left open for :func:`pipe_to_program` to close once the program is dead.
+    :attr:`finished` is set when the feeder is done, whatever happened: waiting on it
+    never depends on ``Thread.join``/``is_alive``, which an interrupted ``join`` can
+    leave claiming a running thread has stopped (CPython 3.11, bpo-45274's fix).
+    """
+
+    def __init__(self, stdin: IO[bytes], chunks: Iterator[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.stdin = stdin
+        self.chunks = chunks
+        self.written = 0
+        self.error: Optional[BaseException] = None
+        self.finished = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self._feed()
+        finally:
+            self.finished.set()
+
+    def _feed(self) -> None:
+        try:
+            for chunk in self.chunks:
+                self.stdin.write(chunk)
+                self.written += len(chunk)
+        except BrokenPipeError:
+            pass  # the program stopped reading (no reader is left); its exit status decides
+        except BaseException as exc:  # handed to the caller's thread; stdin stays open
+            self.error = exc
+            return
+        with contextlib.suppress(BrokenPipeError):
+            self.stdin.close()  # the whole letter: now the program may see EOF
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill the program and, on POSIX, every process of the group it leads (a shell
+    command's children read the same stdin and would see EOF when it is closed)."""
+    if os.name == "posix":
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        process.kill()
+
+
+def pipe_to_program(program: MailProgram, chunks: Iterator[bytes], timeout: float) -> None:
+    """Pipe the letter (``\\n`` newlines, no dot-stuffing) into ``program``'s stdin.
+
+    A string command runs through the shell (as Allegro's ``command-output`` does), a
+    sequence as argv.  A non-zero exit raises :class:`~post_office.ProgramError` with the
+    status, stdout and stderr.  When the program neither reads nor exits for ``timeout``
+    seconds it is killed and the same error is raised.  When the letter cannot be
+    finished (``chunks`` raises, the caller is interrupted), the program is killed before
+    its stdin is closed, so that it never sees the end of a partial letter, and the error
+    is raised as it is.
+    """
+    command = program.command
+    try:
+        process = subprocess.Popen(
+            command if isinstance(command, str) else list(command),
+            shell=isinstance(command, str),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            # its own process group, so that _kill reaches a shell command's children
+            start_new_session=os.name == "posix",
+        )
+    except OSError as exc:
+        raise ProgramError(127, command, b"", str(exc).encode()) from exc
+    assert process.stdin is not None and process.stdout is not None
+    assert process.stderr is not None
+    out, err = _Capture(process.stdout), _Capture(process.stderr)
+    feeder = _Feeder(process.stdin, chunks)
+    timed_out = False
+    try:
+        for thread in (out, err, feeder):
+            thread.start()
+        last, progress_at = -1, monotonic()
+        # Short waits: a lock's wait is not interrupted by a signal on every platform, and
+        # Ctrl-C must kill the program at once, before the feeder can end the letter.
+        while not feeder.finished.wait(_POLL):
+            if feeder.written != last:
+                last, progress_at = feeder.written, monotonic()
+            elif monotonic() - progress_at >= timeout:
+                timed_out = True
+                break
+        if not timed_out and feeder.error is None:  # after an error: no wait, the kill
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+    finally:
+        if timed_out or feeder.error is not None or not feeder.finished.is_set():
+            _kill(process)  # before stdin is closed: a partial letter never sees EOF
+        process.wait()
+        started = [thread for thread in (out, err, feeder) if thread.ident is not None]
+        if feeder in started:
+            feeder.finished.wait()  # its next write, if any, meets a dead program
+        with contextlib.suppress(OSError):
+            process.stdin.close()  # after a failure the feeder left it open
+        for thread in started:
+            if thread is not feeder:
+                thread.join()
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # a generator: let it close the caller's streams it holds
+    if feeder.error is not None:
+        raise feeder.error
+    if timed_out or process.returncode != 0:
+        raise ProgramError(
+            process.returncode,
+            command,
+            bytes(out.data),
+            bytes(err.data),
+            timeout=timeout if timed_out else None,
+        )

@@ -1,0 +1,2 @@
+"""The mail-server argument: ``MailServer``, the Lisp reader and printer, TLS keywords,
+connection options (pure: no I/O)."""
