@@ -28,15 +28,19 @@ from typing import Any, Callable, Iterator, List
 
 import pytest
 import trustme
-from faultserver import FaultServer
 from hypothesis import HealthCheck, settings
-from servers import (
+from support.faultserver import FaultServer
+from support.servers import (
     PASSWORD,
     USER,
     LoopbackServer,
     SubprocessServer,
     start_loopback_server,
 )
+
+#: dns_server, dns_server_factory, dns_settings (support/dns_fixtures.py); pytester for
+#: the plugin's own tests.
+pytest_plugins = ["support.dns_fixtures", "pytester"]
 
 # --------------------------------------------------------------------------- xdist
 
@@ -50,6 +54,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         group.addoption("--dist", default="no")
 
 
+@pytest.hookimpl(optionalhook=True)  # -p no:xdist: the hook is not known, and not needed
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: one worker more than there are CPUs.  About a third of the suite's
     time is spent waiting on sockets (servers, timeouts, child processes), so with one

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import pytest
-from terminal import run_on_terminal
+from support.terminal import run_on_terminal
 
 from post_office import (
     OptionError,
@@ -44,7 +44,7 @@ from post_office import (
 )
 from post_office.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 INSTALL = "python -m pip install -e '.[sink]'"
 USER = "user"
 PASSWORD = "pässwörd-ü"

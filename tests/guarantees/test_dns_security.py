@@ -24,10 +24,10 @@ import dns.nameserver
 import dns.resolver
 import pytest
 import trustme
-from dnsserver import ZONE, DnsServer, Zone
 from hypothesis import given
 from hypothesis import strategies as st
-from servers import USER, LoopbackServer, start_loopback_server
+from support.dnsserver import ZONE, DnsServer, Zone
+from support.servers import USER, LoopbackServer, start_loopback_server
 
 import post_office
 from post_office import (
@@ -54,8 +54,6 @@ from post_office.client.resolve import (
     resolve_mail_server,
 )
 from post_office.client.session import Session
-
-pytest_plugins = ["dns_fixtures"]  # dns_server_factory
 
 FROM = "me@example.test"
 TO = "you@example.test"

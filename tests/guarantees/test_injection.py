@@ -21,9 +21,9 @@ import socket
 from typing import Callable, Iterator, List, Tuple, Type
 
 import pytest
-from faultserver import FaultServer
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from support.faultserver import FaultServer
 
 from post_office import (
     AddressError,

@@ -18,7 +18,7 @@ import warnings
 from typing import Tuple
 
 import pytest
-from servers import (
+from support.servers import (
     DATA_SIZE_LIMIT,
     PASSWORD,
     USER,

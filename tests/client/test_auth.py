@@ -102,7 +102,7 @@ def test_cram_md5_is_preferred_when_offered(smtp_server_factory) -> None:
     import hmac
 
     from aiosmtpd.smtp import AuthResult
-    from servers import PASSWORD, USER, RecordingHandler
+    from support.servers import PASSWORD, USER, RecordingHandler
 
     class CramHandler(RecordingHandler):
         """Adds CRAM-MD5 (RFC 2195), which aiosmtpd does not ship."""

@@ -23,8 +23,8 @@ import warnings
 from typing import Any, Callable, Dict, Iterator, List, Type
 
 import pytest
-from faultserver import FaultServer, drop
-from servers import PASSWORD, USER
+from support.faultserver import FaultServer, drop
+from support.servers import PASSWORD, USER
 
 from post_office import (
     OAuth2Token,

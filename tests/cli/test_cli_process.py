@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
-from terminal import run_on_terminal
+from support.terminal import run_on_terminal
 
 from post_office.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 60.0
 
 

@@ -22,7 +22,7 @@ from typing import Any, Iterator, List, Optional, Sequence
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from oracles import normalise_newlines, unstuff
+from support.oracles import normalise_newlines, unstuff
 
 from post_office.errors import MessageArgumentError
 from post_office.message.sources import (

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-from faultserver import SILENCE, FaultServer
+from support.faultserver import SILENCE, FaultServer
 
 from post_office import send_letter, send_smtp, smtp_session
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, List, Tuple
 import dns.nameserver
 import dns.resolver
 import pytest
-from dnsserver import NEGATIVE_TTL, DnsServer
+from support.dnsserver import NEGATIVE_TTL, DnsServer
 
 import post_office
 from post_office.client import dnsquery
@@ -27,8 +27,6 @@ from post_office.client.resolve import (
     valid_email_domain_p,
 )
 from post_office.errors import AddressTypeError, ConnectError, OptionError
-
-pytest_plugins = ["dns_fixtures"]  # dns_server, dns_server_factory, dns_settings
 
 CANT = "Can't determine ip address for mail server"
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, List, Tuple
 
 import pytest
-from faultserver import FaultServer, hangup, raw, reply, trickle
+from support.faultserver import FaultServer, hangup, raw, reply, trickle
 
 import post_office
 from post_office import (

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Dict, List
 
-from faultserver import fd_summary, linux_only
+from support.faultserver import fd_summary, linux_only
 
 from post_office import send_smtp
 

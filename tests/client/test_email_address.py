@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from faultserver import FaultServer
+from support.faultserver import FaultServer
 
 import post_office
 from post_office import AddressError, OptionError, ServerSpecError

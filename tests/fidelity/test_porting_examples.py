@@ -15,7 +15,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _blocks() -> List[str]:

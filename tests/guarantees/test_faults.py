@@ -30,7 +30,7 @@ import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type
 
 import pytest
-from faultserver import (
+from support.faultserver import (
     DISCONNECT,
     FAULTS,
     GARBAGE,

@@ -23,12 +23,12 @@ from typing import Any, Callable, Dict, Iterator, Optional
 
 import pytest
 import trustme
-from faultserver import DISCONNECT, FaultServer, reply
+from support.faultserver import DISCONNECT, FaultServer, reply
 
 from post_office import CertificateError, send_smtp
 from post_office.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 USER = "user"
 PASSWORD = "pässwörd-ü"
 LIMIT = 60.0

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 import pytest
-from faultserver import FaultServer, reply
 from hypothesis import given
 from hypothesis import strategies as st
-from terminal import run_on_terminal
+from support.faultserver import FaultServer, reply
+from support.terminal import run_on_terminal
 from test_cli import ROOT, Cli, cli, cli_env  # noqa: F401
 
 from post_office import Sink, make_throwaway_certificate, send_smtp

@@ -17,7 +17,7 @@ import tracemalloc
 from typing import Callable, Optional, Tuple
 
 import pytest
-from faultserver import Action, FaultServer, endless, linux_only, sockets_to
+from support.faultserver import Action, FaultServer, endless, linux_only, sockets_to
 
 from post_office import ProtocolError, send_smtp
 from post_office.protocol.replies import MAX_LINE, MAX_REPLY_LINES

@@ -21,9 +21,9 @@ import threading
 from typing import Callable, List, Optional, Tuple
 
 import pytest
-from faultserver import ConnectionRecord, FaultServer, raw, reply, split
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.faultserver import ConnectionRecord, FaultServer, raw, reply, split
 
 from post_office import (
     DataError,

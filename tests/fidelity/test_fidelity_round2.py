@@ -36,7 +36,7 @@ from post_office import (
 from post_office.message.netmail import Mailbox
 
 FROM, TO = "me@example.test", "you@example.test"
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
 
 def readme_section(title: str) -> str:

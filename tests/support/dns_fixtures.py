@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator, List
 
 import pytest
-from dnsserver import DnsServer
 
 import post_office
 from post_office.client.dnsquery import clear_cache
+from support.dnsserver import DnsServer
 
 
 @pytest.fixture

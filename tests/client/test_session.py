@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
-from faultserver import DISCONNECT, Arrival, FaultServer, drop, hangup, then_silence
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracles import unstuff
-from servers import READY_TIMEOUT, LoopbackServer, RecordingHandler
+from support.faultserver import DISCONNECT, Arrival, FaultServer, drop, hangup, then_silence
+from support.oracles import unstuff
+from support.servers import READY_TIMEOUT, LoopbackServer, RecordingHandler
 
 import post_office
 from post_office import (

@@ -14,7 +14,7 @@ import time
 from typing import Callable, Tuple
 
 import pytest
-from faultserver import SILENCE, FaultServer
+from support.faultserver import SILENCE, FaultServer
 
 from post_office import SMTPTimeoutError, send_smtp
 

@@ -162,8 +162,22 @@ def test_refused_logins_and_commands_are_logged_one_line_each() -> None:
     assert "wrong-password" not in log.getvalue()
 
 
+class _Watch(io.StringIO):
+    """A sink log that sets ``seen`` when a line holding ``text`` is written."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text, self.seen = text, threading.Event()
+
+    def write(self, line: str) -> int:
+        if self.text in line:
+            self.seen.set()
+        return super().write(line)
+
+
 def test_stop_ends_a_hanging_connection_at_once() -> None:
-    with Sink(hang_at="DATA") as sink:
+    hanging = _Watch("going silent (hang_at)")
+    with Sink(hang_at="DATA", log=hanging) as sink:
         errors: List[BaseException] = []
 
         def send() -> None:
@@ -175,7 +189,7 @@ def test_stop_ends_a_hanging_connection_at_once() -> None:
 
         thread = threading.Thread(target=send)
         thread.start()
-        time.sleep(0.3)
+        assert hanging.seen.wait(10)  # the client is at DATA and the sink is silent
         started = time.monotonic()
     thread.join(10)
     assert not thread.is_alive() and errors and time.monotonic() - started < 5

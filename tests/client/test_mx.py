@@ -12,7 +12,7 @@ import socket
 import time
 
 import pytest
-from dnsserver import DnsServer
+from support.dnsserver import DnsServer
 
 import post_office
 from post_office import (
@@ -21,8 +21,6 @@ from post_office import (
     send_smtp,
     smtp_session,
 )
-
-pytest_plugins = ["dns_fixtures"]
 
 FROM = "me@example.test"
 TO = "you@example.test"
