@@ -3,7 +3,8 @@
 - :func:`show`: how an error message names a caller's value, short and safe;
 - :func:`is_stream`: whether a value is a readable stream (has a callable ``read``);
 - :func:`check_timeout`: the ``timeout`` argument, a positive finite-or-not number;
-- :func:`is_loopback_host`: whether a host is ``localhost`` or a loopback literal.
+- :func:`is_loopback_host`: whether a host is ``localhost`` or a loopback literal;
+- :func:`printable`: the one escaper for anything a peer sent before it is shown.
 
 Pure: no I/O.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 import reprlib
 import sys
 from typing import Any
@@ -19,7 +21,15 @@ from typing import Any
 from .errors import OptionError
 from .spec.lisp import Keyword
 
-__all__ = ["check_timeout", "is_loopback_host", "is_stream", "show", "type_name"]
+__all__ = [
+    "CONTROL_CHARACTERS",
+    "check_timeout",
+    "is_loopback_host",
+    "is_stream",
+    "printable",
+    "show",
+    "type_name",
+]
 
 #: Longest text :func:`show` returns by default.
 SHOW_LIMIT = 120
@@ -135,3 +145,40 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+#: What :func:`printable` escapes, as the inside of a regular-expression class: C0 and
+#: C1 controls, DEL, bidirectional marks, overrides and isolates (U+061C, U+200E,
+#: U+200F, U+202A-U+202E, U+2066-U+2069), line and paragraph separators, and lone
+#: surrogates (undecodable bytes aiosmtpd keeps as surrogate escapes).
+CONTROL_CHARACTERS = (
+    "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+)
+# A control character, or a backslash that would otherwise read as the start of an
+# escape (before another backslash, ``xHH``, ``uHHHH`` or a control character): only
+# those backslashes are doubled, so that ``C:\Users`` stays as it is and the escaped
+# text still reads back one way only.
+_ESCAPED = re.compile(
+    rf"\\(?=\\|x[0-9a-fA-F]{{2}}|u[0-9a-fA-F]{{4}}|[{CONTROL_CHARACTERS}])"
+    rf"|[{CONTROL_CHARACTERS}]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character escaped (``\\x1b``, ``\\u202e``), so that
+    nothing a client or a server sent can move a terminal's cursor or reorder what is
+    shown: C0 and C1 controls, DEL, the bidirectional controls of Unicode (UAX #9:
+    U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) and line separators.
+
+    Unambiguous: a backslash that would read as an escape is doubled (``\\\\x1b`` is the
+    text, ``\\x1b`` the ESC character).  The command line and the sink print through
+    this one function (README "The command line").
+    """
+
+    def escape(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        if code == 0x5C:  # a backslash (only those before an escape match)
+            return "\\\\"
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _ESCAPED.sub(escape, text)

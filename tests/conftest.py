@@ -38,9 +38,9 @@ from support.servers import (
     start_loopback_server,
 )
 
-#: dns_server, dns_server_factory, dns_settings (support/dns_fixtures.py); pytester for
-#: the plugin's own tests.
-pytest_plugins = ["support.dns_fixtures", "pytester"]
+#: dns_server, dns_server_factory, dns_settings (support/dns_fixtures.py); cli and sink
+#: (support/cli.py); pytester for the plugin's own tests.
+pytest_plugins = ["support.dns_fixtures", "support.cli", "pytester"]
 
 # --------------------------------------------------------------------------- xdist
 

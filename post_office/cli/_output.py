@@ -20,7 +20,7 @@ import re
 import sys
 from typing import Optional, TextIO
 
-from ..sink.behaviour import CONTROL_CHARACTERS, printable
+from .._checks import CONTROL_CHARACTERS, printable
 
 __all__ = [
     "PROG",

@@ -4,8 +4,8 @@
 :func:`make_behaviour` checks the options of :class:`~post_office.sink.server.Sink` that refuse
 addresses or messages, hide EHLO extensions, forbid bare newlines, or make the sink go
 silent or hang up at one stage; :class:`Behaviour` holds them.  Pure Python: the
-aiosmtpd side is :mod:`post_office.sink.protocol`.  :func:`printable` escapes what the
-sink prints.
+aiosmtpd side is :mod:`post_office.sink.protocol`; what the sink prints is escaped by
+:func:`post_office._checks.printable`.
 """
 
 from __future__ import annotations
@@ -13,18 +13,23 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
-from typing import FrozenSet, Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, FrozenSet, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
+from .._checks import printable
 from ..errors import OptionError
 
+if TYPE_CHECKING:
+    from typing_extensions import TypedDict, Unpack
+else:
+    from typing import TypedDict
+
 __all__ = [
-    "CONTROL_CHARACTERS",
     "EXTENSIONS",
     "STAGES",
     "Behaviour",
+    "Misbehaviour",
     "Refusals",
     "make_behaviour",
-    "printable",
 ]
 
 #: The stages ``hang_at`` and ``disconnect_at`` name: the greeting, each command, and
@@ -38,42 +43,6 @@ EXTENSIONS = ("SIZE", "8BITMIME", "SMTPUTF8", "PIPELINING", "STARTTLS", "AUTH", 
 Refusals = Union[None, str, Mapping[str, str]]
 
 _REPLY = re.compile(r"[45][0-9][0-9]( [\x20-\x7e]*)?")
-
-#: What :func:`printable` escapes, as the inside of a regular-expression class: C0 and
-#: C1 controls, DEL, bidirectional marks, overrides and isolates (U+061C, U+200E,
-#: U+200F, U+202A-U+202E, U+2066-U+2069), line and paragraph separators, and lone
-#: surrogates (undecodable bytes aiosmtpd keeps as surrogate escapes).
-CONTROL_CHARACTERS = (
-    "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
-)
-# A control character, or a backslash that would otherwise read as the start of an
-# escape (before another backslash, ``xHH``, ``uHHHH`` or a control character): only
-# those backslashes are doubled, so that ``C:\Users`` stays as it is and the escaped
-# text still reads back one way only.
-_ESCAPED = re.compile(
-    rf"\\(?=\\|x[0-9a-fA-F]{{2}}|u[0-9a-fA-F]{{4}}|[{CONTROL_CHARACTERS}])"
-    rf"|[{CONTROL_CHARACTERS}]"
-)
-
-
-def printable(text: str) -> str:
-    """``text`` with every control character escaped (``\\x1b``, ``\\u202e``), so that
-    nothing a client or a server sent can move a terminal's cursor or reorder what is
-    shown: C0 and C1 controls, DEL, the bidirectional controls of Unicode (UAX #9:
-    U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) and line separators.
-
-    Unambiguous: a backslash that would read as an escape is doubled (``\\\\x1b`` is the
-    text, ``\\x1b`` the ESC character).  The command line and the sink print through
-    this one function (README "The command line").
-    """
-
-    def escape(match: re.Match[str]) -> str:
-        code = ord(match.group())
-        if code == 0x5C:  # a backslash (only those before an escape match)
-            return "\\\\"
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-    return _ESCAPED.sub(escape, text)
 
 
 @dataclass(frozen=True)
@@ -141,16 +110,20 @@ def _stage(name: str, value: Optional[str]) -> Optional[str]:
     return stage
 
 
-def make_behaviour(
-    *,
-    refuse: Refusals = None,
-    refuse_mail_from: Refusals = None,
-    refuse_data: Refusals = None,
-    strict_newlines: bool = False,
-    hide_extensions: Sequence[str] = (),
-    hang_at: Optional[str] = None,
-    disconnect_at: Optional[str] = None,
-) -> Behaviour:
+class Misbehaviour(TypedDict, total=False):
+    """The sink's misbehaviour keywords, as ``Sink``, ``smtp_sink_factory`` and
+    ``post-office serve`` take them: the one list of them (README "The embedded sink")."""
+
+    refuse: Refusals
+    refuse_mail_from: Refusals
+    refuse_data: Refusals
+    strict_newlines: bool
+    hide_extensions: Sequence[str]
+    hang_at: Optional[str]
+    disconnect_at: Optional[str]
+
+
+def make_behaviour(**options: Unpack[Misbehaviour]) -> Behaviour:
     """Check the options and return the :class:`Behaviour`; raises
     :class:`~post_office.errors.OptionError` naming the option.
 
@@ -159,6 +132,10 @@ def make_behaviour(
     reply, e.g. ``{"*@gone.example": "550 5.1.1 no such user"}``; one reply string
     refuses every address.
     """
+    unknown_keywords = sorted(set(options) - set(Misbehaviour.__annotations__))
+    if unknown_keywords:  # as Python says it for a keyword the signature lacks
+        raise TypeError(f"unexpected keyword argument {unknown_keywords[0]!r}")
+    hide_extensions = options.get("hide_extensions", ())
     if isinstance(hide_extensions, str):
         hide_extensions = [hide_extensions]
     hidden = frozenset(str(name).upper() for name in hide_extensions)
@@ -168,14 +145,15 @@ def make_behaviour(
             f"hide_extensions: the sink does not offer {', '.join(unknown)}; "
             f"it offers {', '.join(EXTENSIONS)}"
         )
-    hang, disconnect = _stage("hang_at", hang_at), _stage("disconnect_at", disconnect_at)
+    hang = _stage("hang_at", options.get("hang_at"))
+    disconnect = _stage("disconnect_at", options.get("disconnect_at"))
     if hang is not None and hang == disconnect:
         raise OptionError(f"hang_at and disconnect_at both name {hang}: choose one")
     return Behaviour(
-        refuse_rcpt=_rules("refuse", refuse),
-        refuse_mail_from=_rules("refuse_mail_from", refuse_mail_from),
-        refuse_data=_rules("refuse_data", refuse_data),
-        strict_newlines=bool(strict_newlines),
+        refuse_rcpt=_rules("refuse", options.get("refuse")),
+        refuse_mail_from=_rules("refuse_mail_from", options.get("refuse_mail_from")),
+        refuse_data=_rules("refuse_data", options.get("refuse_data")),
+        strict_newlines=bool(options.get("strict_newlines", False)),
         hidden=hidden,
         hang_at=hang,
         disconnect_at=disconnect,

@@ -11,7 +11,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, TextIO
 
-from .behaviour import printable
+from .._checks import printable
 
 if TYPE_CHECKING:
     import asyncio

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, AnyStr, Callable, List, Optional, Tuple
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, auth_mechanism
 
-from .behaviour import Behaviour, printable
+from .._checks import printable
+from .behaviour import Behaviour
 
 if TYPE_CHECKING:
     from .server import Sink

@@ -30,13 +30,13 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, TextIO, Tuple, Union
 
-from .._checks import is_loopback_host
+from .._checks import is_loopback_host, printable
 from ..errors import OptionError, SinkUnavailableError
 from ..spec.mailserver import MailServer
 from ..spec.tls import tls_settings
-from .behaviour import Refusals, make_behaviour, printable
+from .behaviour import Misbehaviour, make_behaviour
 from .certs import (
     INSTALL_HINT,
     PathLike,
@@ -49,6 +49,8 @@ from .store import ReceivedMessage, Store, received_message, trace_headers
 
 if TYPE_CHECKING:  # imported where used: importing post_office must stay cheap
     import asyncio
+
+    from typing_extensions import Unpack
 
 __all__ = [
     "INSTALL_HINT",
@@ -144,8 +146,9 @@ class Sink:
     :param require_starttls: refuse everything but EHLO, NOOP, QUIT before STARTTLS.
     :param credentials: ``(login, password)``: require AUTH (PLAIN, LOGIN, CRAM-MD5) with
         these; refused logins get 535.
-    :param refuse, refuse_mail_from, refuse_data, strict_newlines, hide_extensions,
-        hang_at, disconnect_at: misbehaviour, see :func:`post_office.sink.behaviour.make_behaviour`.
+    :param misbehaviour: ``refuse``, ``refuse_mail_from``, ``refuse_data``,
+        ``strict_newlines``, ``hide_extensions``, ``hang_at``, ``disconnect_at``: see
+        :class:`post_office.sink.behaviour.Misbehaviour` and README "The embedded sink".
     :param on_message: called with each :class:`ReceivedMessage` (in the sink's thread).
     :param keep: keep every message in :attr:`messages` (a long-running sink may not want to).
     :param log: where refusals and aiosmtpd's warnings go, one line each (None: nowhere).
@@ -172,13 +175,6 @@ class Sink:
         ssl: bool = False,
         require_starttls: bool = False,
         credentials: Optional[Tuple[str, str]] = None,
-        refuse: Refusals = None,
-        refuse_mail_from: Refusals = None,
-        refuse_data: Refusals = None,
-        strict_newlines: bool = False,
-        hide_extensions: Sequence[str] = (),
-        hang_at: Optional[str] = None,
-        disconnect_at: Optional[str] = None,
         on_message: Optional[Callable[[ReceivedMessage], None]] = None,
         keep: bool = True,
         log: Optional[TextIO] = None,
@@ -187,6 +183,7 @@ class Sink:
         public: bool = False,
         allow_plaintext_auth: bool = False,
         hostname: Optional[str] = None,
+        **misbehaviour: Unpack[Misbehaviour],
     ) -> None:
         self.wants_tls = _check_arguments(
             host,
@@ -200,15 +197,7 @@ class Sink:
             credentials=credentials,
             allow_plaintext_auth=allow_plaintext_auth,
         )
-        self.behaviour = make_behaviour(
-            refuse=refuse,
-            refuse_mail_from=refuse_mail_from,
-            refuse_data=refuse_data,
-            strict_newlines=strict_newlines,
-            hide_extensions=hide_extensions,
-            hang_at=hang_at,
-            disconnect_at=disconnect_at,
-        )
+        self.behaviour = make_behaviour(**misbehaviour)
         self.host = host
         self.port = port
         self.tls_context = tls_context

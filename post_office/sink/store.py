@@ -16,8 +16,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
+from .._checks import printable
 from ..errors import OptionError
-from .behaviour import printable
 from .certs import PathLike
 
 if TYPE_CHECKING:

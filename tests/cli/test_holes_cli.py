@@ -28,13 +28,17 @@ from typing import Any, Dict, Optional
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.cli import (
+    ROOT,
+    Cli,
+    cli_env,
+)
 from support.faultserver import FaultServer, reply
 from support.terminal import run_on_terminal
-from test_cli import ROOT, Cli, cli, cli_env  # noqa: F401
 
 from post_office import Sink, make_throwaway_certificate, send_smtp
+from post_office._checks import printable
 from post_office.cli.transfer import enhanced_code
-from post_office.sink.behaviour import printable
 
 #: What no line printed to a terminal may hold: C0 but for the line end, DEL, C1, and
 #: Unicode's bidirectional controls (UAX #9) and line separators.
@@ -82,7 +86,7 @@ def test_printable_escapes_the_arabic_letter_mark_and_keeps_plain_backslashes() 
 
 
 def test_check_send_and_debug_print_what_the_server_sent_escaped(
-    cli: Cli,  # noqa: F811
+    cli: Cli,
     fault_server_factory: Any,
 ) -> None:
     server = fault_server_factory(
@@ -107,7 +111,7 @@ def test_check_send_and_debug_print_what_the_server_sent_escaped(
 
 
 def test_json_escapes_server_text_and_still_parses_to_it(
-    cli: Cli,  # noqa: F811
+    cli: Cli,
     fault_server_factory: Any,
 ) -> None:
     server = fault_server_factory({"MAIL": reply(f"451 4.3.0 later {HOSTILE}")})
@@ -119,7 +123,7 @@ def test_json_escapes_server_text_and_still_parses_to_it(
     assert data["error"].endswith(f"451 4.3.0 later {HOSTILE}")
 
 
-def test_usage_errors_are_escaped(cli: Cli) -> None:  # noqa: F811
+def test_usage_errors_are_escaped(cli: Cli) -> None:
     result = cli("parse", "x", "\x1b[2Jextra")
     assert result.returncode == 2
     assert "\x1b" not in result.stderr and "\\x1b[2Jextra" in result.stderr
@@ -139,7 +143,7 @@ FORGED = (
 
 @pytest.mark.parametrize("store", ["maildir", "mbox"])
 def test_sink_tools_show_the_envelope_the_sink_recorded_not_the_senders_headers(
-    cli: Cli,  # noqa: F811
+    cli: Cli,
     tmp_path: Path,
     store: str,
 ) -> None:
@@ -158,7 +162,7 @@ def test_sink_tools_show_the_envelope_the_sink_recorded_not_the_senders_headers(
 
 
 def test_line_breaks_in_client_text_cannot_add_trace_lines(
-    cli: Cli,  # noqa: F811
+    cli: Cli,
     tmp_path: Path,
 ) -> None:
     commands = [b"EHLO x\rDelivered-To: ehlo@evil.example",
@@ -186,7 +190,7 @@ def test_line_breaks_in_client_text_cannot_add_trace_lines(
 
 
 def test_a_message_not_stored_by_the_sink_has_no_envelope(
-    cli: Cli,  # noqa: F811
+    cli: Cli,
     tmp_path: Path,
 ) -> None:
     (tmp_path / "maildir" / "new").mkdir(parents=True)
@@ -251,7 +255,7 @@ def _json(result: Any, status: int) -> Dict[str, Any]:
     return data
 
 
-def test_json_reports_usage_and_argument_errors(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_json_reports_usage_and_argument_errors(cli: Cli, tmp_path: Path) -> None:
     missing = _json(cli("send", "--json", "127.0.0.1:25"), 2)
     assert "required: FROM, TO" in missing["error"]
     unknown = _json(cli("send", "127.0.0.1:25", "a@example.org", "b@example.org", "--json",
@@ -269,7 +273,7 @@ def test_json_reports_usage_and_argument_errors(cli: Cli, tmp_path: Path) -> Non
 
 
 def test_json_failure_carries_the_reply_stage_and_server_reached(
-    cli: Cli,  # noqa: F811
+    cli: Cli,
     fault_server_factory: Any,
 ) -> None:
     def send(server: FaultServer) -> Any:
@@ -297,7 +301,7 @@ def test_json_failure_carries_the_reply_stage_and_server_reached(
 
 
 def test_json_success_has_the_enhanced_code_and_server_reached(
-    cli: Cli,  # noqa: F811
+    cli: Cli,
     fault_server_factory: Any,
 ) -> None:
     server = fault_server_factory({"END": reply("250 2.0.0 Ok: queued as 4Xyz")})

@@ -9,13 +9,18 @@ import ssl
 from pathlib import Path
 
 import pytest
-from test_cli import Cli, Serve, assert_clean_error, cli, run  # noqa: F401
+from support.cli import (
+    Cli,
+    Serve,
+    assert_clean_error,
+    run,
+)
 
 from post_office import Sink, send_letter, send_smtp
 
 
 def test_auth_from_the_environment_and_refusals_logged_one_line_each(
-    cli: Cli,  # noqa: F811
+    cli: Cli,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -48,7 +53,7 @@ def test_auth_from_the_environment_and_refusals_logged_one_line_each(
     assert "wrong-pw" not in log and "s3cret-pw" not in log
 
 
-def test_auth_env_help_and_errors(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_auth_env_help_and_errors(cli: Cli, tmp_path: Path) -> None:
     help_text = run("serve", "--help").stdout
     assert "--auth-env VAR" in help_text and "(ps)" in help_text
     missing = cli("serve", "--port", "0", "--auth-env", "NO_SUCH_VARIABLE_X", cwd=tmp_path)
@@ -59,7 +64,7 @@ def test_auth_env_help_and_errors(cli: Cli, tmp_path: Path) -> None:  # noqa: F8
     assert "USER:PASSWORD" in line and "nocolon" not in line
 
 
-def test_serve_ssl_and_each_line_names_where_it_was_stored(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_serve_ssl_and_each_line_names_where_it_was_stored(cli: Cli, tmp_path: Path) -> None:
     server = Serve(["--ssl", "--maildir", "mail"], tmp_path)
     try:
         assert "implicit TLS" in server.banner[0]
@@ -101,7 +106,7 @@ def test_serve_escapes_what_clients_send(tmp_path: Path) -> None:
 
 
 def test_public_without_auth_warns_and_public_auth_without_tls_is_refused(
-    cli: Cli,  # noqa: F811
+    cli: Cli,
     tmp_path: Path,
 ) -> None:
     warned = cli("serve", "--public", "--host", "192.0.2.1", "--port", "0", cwd=tmp_path)
@@ -129,7 +134,7 @@ def stored(tmp_path: Path) -> Path:
     return tmp_path / "maildir"
 
 
-def test_sink_list_prints_one_line_per_message(cli: Cli, stored: Path) -> None:  # noqa: F811
+def test_sink_list_prints_one_line_per_message(cli: Cli, stored: Path) -> None:
     result = cli("sink-list", "--maildir", str(stored))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -143,7 +148,7 @@ def test_sink_list_prints_one_line_per_message(cli: Cli, stored: Path) -> None: 
     assert default.stdout == result.stdout
 
 
-def test_sink_show_prints_headers_text_and_attachment_names(cli: Cli, stored: Path) -> None:  # noqa: F811
+def test_sink_show_prints_headers_text_and_attachment_names(cli: Cli, stored: Path) -> None:
     result = cli("sink-show", "2", "--maildir", str(stored))
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -156,7 +161,7 @@ def test_sink_show_prints_headers_text_and_attachment_names(cli: Cli, stored: Pa
     assert "message 3 of 3" in newest.stdout and "\x1b" not in newest.stdout
 
 
-def test_sink_show_and_list_errors(cli: Cli, stored: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_sink_show_and_list_errors(cli: Cli, stored: Path, tmp_path: Path) -> None:
     assert "no message 7: 3 stored (1..3" in assert_clean_error(
         cli("sink-show", "7", "--maildir", str(stored)), 2
     )
@@ -168,7 +173,7 @@ def test_sink_show_and_list_errors(cli: Cli, stored: Path, tmp_path: Path) -> No
     assert cli("sink-list", "--maildir", str(empty)).stdout == "no messages stored yet\n"
 
 
-def test_sink_list_reads_an_mbox(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_sink_list_reads_an_mbox(cli: Cli, tmp_path: Path) -> None:
     with Sink(mbox=tmp_path / "mail.mbox") as sink:
         send_smtp(sink.server_spec(), "a@example.org", ["b@example.org"], "Subject: boxed\n\nx\n")
     result = cli("sink-list", "--mbox", str(tmp_path / "mail.mbox"))
