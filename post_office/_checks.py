@@ -1,7 +1,8 @@
 """Small checks every module needs, written once.
 
 - :func:`show`: how an error message names a caller's value, short and safe;
-- :func:`is_stream`: whether a value is a readable stream (has a callable ``read``);
+- :func:`is_stream`: whether a value is a readable stream (has a callable ``read``), and
+  :func:`stream_problem`: what is visibly wrong with one (closed, write-only);
 - :func:`check_timeout`: the ``timeout`` argument, a positive finite-or-not number;
 - :func:`is_loopback_host`: whether a host is ``localhost`` or a loopback literal;
 - :func:`printable`: the one escaper for anything a peer sent before it is shown.
@@ -16,7 +17,7 @@ import math
 import re
 import reprlib
 import sys
-from typing import Any
+from typing import Any, Optional
 
 from .errors import OptionError
 from .spec.lisp import Keyword
@@ -28,6 +29,7 @@ __all__ = [
     "is_stream",
     "printable",
     "show",
+    "stream_problem",
     "type_name",
 ]
 
@@ -106,6 +108,22 @@ def show(value: object, limit: int = SHOW_LIMIT) -> str:
 def is_stream(value: object) -> bool:
     """A readable stream: an instance (not a class) with a callable ``read``."""
     return not isinstance(value, type) and callable(getattr(value, "read", None))
+
+
+def stream_problem(stream: object) -> Optional[str]:
+    """What is visibly wrong with a caller's stream before reading it: ``"is closed"``,
+    ``"is not readable"`` (write-only), or None."""
+    if getattr(stream, "closed", False) is True:
+        return "is closed"
+    readable = getattr(stream, "readable", None)
+    if callable(readable):
+        try:
+            ok = readable()
+        except (OSError, ValueError):  # e.g. closed without saying so through .closed
+            ok = False
+        if ok is False:
+            return "is not readable"
+    return None
 
 
 #: The longest timeout we accept: a year.  Longer ones overflow the platform's timers

@@ -34,7 +34,7 @@ import re
 from typing import Any, Callable, Iterator, Sequence, Tuple, Union
 
 from .._checks import is_stream as _is_stream
-from .._checks import show
+from .._checks import show, stream_problem
 from ..errors import MessageArgumentError
 
 __all__ = [
@@ -112,16 +112,9 @@ def _check_str(position: int, text: str) -> None:
 
 def _check_stream(position: int, stream: object) -> None:
     """Catch the stream mistakes that are visible without reading (closed, write-only)."""
-    if getattr(stream, "closed", False) is True:
-        raise MessageArgumentError(f"{_describe(position, stream)}: the stream is closed")
-    readable = getattr(stream, "readable", None)
-    if callable(readable):
-        try:
-            ok = readable()
-        except (OSError, ValueError):  # e.g. closed without saying so through .closed
-            ok = False
-        if ok is False:
-            raise MessageArgumentError(f"{_describe(position, stream)}: the stream is not readable")
+    problem = stream_problem(stream)
+    if problem is not None:
+        raise MessageArgumentError(f"{_describe(position, stream)}: the stream {problem}")
 
 
 def check_messages(messages: Sequence[object]) -> None:

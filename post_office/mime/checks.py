@@ -15,7 +15,7 @@ import os
 import re
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .._checks import is_stream, show
+from .._checks import is_stream, show, stream_problem
 from ..errors import MimeError
 from ..message.headers import check_header_name, check_line_length, header_text
 from ..spec.lisp import Keyword
@@ -319,16 +319,9 @@ def file_source(file: object) -> Tuple[str, Any, Optional[str]]:
             raise MimeError(f"file: {path!r} cannot be read: {exc.strerror or exc}") from exc
         return "file", path, path
     if is_stream(file):
-        if getattr(file, "closed", False) is True:
-            raise MimeError(f"file: the stream {show(file)} is closed")
-        readable = getattr(file, "readable", None)
-        if callable(readable):
-            try:
-                ok = readable()
-            except (OSError, ValueError):
-                ok = False
-            if ok is False:
-                raise MimeError(f"file: the stream {show(file)} is not readable")
+        problem = stream_problem(file)
+        if problem is not None:
+            raise MimeError(f"file: the stream {show(file)} {problem}")
         name = getattr(file, "name", None)
         return "stream", file, name if isinstance(name, str) and name else None
     raise MimeError(
