@@ -16,8 +16,10 @@ from Allegro".
 
 from __future__ import annotations
 
+import array
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -27,6 +29,7 @@ from typing import IO, Iterator, Optional
 from .._checks import check_timeout
 from ..errors import ProgramError
 from ..spec.mailserver import MailProgram
+from .mail_programs import LoneDotGuard, LoneDotLine, ends_input_at_a_dot
 
 __all__ = ["OUTPUT_LIMIT", "check_program_timeout", "pipe_to_program"]
 
@@ -60,21 +63,28 @@ class _Capture(threading.Thread):
 
 
 class _Feeder(threading.Thread):
-    """Write the letter into the program's stdin; ``written`` counts progress.
+    """Write the letter into the program's stdin (a pipe's write end); ``written`` counts
+    the bytes that entered the pipe.
 
-    Only a letter written whole is ended (stdin closed: the program's EOF).  On a failure
-    stdin is left open for :func:`pipe_to_program` to close once the program is dead.
+    Only a letter written whole is ended (the pipe closed: the program's EOF).  On a
+    failure the pipe is left open for :func:`pipe_to_program` to close once the program
+    is dead.  The parent keeps the pipe's read end (to count what the program never
+    read), so a program that exits does not break the pipe: :attr:`stop` tells the
+    feeder to give up, and on POSIX it writes without blocking so that it sees it.
     :attr:`finished` is set when the feeder is done, whatever happened: waiting on it
     never depends on ``Thread.join``/``is_alive``, which an interrupted ``join`` can
     leave claiming a running thread has stopped (CPython 3.11, bpo-45274's fix).
     """
 
-    def __init__(self, stdin: IO[bytes], chunks: Iterator[bytes]) -> None:
+    def __init__(self, fd: int, chunks: Iterator[bytes], guard: Optional[LoneDotGuard]) -> None:
         super().__init__(daemon=True)
-        self.stdin = stdin
+        self.fd = fd
         self.chunks = chunks
+        self.guard = guard
         self.written = 0
+        self.ended = False  # the whole letter was written and the pipe closed
         self.error: Optional[BaseException] = None
+        self.stop = threading.Event()
         self.finished = threading.Event()
 
     def run(self) -> None:
@@ -86,15 +96,49 @@ class _Feeder(threading.Thread):
     def _feed(self) -> None:
         try:
             for chunk in self.chunks:
-                self.stdin.write(chunk)
-                self.written += len(chunk)
-        except BrokenPipeError:
-            pass  # the program stopped reading (no reader is left); its exit status decides
+                if self.guard is not None:
+                    self.guard.check(chunk)  # before a byte of this chunk is written
+                if not self._write(memoryview(chunk)):
+                    return  # the program stopped reading: its exit and what it read decide
+            if self.guard is not None:
+                self.guard.finish()
         except BaseException as exc:  # handed to the caller's thread; stdin stays open
             self.error = exc
             return
-        with contextlib.suppress(BrokenPipeError):
-            self.stdin.close()  # the whole letter: now the program may see EOF
+        os.close(self.fd)  # the whole letter: now the program may see EOF
+        self.ended = True
+
+    def _write(self, view: memoryview) -> bool:
+        while view:
+            if self.stop.is_set():
+                return False
+            try:
+                count = os.write(self.fd, view)
+            except BlockingIOError:  # the pipe is full: wait a little for the reader
+                select.select([], [self.fd], [], _POLL)
+                continue
+            except BrokenPipeError:
+                return False
+            view = view[count:]
+            self.written += count
+        return True
+
+
+def _unread(fd: int) -> int:
+    """Bytes in the pipe that the program never read (``FIONREAD``).  Where the call is
+    missing (not POSIX), 0: a program that stops reading is then seen only when it stops
+    before the letter was written whole."""
+    try:
+        import fcntl
+        import termios
+    except ImportError:
+        return 0
+    count = array.array("i", [0])
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, count)
+    except OSError:
+        return 0
+    return count[0]
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
@@ -112,30 +156,42 @@ def pipe_to_program(program: MailProgram, chunks: Iterator[bytes], timeout: floa
 
     A string command runs through the shell (as Allegro's ``command-output`` does), a
     sequence as argv.  A non-zero exit raises :class:`~post_office.ProgramError` with the
-    status, stdout and stderr.  When the program neither reads nor exits for ``timeout``
-    seconds it is killed and the same error is raised.  When the letter cannot be
-    finished (``chunks`` raises, the caller is interrupted), the program is killed before
-    its stdin is closed, so that it never sees the end of a partial letter, and the error
-    is raised as it is.
+    status, stdout and stderr; so does an exit, even with status 0, before the program
+    read the whole letter (its ``read`` and ``letter`` say how much).  When the program
+    neither reads nor exits for ``timeout`` seconds it is killed and the same error is
+    raised.  When the letter cannot be finished (``chunks`` raises, the caller is
+    interrupted, or a ``sendmail`` without ``-i`` would meet a lone ``.`` line), the
+    program is killed before its stdin is closed, so that it never sees the end of a
+    partial letter, and the error is raised.
     """
     command = program.command
+    dot_program = ends_input_at_a_dot(command)
+    guard = LoneDotGuard() if dot_program is not None else None
+    read_end, write_end = os.pipe()  # both non-inheritable; the child gets read_end as 0
     try:
         process = subprocess.Popen(
             command if isinstance(command, str) else list(command),
             shell=isinstance(command, str),
-            stdin=subprocess.PIPE,
+            stdin=read_end,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             # its own process group, so that _kill reaches a shell command's children
             start_new_session=os.name == "posix",
         )
     except OSError as exc:
+        os.close(read_end)
+        os.close(write_end)
         raise ProgramError(127, command, b"", str(exc).encode()) from exc
-    assert process.stdin is not None and process.stdout is not None
-    assert process.stderr is not None
+    assert process.stdout is not None and process.stderr is not None
+    if os.name == "posix":
+        os.set_blocking(write_end, False)  # the feeder must notice a program that exited
+    else:  # no FIONREAD to count unread bytes: let an exit break the pipe, as before
+        os.close(read_end)
+        read_end = -1
     out, err = _Capture(process.stdout), _Capture(process.stderr)
-    feeder = _Feeder(process.stdin, chunks)
+    feeder = _Feeder(write_end, chunks, guard)
     timed_out = False
+    unread = 0
     try:
         for thread in (out, err, feeder):
             thread.start()
@@ -143,7 +199,9 @@ def pipe_to_program(program: MailProgram, chunks: Iterator[bytes], timeout: floa
         # Short waits: a lock's wait is not interrupted by a signal on every platform, and
         # Ctrl-C must kill the program at once, before the feeder can end the letter.
         while not feeder.finished.wait(_POLL):
-            if feeder.written != last:
+            if process.poll() is not None:
+                feeder.stop.set()  # it exited before the end of the letter: stop writing
+            elif feeder.written != last:
                 last, progress_at = feeder.written, monotonic()
             elif monotonic() - progress_at >= timeout:
                 timed_out = True
@@ -153,28 +211,47 @@ def pipe_to_program(program: MailProgram, chunks: Iterator[bytes], timeout: floa
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
+        if not timed_out and feeder.error is None and read_end >= 0:
+            unread = _unread(read_end)  # the program is gone: nothing reads any more
     finally:
         if timed_out or feeder.error is not None or not feeder.finished.is_set():
             _kill(process)  # before stdin is closed: a partial letter never sees EOF
         process.wait()
         started = [thread for thread in (out, err, feeder) if thread.ident is not None]
         if feeder in started:
+            feeder.stop.set()
             feeder.finished.wait()  # its next write, if any, meets a dead program
-        with contextlib.suppress(OSError):
-            process.stdin.close()  # after a failure the feeder left it open
+        if not feeder.ended:
+            with contextlib.suppress(OSError):
+                os.close(write_end)  # after a failure the feeder left it open
+        if read_end >= 0:
+            os.close(read_end)
         for thread in started:
             if thread is not feeder:
                 thread.join()
         close = getattr(chunks, "close", None)
         if close is not None:
             close()  # a generator: let it close the caller's streams it holds
+    if isinstance(feeder.error, LoneDotLine):
+        raise ProgramError(
+            process.returncode,
+            command,
+            bytes(out.data),
+            bytes(err.data),
+            lone_dot_line=feeder.error.line,
+            program=dot_program,
+        ) from None
     if feeder.error is not None:
         raise feeder.error
-    if timed_out or process.returncode != 0:
+    cut_short = not feeder.ended or unread > 0
+    if timed_out or process.returncode != 0 or cut_short:
         raise ProgramError(
             process.returncode,
             command,
             bytes(out.data),
             bytes(err.data),
             timeout=timeout if timed_out else None,
+            read=feeder.written - unread if cut_short and not timed_out else None,
+            letter=feeder.written,
+            letter_complete=feeder.ended,
         )

@@ -124,9 +124,14 @@ def test_program_that_reads_nothing_and_never_exits_is_killed() -> None:
     assert "killed" in str(caught.value)
 
 
-def test_program_that_exits_early_with_success_is_success() -> None:
+def test_program_that_exits_early_with_success_is_not_success() -> None:
+    # It read 10 bytes and exited 0: the letter was not delivered whole (README
+    # "Reliability"); tests/client/test_program_truncation.py has the rest.
     script = "import sys; sys.stdin.buffer.read(10)"
-    assert send_letter((":program", [sys.executable, "-c", script]), FROM, TO, "y" * 500_000)
+    with pytest.raises(ProgramError) as caught:
+        send_letter((":program", [sys.executable, "-c", script]), FROM, TO, "y" * 500_000)
+    assert caught.value.returncode == 0 and caught.value.read is not None
+    assert caught.value.read < 500_000 and "did not read the whole letter" in str(caught.value)
 
 
 def test_bcc_with_program_warns(tmp_path: Path) -> None:
