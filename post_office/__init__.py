@@ -235,7 +235,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
     from .mime.decode import (
         with_decoded_part_body_stream as with_decoded_part_body_stream,
     )
-    from .protocol.transaction import (
+    from .protocol.stage import (
         Stage as Stage,
     )
     from .sink.certs import (
@@ -384,7 +384,7 @@ _PUBLIC = {
     "SMTPTimeoutError": "errors",
     "SMTPUTF8Error": "errors",
     "SocketError": "errors",
-    "Stage": "protocol.transaction",
+    "Stage": "protocol.stage",
     "StartTLSError": "errors",
     "test_email_address": "api",
     "TLSError": "errors",

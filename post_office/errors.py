@@ -21,6 +21,9 @@ import ssl
 import subprocess
 from typing import Any, Dict, Optional, Sequence, Tuple, Type, Union
 
+from .protocol.failures import Failure
+from .protocol.stage import Stage
+
 
 class PostOfficeError(Exception):
     """Root of every error post_office raises on purpose."""
@@ -167,8 +170,8 @@ class SMTPError(PostOfficeError, smtplib.SMTPException):
 
     ``code`` is the server's reply code (None when there was no reply), ``reply`` the
     server's text, ``command`` what we had sent (credentials redacted), ``stage`` how far
-    the transaction had gone (a ``post_office.protocol.transaction.Stage``, or None outside
-    a transaction).
+    the transaction had gone (a :class:`~post_office.Stage`: ``Stage.BEFORE_MAIL`` for
+    every failure before ``MAIL FROM`` was accepted, so README's retry rule holds).
     """
 
     def __init__(
@@ -178,7 +181,7 @@ class SMTPError(PostOfficeError, smtplib.SMTPException):
         code: Optional[int] = None,
         reply: str = "",
         command: Optional[str] = None,
-        stage: object = None,
+        stage: Optional[Stage] = None,
     ) -> None:
         replied = reply if code is None else f"{code} {reply}"  # no "None" for a non-reply
         if command is not None and (code is not None or reply):
@@ -263,7 +266,7 @@ class SenderRefusedError(SMTPError, smtplib.SMTPSenderRefused):
         code: Optional[int] = None,
         reply: str = "",
         command: Optional[str] = None,
-        stage: object = None,
+        stage: Optional[Stage] = None,
     ) -> None:
         super().__init__(message, code=code, reply=reply, command=command, stage=stage)
         self.sender = sender
@@ -280,7 +283,7 @@ class RecipientRefusedError(SMTPError, smtplib.SMTPRecipientsRefused):
         code: Optional[int] = None,
         reply: str = "",
         command: Optional[str] = None,
-        stage: object = None,
+        stage: Optional[Stage] = None,
     ) -> None:
         super().__init__(message, code=code, reply=reply, command=command, stage=stage)
         self.recipient = recipient
@@ -337,3 +340,39 @@ __all__ = [
     "StartTLSError",
     "TLSError",
 ]
+
+
+# --------------------------------------------------------------------------- from the protocol
+
+_KINDS = {
+    "sender": SenderRefusedError,
+    "recipient": RecipientRefusedError,
+    "data": DataError,
+    "smtputf8": SMTPUTF8Error,
+    "auth": AuthenticationError,
+    "protocol": ProtocolError,
+    "helo": HeloError,
+    "starttls": StartTLSError,
+}
+
+
+def from_failure(failure: Failure) -> SMTPError:
+    """The post_office error for a failure the pure protocol found (README "Architecture":
+    the protocol package cannot import this module, which loads smtplib)."""
+    error: SMTPError = _KINDS[failure.kind](
+        failure.message,
+        code=failure.code,
+        reply=failure.reply or "",
+        command=failure.command,
+        stage=failure.stage,
+        **failure.details,
+    )
+    error.__cause__ = failure.__cause__
+    return error
+
+
+def with_stage(error: SMTPError, stage: Stage) -> SMTPError:
+    """``error`` with its ``stage`` set (unless an earlier step set it already)."""
+    if error.stage is None:
+        error.stage = stage
+    return error

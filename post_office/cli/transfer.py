@@ -24,7 +24,7 @@ from ..client.targets import Target
 from ..errors import SMTPError
 from ..protocol.auth import choose_mechanism
 from ..protocol.replies import Reply
-from ..protocol.transaction import Stage
+from ..protocol.stage import Stage
 from ..spec.mailserver import MailProgram, MailServer
 from ..spec.options import ConnectOptions
 from ._output import say, say_json

@@ -26,7 +26,7 @@ from ..message.addresses import Recipients
 from ..message.letter import Attachment, LetterOptions, build_letter
 from ..message.sources import check_messages
 from ..mime.build import MimePart
-from ..protocol.transaction import Stage
+from ..protocol.stage import Stage
 from ..spec.mailserver import ServerArgument, parse_mail_server
 from ..spec.options import Credentials, OAuth2Token, check_connect_options, optional_credentials
 from .delivery import check_envelope, open_session

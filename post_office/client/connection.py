@@ -22,12 +22,14 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from ..errors import (
     ConnectionFailedError,
     ConnectTimeoutError,
+    OptionError,
     ProtocolError,
     ServerDisconnectedError,
     SMTPError,
     SMTPTimeoutError,
     TLSError,
 )
+from ..protocol.commands import UnsafeCommand, encode_command
 from ..protocol.replies import Reply, ReplyFormatError, ReplyParser
 from .targets import Target
 from .transcript import Transcript
@@ -37,7 +39,6 @@ __all__ = ["RECV_SIZE", "Connection", "connect", "io_error", "said"]
 #: Bytes asked of the socket per read of replies (io.BufferedReader's default buffer).
 RECV_SIZE = 8192
 
-_FORBIDDEN_IN_COMMAND = frozenset("\r\n\x00")
 #: How long to look for a reply after a write of the body failed.
 _LATE_REPLY_WAIT = 1.0
 #: A first body chunk up to this size goes out with the end of the data, in one write
@@ -73,11 +74,12 @@ def io_error(exc: BaseException, command: str, doing: str) -> SMTPError:
 
 def command_bytes(line: str, shown: str) -> bytes:
     """One command line on the wire; CR, LF or NUL in it could smuggle another command."""
-    if not _FORBIDDEN_IN_COMMAND.isdisjoint(line):
-        from ..errors import OptionError
-
-        raise OptionError(f"refusing to send an SMTP command containing CR, LF or NUL: {shown!r}")
-    return line.encode("utf-8") + b"\r\n"
+    try:
+        return encode_command(line)
+    except UnsafeCommand:
+        raise OptionError(
+            f"refusing to send an SMTP command containing CR, LF or NUL: {shown!r}"
+        ) from None
 
 
 def _connect_failure(

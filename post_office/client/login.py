@@ -18,8 +18,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional, Tuple, Union
 
 from .._checks import is_loopback_host
-from ..errors import OptionError, StartTLSError
+from ..errors import OptionError, StartTLSError, from_failure
 from ..protocol.auth import AuthExchange, choose_mechanism
+from ..protocol.failures import Failure
 from ..spec.mailserver import MailServer
 from ..spec.options import Credentials, OAuth2Token
 from ..warn import warn
@@ -96,5 +97,9 @@ def authenticate(session: Session, login: str, password: Union[str, OAuth2Token]
     step: Optional[Tuple[str, str]] = exchange.first()
     while step is not None:
         line, shown = step
-        step = exchange.answer(session.command(line, shown=shown))
+        reply = session.command(line, shown=shown)
+        try:
+            step = exchange.answer(reply)
+        except Failure as failure:
+            raise from_failure(failure) from failure.__cause__
     return mechanism

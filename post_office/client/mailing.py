@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List, Sequence
 
-from ..errors import DataError, ProtocolError, SMTPError
+from ..errors import DataError, ProtocolError, SMTPError, from_failure, with_stage
 from ..message.sources import encode_content, known_7bit
+from ..protocol.failures import Failure
 from ..protocol.replies import Reply
-from ..protocol.transaction import END_OF_DATA, Transaction, with_stage
+from ..protocol.transaction import END_OF_DATA, Transaction
 from .connection import command_bytes
 
 if TYPE_CHECKING:
@@ -38,16 +39,22 @@ def send_message(
     the transaction's stage as ``stage``.  On a refusal the transaction is reset (RSET)
     while the connection is usable; after a 421 (the server is closing) it is dropped.
     """
-    transaction = Transaction(
-        sender,
-        recipients,
-        session.extensions,
-        eight_bit=not known_7bit(messages),
-        server_name=f"the server {session.server.host}",
-    )
     try:
-        _negotiate(session, transaction)
-        return _send_body(session, transaction, messages)
+        transaction = Transaction(
+            sender,
+            recipients,
+            session.extensions,
+            eight_bit=not known_7bit(messages),
+            server_name=f"the server {session.server.host}",
+        )
+    except Failure as failure:
+        raise from_failure(failure) from None
+    try:
+        try:
+            _negotiate(session, transaction)
+            return _send_body(session, transaction, messages)
+        except Failure as failure:  # what the protocol found, as the post_office error
+            raise from_failure(failure) from None
     except SMTPError as exc:
         with_stage(exc, transaction.stage)
         if exc.code == 421:

@@ -23,6 +23,7 @@ from typing import List, Optional, Sequence, Union
 
 from .._checks import show as _show
 from ..errors import AddressError, AddressTypeError
+from ..protocol.commands import needs_smtputf8, smtp_path
 
 __all__ = ["Recipients", "check_address", "check_recipients", "needs_smtputf8", "smtp_path"]
 
@@ -173,13 +174,3 @@ def check_recipients(to: object, argument: str = "to") -> List[str]:
         f"{argument} should be a string or list, not {type(to).__name__} {_show(to)}: "
         f"give a bare address such as {_EXAMPLE!r} or a list of them"
     )
-
-
-def needs_smtputf8(address: str) -> bool:
-    """True when ``address`` is not ASCII, so the server must offer SMTPUTF8 (RFC 6531)."""
-    return not address.isascii()
-
-
-def smtp_path(address: str) -> str:
-    """The SMTP path of a checked address: ``<user@host>``, or ``<>`` for ``""``."""
-    return f"<{address}>"

@@ -13,7 +13,7 @@ import base64
 import hmac
 from typing import Optional, Sequence, Tuple
 
-from ..errors import AuthenticationError, ProtocolError
+from .failures import Failure
 from .replies import Reply
 
 __all__ = [
@@ -74,14 +74,16 @@ class AuthExchange:
     def answer(self, reply: Reply) -> Optional[AuthLine]:
         """The next line for the server's ``reply``; None once authenticated (235).
 
-        Raises :class:`~post_office.errors.AuthenticationError` for a refusal and
-        :class:`~post_office.errors.ProtocolError` for a challenge that cannot be read.
+        Raises a :class:`~post_office.protocol.failures.Failure` of kind ``"auth"`` for a
+        refusal and ``"protocol"`` for a challenge that cannot be read (the client raises
+        them as ``AuthenticationError`` and ``ProtocolError``).
         """
         self._step += 1
         if reply.code == 235:
             return None
         if reply.code != 334:
-            raise AuthenticationError(
+            raise Failure(
+                "auth",
                 f"SMTP authentication failed: AUTH {self.mechanism} was refused "
                 "(check the login and password)",
                 code=reply.code,
@@ -97,7 +99,8 @@ class AuthExchange:
             return self._sent(_b64(f"{self._login} {self._digest(reply)}"), REDACTED)
         if mechanism == "XOAUTH2" and self._step == 1:
             return self._sent("", "")  # the error details came as a challenge: end them
-        raise AuthenticationError(
+        raise Failure(
+            "auth",
             f"SMTP authentication failed: the server kept asking during AUTH {mechanism}",
             code=reply.code,
             reply=reply.text,
@@ -118,7 +121,10 @@ class AuthExchange:
         try:
             nonce = base64.b64decode(reply.text.encode("ascii"), validate=True)
         except ValueError as exc:
-            raise ProtocolError(
-                "the CRAM-MD5 challenge is not base64", reply=reply.text, command=self.command
+            raise Failure(
+                "protocol",
+                "the CRAM-MD5 challenge is not base64",
+                reply=reply.text,
+                command=self.command,
             ) from exc
         return hmac.new(self._secret.encode("utf-8"), nonce, "md5").hexdigest()

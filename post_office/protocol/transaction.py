@@ -2,8 +2,9 @@
 
 :class:`Transaction` knows the commands of one message (``MAIL FROM`` with its
 parameters, ``RCPT TO`` for each recipient, ``DATA``), which reply each expects, which
-error a refusal raises, and how far the transaction has got: its :class:`Stage`, which
-every error it raises carries as ``stage``.  A caller that retries reads the stage: only
+failure a refusal is (a :class:`~post_office.protocol.failures.Failure` the client raises as
+the matching post_office error), and how far the transaction has got: its :class:`Stage`,
+which every failure carries as ``stage``.  A caller that retries reads the stage: only
 an error raised at :attr:`Stage.BEFORE_MAIL` is certain to have delivered nothing and to
 have left nothing on the server; from :attr:`Stage.BODY_STARTED` on the server may have
 delivered the message even if its final reply was lost.
@@ -11,68 +12,38 @@ delivered the message even if its final reply was lost.
 
 from __future__ import annotations
 
-import enum
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..errors import (
-    DataError,
-    RecipientRefusedError,
-    SenderRefusedError,
-    SMTPError,
-    SMTPUTF8Error,
-)
-from ..message.addresses import needs_smtputf8, smtp_path
+from .commands import needs_smtputf8, smtp_path
 from .extensions import Extensions
+from .failures import Failure, FailureKind
 from .replies import Reply
+from .stage import Stage
 
-__all__ = ["END_OF_DATA", "Command", "Stage", "Transaction", "with_stage"]
+__all__ = ["END_OF_DATA", "Command", "Stage", "Transaction"]
 
 #: How the end of the message is shown in transcripts and errors.
 END_OF_DATA = "(end of message) ."
 
 
-class Stage(enum.Enum):
-    """How far one transaction got; carried as ``stage`` on the errors it raises."""
-
-    BEFORE_MAIL = "before MAIL FROM was accepted"
-    MAIL_ACCEPTED = "MAIL FROM accepted"
-    RECIPIENTS_ACCEPTED = "every RCPT TO accepted"
-    DATA_ACCEPTED = "DATA accepted (354), no byte of the message sent"
-    BODY_STARTED = "part of the message sent"
-    BODY_SENT = "the whole message and its terminator sent"
-    ACCEPTED = "the server accepted the message"
-
-    @property
-    def may_have_delivered(self) -> bool:
-        """Whether the server can have the message: never resend from such a stage."""
-        return self in (Stage.BODY_STARTED, Stage.BODY_SENT, Stage.ACCEPTED)
-
-
-def with_stage(error: SMTPError, stage: Stage) -> SMTPError:
-    """``error`` with its ``stage`` set (unless an earlier step set it already)."""
-    if error.stage is None:
-        error.stage = stage
-    return error
-
-
 class Command:
     """One command of the transaction and how its refusal is reported."""
 
-    __slots__ = ("error", "expect", "extra", "line", "reached", "what")
+    __slots__ = ("expect", "extra", "kind", "line", "reached", "what")
 
     def __init__(
         self,
         line: str,
         *,
         expect: int,
-        error: Callable[..., SMTPError],
+        kind: FailureKind,
         what: str,
         reached: Stage,
         extra: Optional[Dict[str, str]] = None,
     ) -> None:
         self.line = line
         self.expect = expect  # a reply code, or one digit for its class (2: any 2xx)
-        self.error = error
+        self.kind = kind  # which post_office error a refusal becomes
         self.what = what
         self.reached = reached  # the stage once the server accepted it
         self.extra = extra or {}
@@ -80,14 +51,15 @@ class Command:
     def accepts(self, reply: Reply) -> bool:
         return reply.code == self.expect or reply.code // 100 == self.expect
 
-    def refusal(self, reply: Reply, stage: Stage) -> SMTPError:
-        return self.error(
+    def refusal(self, reply: Reply, stage: Stage) -> Failure:
+        return Failure(
+            self.kind,
             self.what,
             code=reply.code,
             reply=reply.text,
             command=self.line,
             stage=stage,
-            **self.extra,
+            details=self.extra,
         )
 
 
@@ -109,7 +81,8 @@ class Transaction:
             options.append("BODY=8BITMIME")
         if any(needs_smtputf8(address) for address in (sender, *recipients)):
             if not extensions.smtputf8:
-                raise SMTPUTF8Error(
+                raise Failure(
+                    "smtputf8",
                     f"{server_name} does not offer SMTPUTF8, so it cannot take a non-ASCII address",
                     stage=Stage.BEFORE_MAIL,
                 )
@@ -120,7 +93,7 @@ class Transaction:
             Command(
                 " ".join([f"MAIL FROM:{smtp_path(sender)}", *options]),
                 expect=2,
-                error=SenderRefusedError,
+                kind="sender",
                 what=f"SMTP transaction failed: the server refused the sender {sender!r}",
                 reached=Stage.MAIL_ACCEPTED,
                 extra={"sender": sender},
@@ -130,7 +103,7 @@ class Transaction:
             Command(
                 f"RCPT TO:{smtp_path(recipient)}",
                 expect=2,
-                error=RecipientRefusedError,
+                kind="recipient",
                 what=f"SMTP transaction failed: the server refused the recipient {recipient!r}",
                 reached=Stage.MAIL_ACCEPTED,
                 extra={"recipient": recipient},
@@ -142,7 +115,7 @@ class Transaction:
             Command(
                 "DATA",
                 expect=354,
-                error=DataError,
+                kind="data",
                 what="SMTP transaction failed: the server refused DATA",
                 reached=Stage.DATA_ACCEPTED,
             )
@@ -155,7 +128,7 @@ class Transaction:
             return [list(self.commands)]
         return [[command] for command in self.commands]
 
-    def answer(self, command: Command, reply: Reply) -> Optional[SMTPError]:
+    def answer(self, command: Command, reply: Reply) -> Optional[Failure]:
         """Take the server's ``reply`` to ``command``: the error it means, or None."""
         if command.accepts(reply):
             if self.stage is Stage.BEFORE_MAIL or command.reached is not Stage.MAIL_ACCEPTED:
@@ -165,7 +138,7 @@ class Transaction:
 
     def answer_group(
         self, group: Sequence[Command], replies: Sequence[Reply]
-    ) -> Tuple[Optional[SMTPError], bool]:
+    ) -> Tuple[Optional[Failure], bool]:
         """Take the replies to a pipelined group: the first refusal (or None), and
         whether the connection must be dropped.
 
@@ -174,7 +147,7 @@ class Transaction:
         waiting for the body: the only way to deliver nothing is to drop the connection
         (RFC 5321 4.1.1.4: an unterminated message is discarded).
         """
-        failure: Optional[SMTPError] = None
+        failure: Optional[Failure] = None
         for command, reply in zip(group, replies):
             failure = self.answer(command, reply)
             if failure is not None:
@@ -189,11 +162,13 @@ class Transaction:
         self.stage = Stage.BODY_SENT
 
     def finish(self, reply: Reply) -> None:
-        """Take the reply to the end of data: accepted, or :class:`DataError`."""
+        """Take the reply to the end of data: accepted, or a ``"data"`` :class:`Failure`
+        (a ``DataError`` for the caller)."""
         if 200 <= reply.code < 300:
             self.stage = Stage.ACCEPTED
             return
-        raise DataError(
+        raise Failure(
+            "data",
             "SMTP transaction failed: message not sent: the server did not accept it",
             code=reply.code,
             reply=reply.text,

@@ -34,7 +34,7 @@ from post_office import (
     smtp_session,
 )
 from post_office.message.sources import encode_content, encode_data
-from post_office.protocol.transaction import Stage
+from post_office.protocol.stage import Stage
 
 FROM = "me@example.test"
 TO = "you@example.test"

@@ -11,15 +11,27 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from post_office.errors import AuthenticationError, ProtocolError, SMTPError
+from post_office.errors import AuthenticationError, ProtocolError, SMTPError, from_failure
 from post_office.protocol.auth import (
     PASSWORD_MECHANISMS,
     REDACTED,
     TOKEN_MECHANISMS,
-    AuthExchange,
     choose_mechanism,
 )
+from post_office.protocol.auth import AuthExchange as PureAuthExchange
+from post_office.protocol.failures import Failure
 from post_office.protocol.replies import Reply, ReplyParser
+
+
+class AuthExchange(PureAuthExchange):
+    """The pure exchange, its failures turned into the errors the client raises."""
+
+    def answer(self, reply: Reply) -> Optional[Tuple[str, str]]:
+        try:
+            return super().answer(reply)
+        except Failure as failure:
+            raise from_failure(failure) from failure.__cause__
+
 
 LOGIN = "j\u00fcrgen@example.test"  # non-ASCII: credentials are UTF-8
 SECRET = "p\u00e4ss w\u00f6rd \u20ac\u4e2d"

@@ -3,7 +3,7 @@ server."""
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import pytest
 from hypothesis import given
@@ -16,22 +16,57 @@ from post_office.errors import (
     SenderRefusedError,
     SMTPError,
     SMTPUTF8Error,
+    from_failure,
+    with_stage,
 )
 from post_office.protocol.extensions import NO_EXTENSIONS, Extensions
+from post_office.protocol.failures import Failure
 from post_office.protocol.replies import Reply, ReplyParser
 from post_office.protocol.transaction import (
     END_OF_DATA,
     Command,
     Stage,
-    Transaction,
-    with_stage,
 )
+from post_office.protocol.transaction import Transaction as PureTransaction
 
 SENDER = "me@example.test"
 RCPTS = ("a@example.test", "b@example.test")
 
 OK = Reply(250, ("2.1.0 OK",))
 GO = Reply(354, ("End data with <CR><LF>.<CR><LF>",))
+
+
+class Transaction(PureTransaction):
+    """The pure transaction, its failures turned into the errors the client raises
+    (:func:`post_office.errors.from_failure`), so that these tests pin both."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().__init__(*args, **kwargs)
+        except Failure as failure:
+            raise from_failure(failure) from None
+
+    def answer(self, command: Command, reply: Reply) -> Any:
+        failure = super().answer(command, reply)
+        return None if failure is None else from_failure(failure)
+
+    def answer_group(self, group: Sequence[Command], replies: Sequence[Reply]) -> Any:
+        failure, drop = super().answer_group(group, replies)  # calls answer() above
+        return failure, drop
+
+    def finish(self, reply: Reply) -> None:
+        try:
+            super().finish(reply)
+        except Failure as failure:
+            raise from_failure(failure) from None
+
+
+def test_the_pure_transaction_returns_failures_not_errors() -> None:
+    transaction = PureTransaction(SENDER, RCPTS, NO_EXTENSIONS, eight_bit=False)
+    failure = transaction.answer(transaction.commands[0], Reply(550, ("no",)))
+    assert isinstance(failure, Failure) and not isinstance(failure, SMTPError)
+    assert (failure.kind, failure.code, failure.stage) == ("sender", 550, Stage.BEFORE_MAIL)
+    assert failure.details == {"sender": SENDER}
 
 
 def ext(*names: str) -> Extensions:
@@ -76,12 +111,7 @@ def test_commands_of_one_message() -> None:
         "DATA",
     ]
     assert [c.expect for c in transaction.commands] == [2, 2, 2, 354]
-    assert [c.error for c in transaction.commands] == [
-        SenderRefusedError,
-        RecipientRefusedError,
-        RecipientRefusedError,
-        DataError,
-    ]
+    assert [c.kind for c in transaction.commands] == ["sender", "recipient", "recipient", "data"]
     assert now(transaction) is Stage.BEFORE_MAIL
     assert not transaction.pipelining
 
@@ -267,12 +297,12 @@ def test_refusal_with_a_multi_line_reply() -> None:
 
 
 def test_command_accepts() -> None:
-    command = Command("NOOP", expect=2, error=SMTPError, what="x", reached=Stage.MAIL_ACCEPTED)
+    command = Command("NOOP", expect=2, kind="protocol", what="x", reached=Stage.MAIL_ACCEPTED)
     assert command.accepts(Reply(250, ()))
     assert command.accepts(Reply(221, ()))
     assert not command.accepts(Reply(354, ()))
     assert not command.accepts(Reply(550, ()))
-    exact = Command("DATA", expect=354, error=DataError, what="x", reached=Stage.DATA_ACCEPTED)
+    exact = Command("DATA", expect=354, kind="data", what="x", reached=Stage.DATA_ACCEPTED)
     assert exact.accepts(Reply(354, ()))
     assert not exact.accepts(Reply(355, ()))
     assert not exact.accepts(Reply(250, ()))

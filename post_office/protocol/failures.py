@@ -1,0 +1,45 @@
+"""Failures the protocol finds, as plain values (README "Architecture").
+
+The public exceptions (:mod:`post_office.errors`) subclass :mod:`smtplib`'s, and smtplib
+loads the socket layer, so the pure protocol package never raises them: it raises a
+:class:`Failure` naming the ``kind`` of error, and the client turns it into that error
+(:func:`post_office.errors.from_failure`) with the same message and attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Literal, Optional
+
+from .stage import Stage
+
+__all__ = ["Failure", "FailureKind"]
+
+#: Which post_office error a failure becomes: SenderRefusedError, RecipientRefusedError,
+#: DataError, SMTPUTF8Error, AuthenticationError, ProtocolError, HeloError, StartTLSError.
+FailureKind = Literal[
+    "sender", "recipient", "data", "smtputf8", "auth", "protocol", "helo", "starttls"
+]
+
+
+class Failure(Exception):
+    """A refusal or a protocol violation found without I/O."""
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        message: str,
+        *,
+        code: Optional[int] = None,
+        reply: Optional[str] = None,
+        command: Optional[str] = None,
+        stage: Optional[Stage] = None,
+        details: Optional[Dict[str, str]] = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind: FailureKind = kind
+        self.message = message
+        self.code = code
+        self.reply = reply
+        self.command = command
+        self.stage = stage
+        self.details = details or {}
