@@ -17,9 +17,11 @@ from ..errors import (
     ProtocolError,
     ServerDisconnectedError,
     SMTPError,
+    with_stage,
 )
 from ..protocol.extensions import NO_EXTENSIONS, Extensions
 from ..protocol.replies import Reply
+from ..protocol.stage import Stage
 from ..spec.mailserver import MailServer, parse_mail_server
 from ..spec.options import ConnectOptions, OAuth2Token, check_connect_options
 from ..spec.tls import make_ssl_context
@@ -159,7 +161,11 @@ class Session:
         (:func:`post_office.client.opening.open_session`).  ``credentials``: AUTH will follow, so
         connect to the name as written, never through an MX answer (README "DNS")."""
         self.sends_credentials = credentials
-        open_session(self)
+        try:
+            open_session(self)
+        except SMTPError as exc:  # nothing of a message was sent: safe to resend
+            with_stage(exc, Stage.BEFORE_MAIL)
+            raise
 
     # ------------------------------------------------------------------ commands
     def connected_connection(self) -> Connection:
@@ -204,12 +210,20 @@ class Session:
     def authenticate(self, login: str, password: Union[str, OAuth2Token]) -> None:
         """AUTH as send-smtp-auth's ``login`` and ``password`` (RFC 4954): see
         :func:`post_office.client.login.authenticate` for the rules."""
-        self.auth_mechanism = authenticate(self, login, password)
+        try:
+            self.auth_mechanism = authenticate(self, login, password)
+        except SMTPError as exc:
+            with_stage(exc, Stage.BEFORE_MAIL)
+            raise
 
     # ------------------------------------------------------------------ VRFY
     def vrfy(self, argument: str) -> Reply:
         """``VRFY argument`` (RFC 5321 3.5.1) and the server's reply, whatever its code."""
-        return self.command(f"VRFY {argument}")
+        try:
+            return self.command(f"VRFY {argument}")
+        except SMTPError as exc:
+            with_stage(exc, Stage.BEFORE_MAIL)
+            raise
 
     # ------------------------------------------------------------------ mail
     def send_message(

@@ -290,7 +290,7 @@ def test_json_failure_carries_the_reply_stage_and_server_reached(
                                   "port": server.port}  # fmt: skip
     greeting = _json(send(fault_server_factory({"greeting": reply("554 no service")})), 69)
     assert greeting["reply"] == {"code": 554, "enhanced": None, "text": "no service"}
-    assert greeting["stage"] is None and greeting["reached"] is not None
+    assert greeting["stage"] == "before_mail" and greeting["reached"] is not None
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -67,6 +67,7 @@ from post_office import (
     send_smtp,
     send_smtp_auth,
 )
+from post_office import Stage as TransactionStage
 
 #: Short, so that the silence cells stay fast; a real handshake on loopback takes ~10 ms.
 TIMEOUT = 0.4
@@ -278,6 +279,9 @@ def no_leaks() -> Iterator[Callable[[FaultServer, Callable[[], None]], Outcome]]
 # --------------------------------------------------------------------------- the matrix
 
 
+#: The matrix's stages before MAIL FROM is accepted (the MAIL refusal included).
+BEFORE_MAIL_KEYS = ("greeting", "EHLO", "HELO", "STARTTLS", "TLS", "AUTH", "MAIL")
+
 CELLS = [
     pytest.param(stage, fault, id=f"{stage.name}-{fault}") for stage in STAGES for fault in FAULTS
 ]
@@ -339,6 +343,13 @@ def test_failure_matrix(
         assert error.sender == FROM
     if stage.pipelining and fault in REPLY_TEXT:  # DATA was written before any reply came
         assert record.verbs[1:5] == ["MAIL", "RCPT", "RCPT", "DATA"]
+    # Every failure says how far it got; before MAIL FROM was accepted nothing was sent
+    # (README's retry rule: safe to resend).
+    assert isinstance(error, SMTPError) and error.stage is not None, repr(error)
+    if stage.key in BEFORE_MAIL_KEYS:
+        assert error.stage is TransactionStage.BEFORE_MAIL, (stage.key, error.stage)
+    elif stage.key in ("BODY", "END"):
+        assert error.stage.may_have_delivered
     # The client hung up itself whenever the server was still listening.
     if fault != "disconnect" and not (stage.key == "BODY" and fault == "silence"):
         assert record.ended_by == "client"
