@@ -11,14 +11,18 @@ import re
 from typing import Optional, Tuple, Union
 
 from .client.delivery import check_envelope, deliver, open_session
-from .client.login import check_auth_transport
 from .client.session import Session
 from .errors import AddressError, ServerSpecError, SMTPError
 from .message.addresses import Recipients
 from .message.sources import check_messages
 from .protocol.replies import Reply
 from .spec.mailserver import ServerArgument, parse_mail_server
-from .spec.options import OAuth2Token, check_connect_options, optional_credentials
+from .spec.options import (
+    OAuth2Token,
+    check_auth_transport,
+    check_connect_options,
+    optional_credentials,
+)
 
 __all__ = ["send_smtp", "send_smtp_auth", "test_email_address"]
 

@@ -353,12 +353,17 @@ _KINDS = {
     "protocol": ProtocolError,
     "helo": HeloError,
     "starttls": StartTLSError,
+    "connect": ConnectError,
 }
 
 
-def from_failure(failure: Failure) -> SMTPError:
+def from_failure(failure: Failure) -> PostOfficeError:
     """The post_office error for a failure the pure protocol found (README "Architecture":
     the protocol package cannot import this module, which loads smtplib)."""
+    if failure.kind == "option":  # our own rule, not the server: no code, no stage
+        option_error = OptionError(failure.message)
+        option_error.__cause__ = failure.__cause__
+        return option_error
     error: SMTPError = _KINDS[failure.kind](
         failure.message,
         code=failure.code,

@@ -13,7 +13,6 @@ import argparse
 import dataclasses
 from typing import List, Optional, Tuple
 
-from ..client.login import check_auth_transport
 from ..client.session import Session
 from ..client.transcript import Transcript
 from ..errors import CertificateError
@@ -22,7 +21,7 @@ from ..protocol.auth import choose_mechanism
 from ..protocol.extensions import Extensions
 from ..protocol.replies import Reply
 from ..spec.mailserver import MailServer, parse_mail_server
-from ..spec.options import check_credentials
+from ..spec.options import check_auth_transport, check_connect_options, check_credentials
 from ._output import say
 from .certificate import cert_info, show_cert
 from .hints import explain_certificate, mail_refusal_hint, peek_certificate
@@ -56,9 +55,10 @@ def _open_session(
 ) -> Session:
     if verify is not None:
         server = dataclasses.replace(server, tls=dataclasses.replace(server.tls, verify=verify))
-    session = Session.prepare(server, timeout=args.timeout, local_hostname=args.local_hostname)
-    if verify is not None:  # a second look: not part of the transcript --debug shows
-        session.transcript = Transcript(use_global=False)
+    options = check_connect_options(args.timeout, args.local_hostname, None)
+    # A second look (verify) is not part of the transcript --debug shows.
+    transcript = Transcript(use_global=False) if verify is not None else None
+    session = Session.for_server(server, options, transcript)
     # With --login the check goes where send --login would: the name as written (README "DNS").
     session.open(credentials=args.login is not None)
     return session

@@ -11,8 +11,8 @@ import re
 import ssl
 from typing import Callable, Optional
 
-from ..client.opening import certificate_error
 from ..client.session import Session
+from ..client.tls_hints import certificate_error
 from ..errors import CertificateError, SMTPError
 from ..protocol.replies import Reply
 from ..spec.lisp import to_lisp
@@ -64,10 +64,11 @@ def peek_certificate(
     the name as written, not through MX (README "DNS")."""
     unverified = dataclasses.replace(server, tls=dataclasses.replace(server.tls, verify="none"))
     try:
-        session = Session.prepare(unverified, timeout=timeout, local_hostname=local_hostname)
         from ..client.transcript import Transcript
+        from ..spec.options import check_connect_options
 
-        session.transcript = Transcript(use_global=False)
+        options = check_connect_options(timeout, local_hostname, None)
+        session = Session.for_server(unverified, options, Transcript(use_global=False))
         session.open(credentials=credentials)
     except (SMTPError, OSError, ValueError):
         return None

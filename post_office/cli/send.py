@@ -14,12 +14,11 @@ import sys
 from typing import IO, Any, List, Optional, Tuple
 
 from ..client.delivery import Envelope
-from ..client.login import check_auth_transport
 from ..errors import ArgumentError, CertificateError
 from ..message.addresses import check_address
 from ..message.letter import LetterOptions, build_letter
 from ..spec.mailserver import MailServer, parse_mail_server, parse_transport
-from ..spec.options import check_connect_options, check_credentials
+from ..spec.options import check_auth_transport, check_connect_options, check_credentials
 from ..warn import warn
 from ._output import say
 from .body import body_part, check_input_file

@@ -28,9 +28,14 @@ from ..message.sources import check_messages
 from ..mime.build import MimePart
 from ..protocol.stage import Stage
 from ..spec.mailserver import ServerArgument, parse_mail_server
-from ..spec.options import Credentials, OAuth2Token, check_connect_options, optional_credentials
+from ..spec.options import (
+    Credentials,
+    OAuth2Token,
+    check_auth_transport,
+    check_connect_options,
+    optional_credentials,
+)
 from .delivery import check_envelope, open_session
-from .login import check_auth_transport
 from .session import Session
 
 __all__ = ["SmtpSession", "smtp_session"]

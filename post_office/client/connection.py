@@ -347,8 +347,13 @@ class Connection:
         return True
 
     # ------------------------------------------------------------------ reading
-    def read_reply(self, doing: str = "waiting for the reply") -> Reply:
-        """The next complete reply; the whole wait is bounded by ``timeout``."""
+    def read_reply(
+        self, doing: str = "waiting for the reply", *, to: Optional[str] = None
+    ) -> Reply:
+        """The next complete reply (``to``: the command it answers, as errors name it);
+        the whole wait is bounded by ``timeout``."""
+        if to is not None:
+            self.last_command = to
         sock = self._socket()
         parser = self.parser
         deadline = 0.0

@@ -1,11 +1,11 @@
 """An SMTP session over one :class:`~post_office.client.connection.Connection` (RFC 5321).
 
-:class:`Session` is the I/O driver's public face: it opens the connection, checks the
-greeting, says EHLO (HELO as a fall-back), upgrades with STARTTLS, authenticates, and
-runs mail transactions, each step as the :mod:`post_office.protocol` modules say.  What
-the command line and ``test_email_address`` need is public here: the greeting, the
-extensions before and after TLS, the TLS version and cipher, the peer certificate, and
-:meth:`Session.vrfy`.
+:class:`Session` owns the connection and the :class:`~post_office.protocol.conversation.
+Conversation` whose rules decide every step (greeting, EHLO/HELO, STARTTLS, AUTH); the
+functions of :mod:`post_office.client.driver` and :mod:`post_office.client.transfer` carry
+those steps out.  What the command line and ``test_email_address`` need is public here:
+the greeting, the extensions before and after TLS, the TLS version and cipher, the peer
+certificate, and :meth:`Session.vrfy`.
 """
 
 from __future__ import annotations
@@ -13,26 +13,24 @@ from __future__ import annotations
 import ssl
 from typing import Any, Dict, Optional, Sequence, Union
 
-from ..errors import (
-    ProtocolError,
-    ServerDisconnectedError,
-    SMTPError,
-    with_stage,
-)
-from ..protocol.extensions import NO_EXTENSIONS, Extensions
+from ..errors import ServerDisconnectedError, SMTPError, from_failure, with_stage
+from ..protocol.conversation import Conversation, Facts, StartTLS, TlsFacts
+from ..protocol.failures import Failure
 from ..protocol.replies import Reply
 from ..protocol.stage import Stage
-from ..spec.mailserver import MailServer, parse_mail_server
-from ..spec.options import ConnectOptions, OAuth2Token, check_connect_options
+from ..spec.mailserver import MailServer
+from ..spec.options import ConnectOptions, OAuth2Token
 from ..spec.tls import make_ssl_context
-from .connection import Connection, command_bytes
-from .login import authenticate
-from .mailing import send_message
-from .opening import default_local_hostname, open_session
+from ..warn import warn
+from . import driver
+from .connection import Connection
+from .driver import default_local_hostname
 from .targets import Target
 from .transcript import Transcript, log_warning
 
 __all__ = ["Session", "default_local_hostname"]
+
+_NO_FACTS = Facts()
 
 
 class Session:
@@ -57,13 +55,8 @@ class Session:
         self.transcript = transcript if transcript is not None else Transcript()
         self.connection: Optional[Connection] = None
         self.local_hostname = ""
-        self.greeting: Optional[Reply] = None
-        self.extensions_before_tls: Optional[Extensions] = None
-        self.extensions: Extensions = NO_EXTENSIONS
-        self.used_helo = False
-        self.auth_mechanism: Optional[str] = None
-        #: the TLS version, cipher and peer certificate once encrypted (see the properties)
-        self.tls_facts: Dict[str, Any] = {}
+        #: the rules and what they learnt; None until :meth:`open` has a connection
+        self.conversation: Optional[Conversation] = None
         #: the address reached (its name is what the certificate is checked against)
         self.target: Optional[Target] = None
         #: credentials will be sent on this connection: it goes to the name as written,
@@ -71,67 +64,63 @@ class Session:
         self.sends_credentials = False
 
     @classmethod
-    def prepare(
-        cls,
-        server: object,
-        *,
-        timeout: object = 60,
-        local_hostname: object = None,
-        source_address: object = None,
+    def for_server(
+        cls, server: MailServer, options: ConnectOptions, transcript: Optional[Transcript] = None
     ) -> Session:
-        """Check a mail-server spec and the options, build the TLS context: no I/O yet."""
-        parsed = parse_mail_server(server)
-        options = check_connect_options(timeout, local_hostname, source_address)
-        return cls.for_server(parsed, options)
-
-    @classmethod
-    def for_server(cls, server: MailServer, options: ConnectOptions) -> Session:
+        """The one way to make a session: the TLS context built from the spec's keywords."""
         context = make_ssl_context(server.tls) if server.ssl or server.starttls else None
-        return cls(server, context=context, options=options)
+        return cls(server, context=context, options=options, transcript=transcript)
 
     # ------------------------------------------------------------------ facts
+    @property
+    def facts(self) -> Facts:
+        """What the session learnt of its server (one frozen value)."""
+        return self.conversation.facts if self.conversation is not None else _NO_FACTS
+
+    # What the conversation learnt, as attributes (read-only; see :attr:`facts`).
+    greeting = property(lambda self: self.facts.greeting)
+    extensions = property(lambda self: self.facts.extensions)
+    extensions_before_tls = property(lambda self: self.facts.extensions_before_tls)
+    used_helo = property(lambda self: self.facts.used_helo)
+    auth_mechanism = property(lambda self: self.facts.auth_mechanism)
+    tls = property(lambda self: self.facts.tls)
+
     @property
     def connected(self) -> bool:
         return self.connection is not None and self.connection.open
 
     @property
     def encrypted(self) -> bool:
-        return bool(self.tls_facts)
+        return self.tls is not None
 
     @property
     def tls_version(self) -> Optional[str]:
-        return self.tls_facts.get("version")
+        return self.tls.version if self.tls is not None else None
 
     @property
     def tls_cipher(self) -> Optional[str]:
-        return self.tls_facts.get("cipher")
+        return self.tls.cipher if self.tls is not None else None
 
     @property
     def tls_name(self) -> str:
         """The name the certificate must hold: ``:server-name``, else the host reached
-        (the mail exchanger's name after an MX answer, README "DNS").  Both were checked
-        when the spec was parsed or the name resolved: no whitespace or control
-        characters."""
-        target = self.target
-        return self.server.tls.server_name or (target.name if target else self.server.host)
+        (the mail exchanger's name after an MX answer, README "DNS")."""
+        return driver.tls_name(self.server, self.target)
 
     @property
     def reached(self) -> str:
         """The host connected to, as messages name it: the spec's host, or after an MX
         answer the mail exchanger and whose it is (README "DNS")."""
-        target = self.target
-        if target is None or target.preference is None:
-            return self.server.host
-        return f"{target.name} (mail exchanger of {self.server.host})"
+        return driver.reached_name(self.server, self.target)
 
     def peer_certificate(self) -> Optional[bytes]:
         """The server's certificate (DER), also when it was not verified."""
-        return self.tls_facts.get("der")
+        return self.tls.der if self.tls is not None else None
 
     def peer_certificate_dict(self) -> Optional[Dict[str, Any]]:
         """The server's certificate as :meth:`ssl.SSLSocket.getpeercert` decodes it
         (only when it was verified)."""
-        return self.tls_facts.get("decoded")
+        return self.tls.decoded if self.tls is not None else None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Session:
@@ -150,22 +139,78 @@ class Session:
         """Say QUIT and close.  A failure here is logged, not raised: the mail is sent."""
         try:
             if self.connected:
-                self.expect("QUIT", (221,), SMTPError, "QUIT failed")
+                reply = self.command("QUIT")
+                if reply.code != 221:
+                    raise SMTPError("QUIT failed", code=reply.code, reply=reply.text,
+                                    command="QUIT")  # fmt: skip
         except SMTPError as exc:
             log_warning("QUIT was not acknowledged (the message was already accepted): %s", exc)
         finally:
             self.close()
 
     def open(self, *, credentials: bool = False) -> None:
-        """Connect, check the greeting, EHLO/HELO, and STARTTLS as the server spec says
-        (:func:`post_office.client.opening.open_session`).  ``credentials``: AUTH will follow, so
-        connect to the name as written, never through an MX answer (README "DNS")."""
+        """Connect, check the greeting, EHLO/HELO, and STARTTLS as the server spec says.
+        ``credentials``: AUTH will follow, so connect to the name as written, never
+        through an MX answer (README "DNS")."""
+        server = self.server
+        if (server.ssl or server.starttls) and self.context is None:
+            raise ValueError("a TLS context is needed for :ssl or :starttls")
         self.sends_credentials = credentials
+        self.conversation = None
         try:
-            open_session(self)
+            driver.open_connection(
+                server,
+                self.options,
+                self.context,
+                self.transcript,
+                credentials=credentials,
+                on_target=self._connected,
+            )
+            connection = self.connected_connection()
+            tls = driver.tls_facts(connection)
+            greeting = driver.greet(connection, server, self.reached, self.options.timeout)
+            self.local_hostname = (
+                self.options.local_hostname
+                or default_local_hostname()
+                or connection.local_literal()
+            )
+            rules = driver.session_rules(self.server, self.target, self.local_hostname)
+            self.conversation = Conversation(rules, tls=tls)
+            self._run(lambda conversation: conversation.greeted(greeting))
         except SMTPError as exc:  # nothing of a message was sent: safe to resend
             with_stage(exc, Stage.BEFORE_MAIL)
+            self.close()
             raise
+        except BaseException:
+            self.close()
+            raise
+
+    def _connected(self, connection: Connection, target: Target) -> None:
+        self.connection, self.target = connection, target
+
+    def _run(self, first: Any) -> Optional[str]:
+        """Run the conversation from ``first(conversation)`` until it proceeds; its
+        warning, if any."""
+        conversation = self.conversation
+        assert conversation is not None
+        connection = self.connected_connection()
+        try:
+            action = first(conversation)
+        except Failure as failure:
+            raise from_failure(failure) from failure.__cause__
+        proceed = driver.run(connection, conversation, action, self.transcript, self._start_tls)
+        return proceed.warning
+
+    def _start_tls(self, action: StartTLS) -> Optional[TlsFacts]:
+        assert self.context is not None
+        return driver.start_tls(
+            self.connected_connection(),
+            self.context,
+            self.server,
+            self.target,
+            "negotiating TLS after STARTTLS",
+            "STARTTLS",
+        )
 
     # ------------------------------------------------------------------ commands
     def connected_connection(self) -> Connection:
@@ -175,46 +220,32 @@ class Session:
         return self.connection
 
     def check_quiet(self, about_to: str) -> None:
-        """Refuse to go on when the server sent bytes nobody asked for yet.
-
-        RFC 5321 4.3.1 allows a reply only to a command (PIPELINING aside): a server
-        that answers ahead of time could make us take a forged reply for the answer
-        to what we are about to send.
-        """
-        connection = self.connected_connection()
-        if connection.early_bytes():
-            connection.close()
-            raise ProtocolError(
-                f"the server sent a reply before we said {about_to!r}; refusing to go on",
-                command=about_to,
-                reply=connection.parser.partial,
-            )
+        """Refuse to go on when the server sent bytes nobody asked for yet (RFC 5321
+        4.3.1: see :func:`post_office.client.driver.check_quiet`)."""
+        driver.check_quiet(self.connected_connection(), about_to)
 
     def command(self, line: str, *, shown: Optional[str] = None) -> Reply:
         """Send one command and return the server's reply, whatever its code (after
         :meth:`check_quiet`: nothing may have arrived before the command)."""
-        shown = line if shown is None else shown
-        data = command_bytes(line, shown)
-        self.check_quiet(shown)
-        connection = self.connected_connection()
-        connection.write(data, [shown])
-        return connection.read_reply()
-
-    def expect(self, line: str, ok: Sequence[int], error: Any, what: str) -> Reply:
-        reply = self.command(line)
-        if reply.code not in ok and reply.code // 100 not in ok:
-            raise error(what, code=reply.code, reply=reply.text, command=line)
-        return reply
+        return driver.exchange(self.connected_connection(), line, line if shown is None else shown)
 
     # ------------------------------------------------------------------ AUTH
     def authenticate(self, login: str, password: Union[str, OAuth2Token]) -> None:
-        """AUTH as send-smtp-auth's ``login`` and ``password`` (RFC 4954): see
-        :func:`post_office.client.login.authenticate` for the rules."""
+        """AUTH as send-smtp-auth's ``login`` and ``password`` (RFC 4954), as the
+        conversation's rules say: only over TLS (or to this machine, or with
+        ``:allow-plaintext-auth t``), never to a mail exchanger from an MX answer, with the
+        best mechanism both sides speak; none shared: a warning, and nothing is sent."""
+        token = isinstance(password, OAuth2Token)
+        secret = password.token if isinstance(password, OAuth2Token) else password
         try:
-            self.auth_mechanism = authenticate(self, login, password)
+            warning = self._run(
+                lambda conversation: conversation.authenticate(login, secret, token=token)
+            )
         except SMTPError as exc:
             with_stage(exc, Stage.BEFORE_MAIL)
             raise
+        if warning is not None:
+            warn(warning)
 
     # ------------------------------------------------------------------ VRFY
     def vrfy(self, argument: str) -> Reply:
@@ -229,9 +260,27 @@ class Session:
     def send_message(
         self, sender: str, recipients: Sequence[str], messages: Sequence[object]
     ) -> Reply:
-        """One mail transaction (see :func:`post_office.client.mailing.send_message`); the
-        server's final reply, once it accepted the message."""
-        return send_message(self, sender, recipients, messages)
+        """One mail transaction (:func:`post_office.client.transfer.send_transaction`):
+        the server's final reply, once it accepted the message.  On a refusal the
+        transaction is reset (RSET) while the connection is usable; after a 421 (the
+        server is closing) it is dropped."""
+        from .transfer import send_transaction
+
+        try:
+            return send_transaction(
+                self.connected_connection(),
+                self.transcript,
+                self.extensions,
+                self.server.host,
+                (sender, recipients),
+                messages,
+            )
+        except SMTPError as exc:
+            if exc.code == 421:
+                self.close()
+            elif exc.code is not None:
+                self.reset()  # RSET, or drop the line if that fails too
+            raise
 
     def idle_alive(self) -> bool:
         """Whether the connection is open and the server has not hung up on it."""

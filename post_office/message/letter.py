@@ -18,7 +18,6 @@ from typing import IO, Any, Dict, Generator, List, Optional, Sequence, Tuple, Un
 
 from .._checks import is_stream, show
 from ..client.delivery import Envelope, deliver
-from ..client.login import check_auth_transport
 from ..client.program import check_program_timeout
 from ..client.session import default_local_hostname
 from ..errors import AddressError, MessageArgumentError, MimeError
@@ -29,6 +28,7 @@ from ..spec.mailserver import MailProgram, MailServer, TransportArgument, parse_
 from ..spec.options import (
     ConnectOptions,
     OAuth2Token,
+    check_auth_transport,
     check_connect_options,
     optional_credentials,
 )

@@ -15,9 +15,19 @@ from .stage import Stage
 __all__ = ["Failure", "FailureKind"]
 
 #: Which post_office error a failure becomes: SenderRefusedError, RecipientRefusedError,
-#: DataError, SMTPUTF8Error, AuthenticationError, ProtocolError, HeloError, StartTLSError.
+#: DataError, SMTPUTF8Error, AuthenticationError, ProtocolError, HeloError, StartTLSError,
+#: ConnectError, OptionError (a rule of ours refused to go on, no reply involved).
 FailureKind = Literal[
-    "sender", "recipient", "data", "smtputf8", "auth", "protocol", "helo", "starttls"
+    "sender",
+    "recipient",
+    "data",
+    "smtputf8",
+    "auth",
+    "protocol",
+    "helo",
+    "starttls",
+    "connect",
+    "option",
 ]
 
 

@@ -30,11 +30,11 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, TextIO, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, TextIO, Tuple
 
 from .._checks import is_loopback_host, printable
 from ..errors import OptionError, SinkUnavailableError
-from ..spec.mailserver import MailServer
+from ..spec.mailserver import MailServer, StartTLS
 from ..spec.tls import tls_settings
 from .behaviour import Misbehaviour, make_behaviour
 from .certs import (
@@ -257,7 +257,7 @@ class Sink:
         if ca_file is None:
             ca_file = self.ca_file
         tls = tls_settings({"ca-file": os.fspath(ca_file)} if ca_file is not None else {})
-        starttls: Union[bool, str] = "required" if self.wants_tls else False
+        starttls: StartTLS = "required" if self.wants_tls else False
         if self.implicit_tls:
             return MailServer(self.host.strip("[]"), self.port, True, False, tls)
         return MailServer(self.host.strip("[]"), self.port, False, starttls, tls)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, List, Literal, Mapping, Sequence, Tuple, Union
 
 from .._checks import show
 from ..errors import ServerSpecError
@@ -26,7 +26,7 @@ __all__ = [
     "parse_transport",
 ]
 
-StartTLS = Union[bool, str]  # False, True or "required"
+StartTLS = Union[bool, Literal["required"]]
 
 _SERVER_KEYWORDS = ("port", "ssl", "starttls", "allow-plaintext-auth")
 _KNOWN = _SERVER_KEYWORDS + TLS_KEYWORDS

@@ -9,16 +9,21 @@ argument as the caller wrote it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Tuple, Union
 
-from .._checks import check_timeout
+from .._checks import check_timeout, is_loopback_host
 from ..errors import OptionError
+from ..protocol.conversation import plaintext_refusal
 from .redaction import REDACTED
+
+if TYPE_CHECKING:
+    from .mailserver import MailServer
 
 __all__ = [
     "ConnectOptions",
     "Credentials",
     "OAuth2Token",
+    "check_auth_transport",
     "check_connect_options",
     "check_credentials",
     "check_timeout",
@@ -156,3 +161,13 @@ def optional_credentials(login: object, password: object) -> Optional[Credential
             f"{missing}: AUTH needs both, or neither to send without AUTH)"
         )
     return check_credentials(login, password)
+
+
+def check_auth_transport(server: MailServer, credentials: Optional[Credentials]) -> None:
+    """Refuse, before connecting, credentials that the spec would send in clear: without
+    ``:ssl t`` or ``:starttls``, only to this machine or with ``:allow-plaintext-auth t``
+    (README "Reliability")."""
+    if credentials is None or server.ssl or server.starttls or server.allow_plaintext_auth:
+        return
+    if not is_loopback_host(server.host):
+        raise OptionError(plaintext_refusal(server.host))

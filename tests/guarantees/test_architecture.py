@@ -72,3 +72,33 @@ def test_only_client_and_the_sink_open_sockets_or_processes(subpackage: str) -> 
 def test_the_checker_finds_an_opener() -> None:
     tree = ast.parse("import socket\nsocket.create_connection(('127.0.0.1', 25))\n")
     assert list(_openers(tree)) == [(2, "socket.create_connection")]
+
+
+# Our stateful classes, by the names their instances go by outside their own module.
+OWNERS = {
+    "session": "client/session.py",
+    "connection": "client/connection.py",
+    "conversation": "protocol/conversation.py",
+    "transaction": "protocol/transaction.py",
+}
+
+
+def test_no_module_assigns_another_class_s_attributes() -> None:
+    """The session's state has one owner: nothing outside a class's module writes
+    ``session.x = ...`` (the sink's ``self.session`` is aiosmtpd's, not ours)."""
+    found: List[str] = []
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative.startswith("sink/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                targets = [node.target]
+            for target in targets:
+                if not isinstance(target, ast.Attribute):
+                    continue
+                owner = target.value
+                if isinstance(owner, ast.Name) and OWNERS.get(owner.id, relative) != relative:
+                    found.append(f"{relative}:{node.lineno}: {owner.id}.{target.attr}")
+    assert found == []

@@ -46,7 +46,7 @@ from post_office import (
 )
 from post_office.cli import main
 from post_office.client.dnsquery import Dns, clear_cache
-from post_office.client.opening import CONNECT_TIMEOUTS
+from post_office.client.driver import CONNECT_TIMEOUTS
 from post_office.client.resolve import (
     DEFAULT_MX_ADDRESS_LIMIT,
     check_mx_address_limit,
@@ -54,6 +54,8 @@ from post_office.client.resolve import (
     resolve_mail_server,
 )
 from post_office.client.session import Session
+from post_office.spec.mailserver import parse_mail_server
+from post_office.spec.options import check_connect_options
 
 FROM = "me@example.test"
 TO = "you@example.test"
@@ -225,7 +227,9 @@ def test_cli_check_without_login_names_the_exchanger_it_verified(scene: Scene, c
 def test_a_session_reached_through_mx_refuses_to_authenticate(scene: Scene) -> None:
     # Defence in depth: a session opened without saying credentials would follow, then
     # asked to authenticate, sends nothing.
-    session = Session.prepare(scene.spec(), timeout=TIMEOUT)
+    session = Session.for_server(
+        parse_mail_server(scene.spec()), check_connect_options(TIMEOUT, None, None)
+    )
     with session:
         session.open()
         assert session.target is not None and session.target.name == ATTACKER

@@ -50,8 +50,8 @@ from post_office import (
     test_email_address,
 )
 from post_office.cli import main
-from post_office.client.login import check_auth_transport
 from post_office.client.session import Session
+from post_office.spec.options import check_auth_transport, check_connect_options
 
 FROM = "me@example.test"
 TO = "you@example.test"
@@ -267,7 +267,8 @@ def test_plaintext_credentials_from_the_command_line_are_refused_before_connecti
 def not_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make 127.0.0.1 count as another machine, so that the plaintext rule applies to a
     loopback test server."""
-    monkeypatch.setattr("post_office.client.login.is_loopback_host", lambda host: False)
+    monkeypatch.setattr("post_office.client.driver.is_loopback_host", lambda host: False)
+    monkeypatch.setattr("post_office.spec.options.is_loopback_host", lambda host: False)
 
 
 @pytest.mark.parametrize("command", ["send", "check"])
@@ -524,7 +525,9 @@ def _calls(timeout: object) -> Iterator[Callable[[], object]]:
     yield lambda: send_letter((":program", "true"), FROM, TO, "x", timeout=timeout)  # type: ignore[arg-type]
     yield lambda: smtp_session(server, timeout=timeout)  # type: ignore[arg-type]
     yield lambda: test_email_address("you@" + REMOTE, timeout=timeout)  # type: ignore[arg-type]
-    yield lambda: Session.prepare(server, timeout=timeout)
+    yield lambda: Session.for_server(
+        parse_mail_server(server), check_connect_options(timeout, None, None)
+    )
 
 
 @pytest.mark.parametrize("timeout", BAD_TIMEOUTS, ids=BAD_IDS)

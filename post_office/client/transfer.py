@@ -1,85 +1,86 @@
-"""One mail transaction over a session (RFC 5321 3.3; PIPELINING, RFC 2920).
+"""One mail transaction over a connection (RFC 5321 3.3; PIPELINING, RFC 2920).
 
 :class:`~post_office.protocol.transaction.Transaction` says what to send and what each
-reply means; this module writes and reads.  Success is returned only after the server's
-reply to our own end of data: a reply that arrives before its command (outside a
-PIPELINING group) is a :class:`~post_office.errors.ProtocolError`, never taken as an
-answer; so is a 2xx that arrives while the body is being sent, and a refusal then is a
+reply means; these functions write and read (README "Architecture").  Success is
+returned only after the server's reply to our own end of data: a reply that arrives
+before its command (outside a PIPELINING group) is a
+:class:`~post_office.errors.ProtocolError`, never taken as an answer; so is a 2xx that
+arrives while the body is being sent, and a refusal then is a
 :class:`~post_office.errors.DataError` with the server's code (README "Reliability").
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Sequence
+from typing import List, Sequence, Tuple
 
 from ..errors import DataError, ProtocolError, SMTPError, from_failure, with_stage
 from ..message.sources import encode_content, known_7bit
+from ..protocol.extensions import Extensions
 from ..protocol.failures import Failure
 from ..protocol.replies import Reply
 from ..protocol.transaction import END_OF_DATA, Transaction
-from .connection import command_bytes
+from .connection import Connection, command_bytes
+from .driver import check_quiet, exchange
+from .transcript import Transcript
 
-if TYPE_CHECKING:
-    from .session import Session
-
-__all__ = ["BODY_CHUNK_SIZE", "send_message"]
+__all__ = ["BODY_CHUNK_SIZE", "send_transaction"]
 
 #: Bytes of raw message per encoder chunk and ``sendall`` on the DATA path: large enough
 #: that the syscalls are few, small enough that memory stays a small constant.
 BODY_CHUNK_SIZE = 1 << 18
 
 
-def send_message(
-    session: Session, sender: str, recipients: Sequence[str], messages: Sequence[object]
+def send_transaction(
+    connection: Connection,
+    transcript: Transcript,
+    extensions: Extensions,
+    server_host: str,
+    envelope: Tuple[str, Sequence[str]],
+    messages: Sequence[object],
 ) -> Reply:
     """MAIL FROM, RCPT TO each, DATA, the body streamed, and the final reply.
 
     Returns the server's final reply, only after it accepted the message (a 2xx after
     the body).  The first refused command raises, naming the sender or recipient, with
-    the transaction's stage as ``stage``.  On a refusal the transaction is reset (RSET)
-    while the connection is usable; after a 421 (the server is closing) it is dropped.
+    the transaction's stage as ``stage`` (the caller resets or drops the connection).
     """
+    sender, recipients = envelope
     try:
         transaction = Transaction(
             sender,
             recipients,
-            session.extensions,
+            extensions,
             eight_bit=not known_7bit(messages),
-            server_name=f"the server {session.server.host}",
+            server_name=f"the server {server_host}",
         )
     except Failure as failure:
         raise from_failure(failure) from None
     try:
         try:
-            _negotiate(session, transaction)
-            return _send_body(session, transaction, messages)
+            _negotiate(connection, transcript, transaction)
+            return _send_body(connection, transcript, transaction, messages)
         except Failure as failure:  # what the protocol found, as the post_office error
             raise from_failure(failure) from None
     except SMTPError as exc:
         with_stage(exc, transaction.stage)
-        if exc.code == 421:
-            session.close()
-        elif exc.code is not None:
-            session.reset()  # RSET, or drop the line if that fails too
         raise
 
 
-def _negotiate(session: Session, transaction: Transaction) -> None:
-    connection = session.connected_connection()
+def _negotiate(connection: Connection, transcript: Transcript, transaction: Transaction) -> None:
     for group in transaction.groups():
         if len(group) == 1:
-            error = transaction.answer(group[0], session.command(group[0].line))
+            line = group[0].line
+            error = transaction.answer(group[0], exchange(connection, line, line))
             if error is not None:
                 raise error
             continue
         data = b"".join(command_bytes(command.line, command.line) for command in group)
-        session.check_quiet(group[0].line)
+        check_quiet(connection, group[0].line)
         connection.write(data, [command.line for command in group])
         replies: List[Reply] = []
         for command in group:
-            connection.last_command = command.line
             try:
-                replies.append(connection.read_reply())
+                replies.append(connection.read_reply(to=command.line))
             except SMTPError:
                 failure, _ = transaction.answer_group(group, replies)
                 if failure is not None:
@@ -88,16 +89,20 @@ def _negotiate(session: Session, transaction: Transaction) -> None:
         failure, drop = transaction.answer_group(group, replies)
         if failure is not None:
             if drop:
-                session.transcript.note("DATA was accepted after a refusal: dropping the line")
-                session.close()
+                transcript.note("DATA was accepted after a refusal: dropping the line")
+                connection.close()
             raise failure
 
 
-def _send_body(session: Session, transaction: Transaction, messages: Sequence[object]) -> Reply:
-    connection = session.connected_connection()
+def _send_body(
+    connection: Connection,
+    transcript: Transcript,
+    transaction: Transaction,
+    messages: Sequence[object],
+) -> Reply:
     # A reply already waiting (a "250" sent along with the 354) would be taken for the
     # answer to a body the server has not read: refuse before sending a byte.
-    session.check_quiet("(message body)")
+    check_quiet(connection, "(message body)")
     transaction.body_started()
     try:
         early = connection.send_body(*encode_content(messages, BODY_CHUNK_SIZE))
@@ -109,11 +114,10 @@ def _send_body(session: Session, transaction: Transaction, messages: Sequence[ob
     if early is not None:
         raise _answered_early(early, transaction)
     transaction.body_sent()
-    session.transcript.note(f"message body sent: {connection.body_bytes} bytes")
-    connection.last_command = END_OF_DATA
-    reply = connection.read_reply()
+    transcript.note(f"message body sent: {connection.body_bytes} bytes")
+    reply = connection.read_reply(to=END_OF_DATA)
     if 200 <= reply.code < 300:
-        _check_nothing_follows(session)
+        _check_nothing_follows(connection, transcript)
     transaction.finish(reply)
     return reply
 
@@ -143,20 +147,18 @@ def _answered_early(reply: Reply, transaction: Transaction) -> SMTPError:
     )
 
 
-def _check_nothing_follows(session: Session) -> None:
+def _check_nothing_follows(connection: Connection, transcript: Transcript) -> None:
     """After the 2xx to our end of data, one look that never blocks: a second reply
     already waiting means the first was an early one, sent before the server read the
     end of data, and this one its real answer (a 250 sent early, then 554).  Only a
     421, the notice of a server that is closing (RFC 5321 3.8), may follow; the
     connection is then dropped."""
-    connection = session.connected_connection()
     if not connection.look() or not connection.parser.buffered:
         return  # nothing, or the server closed the connection after its reply
-    connection.last_command = END_OF_DATA
-    second = connection.read_reply("reading what followed the reply to the message")
-    session.close()
+    second = connection.read_reply("reading what followed the reply to the message", to=END_OF_DATA)
+    connection.close()
     if second.code == 421:
-        session.transcript.note("the server is closing the connection (421)")
+        transcript.note("the server is closing the connection (421)")
         return
     raise ProtocolError(
         "the server sent two replies to the end of the message; the first came before it",
