@@ -20,10 +20,16 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
     from typing import List, Optional, TextIO, Tuple, Union
 
     from .api import (
+        send_letter as send_letter,
+    )
+    from .api import (
         send_smtp as send_smtp,
     )
     from .api import (
         send_smtp_auth as send_smtp_auth,
+    )
+    from .api import (
+        smtp_session as smtp_session,
     )
     from .api import (
         test_email_address as test_email_address,
@@ -31,8 +37,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
     from .client.bulk import (
         SmtpSession as SmtpSession,
     )
-    from .client.bulk import (
-        smtp_session as smtp_session,
+    from .client.delivery import (
+        Delivery as Delivery,
     )
     from .client.resolve import (
         valid_email_domain_p as valid_email_domain_p,
@@ -147,9 +153,6 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
     )
     from .message.letter import (
         LetterOptions as LetterOptions,
-    )
-    from .message.letter import (
-        send_letter as send_letter,
     )
     from .message.netmail import (
         ParsedAddress as ParsedAddress,
@@ -319,6 +322,7 @@ _PUBLIC = {
     "ConnectTimeoutError": "errors",
     "Credentials": "spec.options",
     "DataError": "errors",
+    "Delivery": "client.delivery",
     "decode_header_text": "message.headers",
     "extract_email_addresses": "message.netmail",
     "HeaderError": "errors",
@@ -368,7 +372,7 @@ _PUBLIC = {
     "Recipients": "message.addresses",
     "Secret": "spec.tls",
     "seed_boundaries": "mime.build",
-    "send_letter": "message.letter",
+    "send_letter": "api",
     "send_smtp": "api",
     "send_smtp_auth": "api",
     "SenderRefusedError": "errors",
@@ -378,7 +382,7 @@ _PUBLIC = {
     "SessionStateError": "errors",
     "Sink": "sink.server",
     "SinkUnavailableError": "errors",
-    "smtp_session": "client.bulk",
+    "smtp_session": "api",
     "SMTPError": "errors",
     "SmtpSession": "client.bulk",
     "SMTPTimeoutError": "errors",

@@ -1,5 +1,5 @@
-"""send-smtp, send-smtp-auth, test-email-address: Allegro's calls, thin, over the one
-delivery path (:mod:`post_office.client.delivery`).
+"""Every entry point: send-smtp, send-smtp-auth, send-letter, test-email-address (Allegro's
+calls) and smtp_session, thin, over the one delivery path (:mod:`post_office.client.delivery`).
 
 Every argument is checked before a socket is opened; success is returned only after the
 server accepted the message (README "Reliability").
@@ -8,23 +8,37 @@ server accepted the message (README "Reliability").
 from __future__ import annotations
 
 import re
-from typing import Optional, Tuple, Union
+from typing import IO, TYPE_CHECKING, Any, Optional, Sequence, Tuple, Union
 
-from .client.delivery import check_envelope, deliver, open_session
+from .client.delivery import Envelope, check_envelope, deliver, open_session
 from .client.session import Session
 from .errors import AddressError, ServerSpecError, SMTPError
 from .message.addresses import Recipients
 from .message.sources import check_messages
 from .protocol.replies import Reply
-from .spec.mailserver import ServerArgument, parse_mail_server
+from .spec.mailserver import (
+    MailProgram,
+    MailServer,
+    ServerArgument,
+    TransportArgument,
+    parse_mail_server,
+    parse_transport,
+)
 from .spec.options import (
+    ConnectOptions,
     OAuth2Token,
     check_auth_transport,
     check_connect_options,
     optional_credentials,
 )
+from .warn import warn
 
-__all__ = ["send_smtp", "send_smtp_auth", "test_email_address"]
+if TYPE_CHECKING:
+    from .client.bulk import SmtpSession
+    from .message.letter import Attachment, HeaderValue
+    from .mime.build import MimePart
+
+__all__ = ["send_letter", "send_smtp", "send_smtp_auth", "smtp_session", "test_email_address"]
 
 #: Unicode categories Cc and Cs: C0, DEL, C1, and lone surrogates.
 _CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -108,6 +122,122 @@ def _send(
     check_messages(messages)
     # Allegro sends one empty line when there is no message (the body is CRLF . CRLF).
     deliver(parsed, envelope, messages or ("\n",), options, credentials)
+
+
+def send_letter(
+    server: TransportArgument,
+    from_: str,
+    to: Recipients,
+    message: Union[str, IO[Any], MimePart],
+    *,
+    cc: Optional[Recipients] = None,
+    bcc: Optional[Recipients] = None,
+    subject: HeaderValue = None,
+    reply_to: HeaderValue = None,
+    headers: Union[str, Sequence[str], None] = None,
+    login: Optional[str] = None,
+    password: Union[str, OAuth2Token, None] = None,
+    attachments: Union[Attachment, Sequence[Attachment], None] = None,
+    timeout: float = 60,
+    local_hostname: Optional[str] = None,
+    source_address: Optional[Tuple[str, int]] = None,
+) -> bool:
+    """Build a letter's header and send it (Allegro's ``send-letter``, README "Letters and
+    attachments").
+
+    :param server: Allegro's ``server``: any mail-server form of ``send_smtp``, or
+        ``(":program", "sendmail -t -i")`` / ``(":program", ["sendmail", "-t"])`` to pipe
+        the letter to a local program (a string runs through the shell).
+    :param from_: Allegro's ``from``: the bare sender address, also the ``From:`` header.
+    :param to: Allegro's ``to``: a bare address or a list of them (``To:`` header).
+    :param message: Allegro's ``message``: a str (a text/plain part), a readable stream
+        (a file part, an attachment as in Allegro) or a MimePart (sent as it is).
+    :param cc: Allegro's ``:cc``, addresses for the ``Cc:`` header and the envelope.
+    :param bcc: Allegro's ``:bcc``: envelope only, never in a header.
+    :param subject: Allegro's ``:subject`` (RFC 2047 encoded when not ASCII); an int or a
+        Keyword is written as Lisp's ``~a`` writes it; None or False: no ``Subject:``.
+    :param reply_to: Allegro's ``:reply-to``, the ``Reply-To:`` value (as ``subject``).
+    :param headers: Allegro's ``:headers``: a raw header line or a list of them (one
+        trailing newline allowed), written after the ones built here; a MIME header among
+        them (Content-Type...) replaces the part's own (README "Porting notes").
+    :param login: Allegro's ``:login``; with ``password``, authenticate as send_smtp_auth.
+    :param password: Allegro's ``:password`` (or an :class:`~post_office.OAuth2Token`).
+    :param attachments: Allegro's ``:attachments``: a file name, :class:`os.PathLike`,
+        stream or MimePart, or a list of them; the message is wrapped in
+        ``multipart/mixed`` and they follow it in the order given.
+    :param timeout: seconds per socket operation (for ``:program``: seconds the program
+        may go without reading or exiting).  Python only, like the two below.
+    :param local_hostname: the EHLO name.
+    :param source_address: ``(host, port)`` to bind the socket to.
+
+    The letter keywords are those of :class:`LetterOptions`.  A header already in a MIME
+    ``message`` wins over the one built here; ``Date:`` and ``Message-ID:`` are added when
+    absent.  Everything is checked before a connection is opened or a program started.
+    Returns True (Allegro returns ``t``).
+    """
+    from .message.letter import LetterOptions, build_letter  # MIME: only for letters
+
+    transport = parse_transport(server)
+    if isinstance(transport, MailServer):
+        connect = check_connect_options(timeout, local_hostname, source_address)
+    else:
+        from .client.program import check_program_timeout
+
+        connect = ConnectOptions(timeout=check_program_timeout(timeout))
+    credentials = optional_credentials(login, password)
+    if isinstance(transport, MailServer):
+        check_auth_transport(transport, credentials)
+    options = LetterOptions(
+        cc=cc, bcc=bcc, subject=subject, reply_to=reply_to, headers=headers, attachments=attachments
+    )
+    letter = build_letter(from_, to, message, options)
+    if isinstance(transport, MailProgram) and letter.bcc:
+        warn(
+            "bcc recipients are not written into the letter (never in a header), so "
+            "the :program transport cannot deliver to them; pass them to the program"
+        )
+    envelope = Envelope(letter.sender, letter.recipients)
+    deliver(transport, envelope, (letter.header, letter.part), connect, credentials)
+    return True
+
+
+def smtp_session(
+    server: ServerArgument,
+    *,
+    login: Optional[str] = None,
+    password: Union[str, OAuth2Token, None] = None,
+    timeout: float = 60,
+    local_hostname: Optional[str] = None,
+    source_address: Optional[Tuple[str, int]] = None,
+) -> SmtpSession:
+    """A connection for many messages: ``with smtp_session(server) as s: s.send_smtp(...)``.
+
+    Python only (Allegro opens a connection per ``send-smtp`` call).  The parameters are
+    those of :func:`~post_office.send_smtp_auth`:
+
+    :param server: Allegro's ``mail-server``, in any form :func:`~post_office.send_smtp`
+        accepts (README "The mail-server argument"); TLS (``:ssl`` or ``:starttls``) is
+        negotiated once.
+    :param login: Allegro's ``login`` (send-smtp-auth); with ``password``, AUTH is done once
+        per connection, to the mail-server name as written, never through MX (README "DNS").
+    :param password: Allegro's ``password``: a string, or an
+        :class:`~post_office.OAuth2Token`.
+    :param timeout: seconds per socket operation (Python only).
+    :param local_hostname: the EHLO name (Python only).
+    :param source_address: ``(host, port)`` to bind the socket to (Python only).
+
+    Every argument is checked here, before any connection; the ``with`` statement
+    connects.  See :class:`SmtpSession` for what the session does between messages.
+    """
+    from .client.bulk import SmtpSession  # letters and MIME: only for a session
+
+    parsed = parse_mail_server(server)
+    session = Session.for_server(
+        parsed, check_connect_options(timeout, local_hostname, source_address)
+    )
+    credentials = optional_credentials(login, password)
+    check_auth_transport(parsed, credentials)
+    return SmtpSession(session, credentials)
 
 
 def test_email_address(

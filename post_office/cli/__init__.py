@@ -22,8 +22,6 @@ import sys
 import warnings
 from typing import Callable, List, Optional, Sequence, TextIO, Union, cast
 
-import post_office
-
 from ..errors import PostOfficeError
 from ._output import PROG, EscapingStream, error, one_line, say, say_json
 from .parser import UsageExit, build_parser
@@ -100,10 +98,13 @@ def _main(argv: List[str]) -> int:
         return _failed(argv, None, exc.message, EXIT_USAGE, exc)
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    previous_debug = post_office.smtp_debug
-    if getattr(args, "debug", False):
-        # Reply lines are the server's text: escaped, as everything the CLI prints.
-        post_office.smtp_debug = cast(TextIO, EscapingStream(sys.stderr))
+    # --debug: the transcript is handed to what connects (never through the process-wide
+    # post_office.smtp_debug); reply lines are the server's text: escaped, as everything
+    # the CLI prints.  Without --debug, no transcript at all, whatever smtp_debug says.
+    from ..client.transcript import Transcript
+
+    debug = cast(TextIO, EscapingStream(sys.stderr)) if getattr(args, "debug", False) else None
+    args.transcript = Transcript(debug, use_global=False)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -119,5 +120,3 @@ def _main(argv: List[str]) -> int:
     except OSError as exc:  # a file named on the command line could not be read
         error(exc)
         return _failed(argv, args, one_line(exc), EXIT_USAGE, exc)
-    finally:
-        post_office.smtp_debug = previous_debug

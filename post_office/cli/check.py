@@ -57,7 +57,7 @@ def _open_session(
         server = dataclasses.replace(server, tls=dataclasses.replace(server.tls, verify=verify))
     options = check_connect_options(args.timeout, args.local_hostname, None)
     # A second look (verify) is not part of the transcript --debug shows.
-    transcript = Transcript(use_global=False) if verify is not None else None
+    transcript = Transcript(use_global=False) if verify is not None else args.transcript
     session = Session.for_server(server, options, transcript)
     # With --login the check goes where send --login would: the name as written (README "DNS").
     session.open(credentials=args.login is not None)

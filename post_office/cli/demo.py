@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import secrets
 import sys
 import tempfile
 from pathlib import Path
 
-import post_office
-
+from ..client.transcript import LOGGER_NAME
 from ._output import say, say_printable
 from ._sink import sink_module
 
@@ -33,7 +33,7 @@ SMTP AUTH, to the embedded sink on 127.0.0.1. The attachment is a small CSV file
 def run(args: argparse.Namespace) -> int:
     """Run the demo in a temporary directory that is removed at the end."""
     sink = sink_module()
-    from ..message.letter import send_letter
+    from ..api import send_letter
 
     with tempfile.TemporaryDirectory(prefix="post-office-demo-") as directory:
         root = Path(directory)
@@ -66,9 +66,14 @@ def run(args: argparse.Namespace) -> int:
             say(f"   send_letter(server, {DEMO_FROM!r}, {DEMO_TO!r}, body,")
             say("               subject='post_office demo', attachments=['report.csv'],")
             say(f"               login={DEMO_LOGIN!r}, password=<redacted>)")
+            # The transcript through the library's logger (the command line never sets
+            # post_office.smtp_debug, a process-wide special).
             transcript = io.StringIO()
-            previous = post_office.smtp_debug
-            post_office.smtp_debug = transcript
+            handler = logging.StreamHandler(transcript)
+            smtp_log = logging.getLogger(LOGGER_NAME)
+            level = smtp_log.level
+            smtp_log.addHandler(handler)
+            smtp_log.setLevel(logging.DEBUG)
             try:
                 send_letter(
                     spec,
@@ -82,10 +87,11 @@ def run(args: argparse.Namespace) -> int:
                     timeout=args.timeout,
                 )
             finally:
-                post_office.smtp_debug = previous
+                smtp_log.removeHandler(handler)
+                smtp_log.setLevel(level)
             say("   -> True: the sink accepted the letter")
             say()
-            say("4. The SMTP transcript (post_office.smtp_debug; credentials redacted):")
+            say("4. The SMTP transcript (the post_office.smtp logger; credentials redacted):")
             for line in transcript.getvalue().splitlines():
                 say(f"   {line}")
             say()

@@ -145,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
             credentials,
             allow_no_auth=args.allow_no_auth,
             outcome=outcome,
+            transcript=args.transcript,
         )
     except CertificateError as exc:
         assert isinstance(args.server, MailServer)

@@ -1,9 +1,10 @@
 """How ``post-office send`` hands a message to its transport, and what it says after.
 
-Over SMTP the command line drives a :class:`~post_office.client.session.Session` itself (the
-library's rules unchanged: credentials only over TLS, success only after the final
-reply), so that it can report what happened: the server's final reply (with its queue
-id), the TLS version, the AUTH mechanism, a ``:starttls t`` that went on in plain text.
+The command line sends through the library's one delivery path
+(:func:`post_office.client.delivery.deliver`, the library's rules unchanged: credentials
+only over TLS, success only after the final reply), and reports the ``Delivery`` it
+returns: the server's final reply (with its queue id), the TLS version, the AUTH
+mechanism, a ``:starttls t`` that went on in plain text.
 It also refuses what a user who typed ``--login`` did not ask for: a server that offers
 no AUTH gets no message, unless ``--allow-no-auth``.
 
@@ -21,6 +22,7 @@ from ..client.delivery import Envelope, deliver
 from ..client.program import check_program_timeout
 from ..client.session import Session
 from ..client.targets import Target
+from ..client.transcript import Transcript
 from ..errors import SMTPError
 from ..protocol.auth import choose_mechanism
 from ..protocol.replies import Reply
@@ -74,41 +76,6 @@ def no_auth_failure(session: Session, login: str) -> Failure:
     )
 
 
-def _smtp(
-    outcome: Outcome,
-    server: MailServer,
-    envelope: Envelope,
-    messages: Sequence[object],
-    options: ConnectOptions,
-    credentials: Optional[Tuple[str, str]],
-    allow_no_auth: bool,
-) -> Outcome:
-    outcome.port = server.port
-    session = Session.for_server(server, options)
-    with session:
-        try:
-            session.open(credentials=credentials is not None)
-        finally:  # also a greeting or TLS failure comes from a server that was reached
-            outcome.reached = session.target
-        outcome.server = f"{session.reached} port {server.port}"
-        if credentials is not None:
-            login, password = credentials
-            usable = choose_mechanism(session.extensions.auth, token=False)
-            # Without TLS on a :starttls spec, authenticate() refuses first (stripping).
-            tls_ok = session.encrypted or not server.starttls
-            if usable is None and tls_ok and not allow_no_auth:
-                raise no_auth_failure(session, login)
-            session.authenticate(login, password)
-            outcome.login = login
-        outcome.reply = session.send_message(envelope.sender, envelope.recipients, messages)
-        session.quit()
-    outcome.tls = session.tls_version
-    outcome.auth = session.auth_mechanism
-    if server.starttls and not server.ssl:
-        outcome.starttls = "upgraded" if session.encrypted else "not offered"
-    return outcome
-
-
 def send(
     transport: object,
     envelope: Envelope,
@@ -118,9 +85,11 @@ def send(
     *,
     allow_no_auth: bool = False,
     outcome: Optional[Outcome] = None,
+    transcript: Optional[Transcript] = None,
 ) -> Outcome:
-    """Send one message; what happened (raises on any failure).  ``outcome``, when given,
-    is filled in as the send goes, so that a failure can say how far it got."""
+    """Send one message through the library's one delivery path (``deliver``); what
+    happened (raises on any failure).  ``outcome``, when given, is filled in as the send
+    goes, so that a failure can say how far it got."""
     if outcome is None:
         outcome = Outcome(transport_name(transport))
     outcome.recipients = envelope.recipients
@@ -129,7 +98,38 @@ def send(
         deliver(transport, envelope, messages, program)
         return outcome
     assert isinstance(transport, MailServer)
-    return _smtp(outcome, transport, envelope, messages, options, credentials, allow_no_auth)
+    server = transport
+    outcome.port = server.port
+
+    def reached(session: Session, opened: bool) -> None:
+        outcome.reached = session.target  # also a greeting or TLS failure was reached
+        if opened:
+            outcome.server = f"{session.reached} port {server.port}"
+
+    def refuse_without_auth(session: Session) -> None:
+        # Without TLS on a :starttls spec, AUTH refuses first (stripping).
+        assert credentials is not None
+        usable = choose_mechanism(session.extensions.auth, token=False)
+        tls_ok = session.encrypted or not server.starttls
+        if usable is None and tls_ok:
+            raise no_auth_failure(session, credentials[0])
+
+    delivery = deliver(
+        server,
+        envelope,
+        messages,
+        options,
+        credentials,
+        transcript=transcript,
+        on_reached=reached,
+        before_auth=None if allow_no_auth else refuse_without_auth,
+    )
+    outcome.login = credentials[0] if credentials is not None else None
+    outcome.reply = delivery.reply
+    outcome.tls = delivery.tls_version
+    outcome.auth = delivery.auth_mechanism
+    outcome.starttls = delivery.starttls
+    return outcome
 
 
 def transport_name(transport: object) -> str:

@@ -27,18 +27,13 @@ from ..message.letter import Attachment, LetterOptions, build_letter
 from ..message.sources import check_messages
 from ..mime.build import MimePart
 from ..protocol.stage import Stage
-from ..spec.mailserver import ServerArgument, parse_mail_server
 from ..spec.options import (
     Credentials,
-    OAuth2Token,
-    check_auth_transport,
-    check_connect_options,
-    optional_credentials,
 )
 from .delivery import check_envelope, open_session
 from .session import Session
 
-__all__ = ["SmtpSession", "smtp_session"]
+__all__ = ["SmtpSession"]
 
 
 class SmtpSession:
@@ -213,40 +208,3 @@ class SmtpSession:
         if isinstance(exc, SMTPTimeoutError):
             return False  # a slow server is not a closed one; waiting again would double it
         return isinstance(exc, ServerDisconnectedError) or exc.code == 421
-
-
-def smtp_session(
-    server: ServerArgument,
-    *,
-    login: Optional[str] = None,
-    password: Union[str, OAuth2Token, None] = None,
-    timeout: float = 60,
-    local_hostname: Optional[str] = None,
-    source_address: Optional[Tuple[str, int]] = None,
-) -> SmtpSession:
-    """A connection for many messages: ``with smtp_session(server) as s: s.send_smtp(...)``.
-
-    Python only (Allegro opens a connection per ``send-smtp`` call).  The parameters are
-    those of :func:`~post_office.send_smtp_auth`:
-
-    :param server: Allegro's ``mail-server``, in any form :func:`~post_office.send_smtp`
-        accepts (README "The mail-server argument"); TLS (``:ssl`` or ``:starttls``) is
-        negotiated once.
-    :param login: Allegro's ``login`` (send-smtp-auth); with ``password``, AUTH is done once
-        per connection, to the mail-server name as written, never through MX (README "DNS").
-    :param password: Allegro's ``password``: a string, or an
-        :class:`~post_office.OAuth2Token`.
-    :param timeout: seconds per socket operation (Python only).
-    :param local_hostname: the EHLO name (Python only).
-    :param source_address: ``(host, port)`` to bind the socket to (Python only).
-
-    Every argument is checked here, before any connection; the ``with`` statement
-    connects.  See :class:`SmtpSession` for what the session does between messages.
-    """
-    parsed = parse_mail_server(server)
-    session = Session.for_server(
-        parsed, check_connect_options(timeout, local_hostname, source_address)
-    )
-    credentials = optional_credentials(login, password)
-    check_auth_transport(parsed, credentials)
-    return SmtpSession(session, credentials)

@@ -1,15 +1,16 @@
-"""The one delivery path: a checked request in, a message accepted (or an error) out.
+"""The one delivery path: a checked request in, a :class:`Delivery` (or an error) out.
 
-Every public sending call checks its arguments first (nothing half-done: README
-"Reliability"), then comes here.  :func:`open_session` connects, negotiates TLS and
-authenticates, for :func:`deliver` (send-smtp, send-smtp-auth, send-letter), for
-``test_email_address`` and for each connection of ``smtp_session``.
+Every sending call (``send_smtp``, ``send_smtp_auth``, ``send_letter``, and the command
+line's ``send``) checks its arguments first (nothing half-done: README "Reliability"),
+then comes here; ``smtp_session`` and ``test_email_address`` open their sessions with
+:func:`open_session`.  The message's data flows one way: checked at the entry point,
+encoded once on the way out (:mod:`post_office.protocol.data` via the transfer).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple, Union
+from typing import Callable, Optional, Sequence, Tuple, Union
 
 from ..message.addresses import check_address, check_recipients
 from ..message.sources import iter_source_chunks
@@ -17,8 +18,10 @@ from ..protocol.replies import Reply
 from ..spec.mailserver import MailProgram, MailServer
 from ..spec.options import ConnectOptions, Credentials
 from .session import Session
+from .targets import Target
+from .transcript import Transcript
 
-__all__ = ["Envelope", "check_envelope", "deliver", "open_session"]
+__all__ = ["Delivery", "Envelope", "check_envelope", "deliver", "open_session"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,32 @@ class Envelope:
 
     sender: str
     recipients: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one delivery did (README "Architecture").
+
+    ``reply`` is the server's final reply to the message (its queue id is in the text),
+    None for a ``(":program", ...)``; ``server`` the host reached and its port, as
+    messages name it (the mail exchanger and whose it is after an MX answer);
+    ``tls_version`` the TLS version when encrypted; ``starttls`` ``"upgraded"`` or
+    ``"not offered"`` (went on in plain text) for a ``:starttls`` spec, else None;
+    ``auth_mechanism`` the AUTH mechanism used, None without AUTH.
+    """
+
+    reply: Optional[Reply]
+    server: str
+    reached: Optional[Target] = None
+    tls_version: Optional[str] = None
+    starttls: Optional[str] = None
+    auth_mechanism: Optional[str] = None
+
+
+#: Called with the session and whether it opened, once a connection attempt ended.
+OnReached = Callable[[Session, bool], None]
+#: Called with the open session before AUTH: may raise to send nothing.
+BeforeAuth = Callable[[Session], None]
 
 
 def check_envelope(from_: object, to: object) -> Envelope:
@@ -41,18 +70,29 @@ def open_session(
     credentials: Optional[Credentials] = None,
     *,
     session: Optional[Session] = None,
+    transcript: Optional[Transcript] = None,
+    on_reached: Optional[OnReached] = None,
+    before_auth: Optional[BeforeAuth] = None,
 ) -> Session:
     """A connected session: greeting, EHLO, TLS as the spec says, AUTH with ``credentials``.
 
-    ``session`` reuses a prepared (closed) session object, as ``smtp_session`` does on
-    reconnecting.  The socket is closed if any step fails.
+    ``session`` reuses a closed session object, as ``smtp_session`` does on reconnecting.
+    The socket is closed if any step fails.
     """
     if session is None:
-        session = Session.for_server(server, options)
+        session = Session.for_server(server, options, transcript)
     session.close()
     try:
-        session.open(credentials=credentials is not None)
+        opened = False
+        try:
+            session.open(credentials=credentials is not None)
+            opened = True
+        finally:  # also a greeting or TLS failure comes from a server that was reached
+            if on_reached is not None and session.target is not None:
+                on_reached(session, opened)
         if credentials is not None:
+            if before_auth is not None:
+                before_auth(session)
             session.authenticate(*credentials)
     except BaseException:
         session.close()
@@ -66,23 +106,45 @@ def deliver(
     messages: Sequence[object],
     options: ConnectOptions,
     credentials: Optional[Credentials] = None,
-) -> Optional[Reply]:
-    """Connect, send one message, say QUIT; the server's final reply to the message.
+    *,
+    transcript: Optional[Transcript] = None,
+    on_reached: Optional[OnReached] = None,
+    before_auth: Optional[BeforeAuth] = None,
+) -> Delivery:
+    """Connect, send one message, say QUIT: what happened.
 
     Returns only after the server accepted the message.  A :class:`MailProgram`
     (send-letter's ``(":program", ...)``) gets the message on its standard input
-    instead, with ``\n`` newlines, and ``options.timeout`` bounds how long it may go
-    without reading or exiting; there is no reply then (None).
+    instead, with ``\\n`` newlines, and ``options.timeout`` bounds how long it may go
+    without reading or exiting.  ``transcript`` replaces the one ``post_office.smtp_debug``
+    would give; ``on_reached`` and ``before_auth`` let the command line report where it
+    got and refuse a server without AUTH (README "The command line").
     """
     if isinstance(transport, MailProgram):
         from .program import pipe_to_program  # subprocess and threads: only when used
 
         pipe_to_program(transport, iter_source_chunks(messages), options.timeout)
-        return None
+        return Delivery(None, f"the program {transport.command!r}")
     server = transport
-    session = Session.for_server(server, options)
+    session = open_session(
+        server,
+        options,
+        credentials,
+        transcript=transcript,
+        on_reached=on_reached,
+        before_auth=before_auth,
+    )
     with session:
-        open_session(server, options, credentials, session=session)
         reply = session.send_message(envelope.sender, envelope.recipients, messages)
         session.quit()
-    return reply
+    starttls = None
+    if server.starttls and not server.ssl:
+        starttls = "upgraded" if session.encrypted else "not offered"
+    return Delivery(
+        reply,
+        f"{session.reached} port {server.port}",
+        session.target,
+        session.tls_version,
+        starttls,
+        session.auth_mechanism,
+    )

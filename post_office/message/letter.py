@@ -17,22 +17,10 @@ from dataclasses import dataclass, fields, replace
 from typing import IO, Any, Dict, Generator, List, Optional, Sequence, Tuple, Union, cast
 
 from .._checks import is_stream, show
-from ..client.delivery import Envelope, deliver
-from ..client.program import check_program_timeout
-from ..client.session import default_local_hostname
 from ..errors import AddressError, MessageArgumentError, MimeError
 from ..mime.build import MimePart, append_subparts, make_mime_part
 from ..mime.checks import ENCODINGS
 from ..spec.lisp import Keyword
-from ..spec.mailserver import MailProgram, MailServer, TransportArgument, parse_transport
-from ..spec.options import (
-    ConnectOptions,
-    OAuth2Token,
-    check_auth_transport,
-    check_connect_options,
-    optional_credentials,
-)
-from ..warn import warn
 from .addresses import Recipients, check_address, check_recipients
 from .headers import (
     MAX_LINE,
@@ -47,7 +35,7 @@ from .headers import (
     raw_header_value,
 )
 
-__all__ = ["Attachment", "Letter", "LetterOptions", "build_letter", "send_letter"]
+__all__ = ["Attachment", "Letter", "LetterOptions", "build_letter"]
 
 #: A header value: text, or what Allegro's ``~a`` writes for an int or a keyword.
 HeaderValue = Union[str, int, float, Keyword, None]
@@ -154,79 +142,6 @@ def build_letter(
     return Letter(
         sender=sender, recipients=(*tos, *ccs, *bccs), bcc=tuple(bccs), header=header, part=part
     )
-
-
-def send_letter(
-    server: TransportArgument,
-    from_: str,
-    to: Recipients,
-    message: Union[str, IO[Any], MimePart],
-    *,
-    cc: Optional[Recipients] = None,
-    bcc: Optional[Recipients] = None,
-    subject: HeaderValue = None,
-    reply_to: HeaderValue = None,
-    headers: Union[str, Sequence[str], None] = None,
-    login: Optional[str] = None,
-    password: Union[str, OAuth2Token, None] = None,
-    attachments: Union[Attachment, Sequence[Attachment], None] = None,
-    timeout: float = 60,
-    local_hostname: Optional[str] = None,
-    source_address: Optional[Tuple[str, int]] = None,
-) -> bool:
-    """Build a letter's header and send it (Allegro's ``send-letter``, README "Letters and
-    attachments").
-
-    :param server: Allegro's ``server``: any mail-server form of ``send_smtp``, or
-        ``(":program", "sendmail -t -i")`` / ``(":program", ["sendmail", "-t"])`` to pipe
-        the letter to a local program (a string runs through the shell).
-    :param from_: Allegro's ``from``: the bare sender address, also the ``From:`` header.
-    :param to: Allegro's ``to``: a bare address or a list of them (``To:`` header).
-    :param message: Allegro's ``message``: a str (a text/plain part), a readable stream
-        (a file part, an attachment as in Allegro) or a MimePart (sent as it is).
-    :param cc: Allegro's ``:cc``, addresses for the ``Cc:`` header and the envelope.
-    :param bcc: Allegro's ``:bcc``: envelope only, never in a header.
-    :param subject: Allegro's ``:subject`` (RFC 2047 encoded when not ASCII); an int or a
-        Keyword is written as Lisp's ``~a`` writes it; None or False: no ``Subject:``.
-    :param reply_to: Allegro's ``:reply-to``, the ``Reply-To:`` value (as ``subject``).
-    :param headers: Allegro's ``:headers``: a raw header line or a list of them (one
-        trailing newline allowed), written after the ones built here; a MIME header among
-        them (Content-Type...) replaces the part's own (README "Porting notes").
-    :param login: Allegro's ``:login``; with ``password``, authenticate as send_smtp_auth.
-    :param password: Allegro's ``:password`` (or an :class:`~post_office.OAuth2Token`).
-    :param attachments: Allegro's ``:attachments``: a file name, :class:`os.PathLike`,
-        stream or MimePart, or a list of them; the message is wrapped in
-        ``multipart/mixed`` and they follow it in the order given.
-    :param timeout: seconds per socket operation (for ``:program``: seconds the program
-        may go without reading or exiting).  Python only, like the two below.
-    :param local_hostname: the EHLO name.
-    :param source_address: ``(host, port)`` to bind the socket to.
-
-    The letter keywords are those of :class:`LetterOptions`.  A header already in a MIME
-    ``message`` wins over the one built here; ``Date:`` and ``Message-ID:`` are added when
-    absent.  Everything is checked before a connection is opened or a program started.
-    Returns True (Allegro returns ``t``).
-    """
-    transport = parse_transport(server)
-    if isinstance(transport, MailServer):
-        connect = check_connect_options(timeout, local_hostname, source_address)
-    else:
-        connect = ConnectOptions(timeout=check_program_timeout(timeout))
-    credentials = optional_credentials(login, password)
-    if isinstance(transport, MailServer):
-        check_auth_transport(transport, credentials)
-    options = LetterOptions(
-        cc=cc, bcc=bcc, subject=subject, reply_to=reply_to, headers=headers, attachments=attachments
-    )
-    letter = build_letter(from_, to, message, options)
-    if isinstance(transport, MailProgram) and letter.bcc:
-        warn(
-            "bcc recipients are not written into the letter (never in a header), so "
-            "the :program transport cannot deliver to them; pass them to the program"
-        )
-    envelope = Envelope(letter.sender, letter.recipients)
-    deliver(transport, envelope, (letter.header, letter.part), connect, credentials)
-    return True
 
 
 # --------------------------------------------------------------------------- checks
@@ -387,6 +302,8 @@ def _domain(from_: str) -> str:
     _, at, domain = from_.rpartition("@")
     if at and domain.isascii() and domain and "[" not in domain:
         return domain
+    from ..client.driver import default_local_hostname  # this host's name: only here
+
     return default_local_hostname() or "localhost"
 
 

@@ -6,7 +6,7 @@ can be checked against them (RFC 5321 4.1.1.4 for the terminator, 4.5.2 for the 
 
 from __future__ import annotations
 
-from post_office.message.sources import TERMINATOR
+from post_office.protocol.data import TERMINATOR
 
 __all__ = ["normalise_newlines", "unstuff"]
 

@@ -26,12 +26,12 @@ from support.oracles import normalise_newlines, unstuff
 
 from post_office.errors import MessageArgumentError
 from post_office.message.sources import (
-    DotStuffer,
     check_messages,
     encode_data,
     iter_source_chunks,
     known_7bit,
 )
+from post_office.protocol.data import DotStuffer
 
 # --------------------------------------------------------------------------- oracle
 
