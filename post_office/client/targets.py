@@ -8,33 +8,18 @@ Pure.  :func:`literal_targets` answers without DNS for what needs none (an IP ad
 from __future__ import annotations
 
 import ipaddress
-from typing import List, Optional
+from typing import List, NamedTuple, Optional
 
 __all__ = ["Target", "ip_literal", "literal_targets"]
 
 
-class Target:
+class Target(NamedTuple):
     """One address to try: ``name`` is what the TLS certificate is checked against (the
     exchanger's name, or the name itself); ``preference`` the MX preference (None: no MX)."""
 
-    __slots__ = ("address", "name", "preference")
-
-    def __init__(self, name: str, address: str, preference: Optional[int] = None) -> None:
-        self.name = name
-        self.address = address
-        self.preference = preference
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Target):
-            return NotImplemented
-        return (self.name, self.address, self.preference) == (
-            other.name,
-            other.address,
-            other.preference,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.address, self.preference))
+    name: str
+    address: str
+    preference: Optional[int] = None
 
     def __repr__(self) -> str:
         return f"Target({self.name!r}, {self.address!r}, preference={self.preference!r})"

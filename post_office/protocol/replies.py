@@ -10,7 +10,7 @@ the same code on every line of a multi-line reply.
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 __all__ = ["MAX_LINE", "MAX_REPLY_LINES", "Reply", "ReplyFormatError", "ReplyParser"]
 
@@ -33,28 +33,17 @@ class ReplyFormatError(ValueError):
         self.text = text
 
 
-class Reply:
+class Reply(NamedTuple):
     """One complete reply: its ``code`` and the text of each line (code and separator
     removed, surrounding blanks stripped)."""
 
-    __slots__ = ("code", "lines")
-
-    def __init__(self, code: int, lines: Tuple[str, ...]) -> None:
-        self.code = code
-        self.lines = lines
+    code: int
+    lines: Tuple[str, ...]
 
     @property
     def text(self) -> str:
         """The lines joined by newlines, as error messages and ``reply`` fields show them."""
         return "\n".join(self.lines)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Reply):
-            return NotImplemented
-        return (self.code, self.lines) == (other.code, other.lines)
-
-    def __hash__(self) -> int:
-        return hash((self.code, self.lines))
 
     def __repr__(self) -> str:
         return f"Reply({self.code}, {self.lines!r})"

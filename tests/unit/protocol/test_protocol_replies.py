@@ -45,7 +45,8 @@ def test_reply_value_semantics() -> None:
     assert reply == Reply(250, ("mail.example.test", "PIPELINING"))
     assert reply != Reply(251, ("mail.example.test", "PIPELINING"))
     assert reply != Reply(250, ("mail.example.test",))
-    assert reply != (250, ("mail.example.test", "PIPELINING"))
+    code, lines = reply  # a NamedTuple: it unpacks as (code, lines)
+    assert (code, lines) == (250, ("mail.example.test", "PIPELINING"))
     assert hash(reply) == hash(Reply(250, ("mail.example.test", "PIPELINING")))
     assert len({reply, Reply(250, ("mail.example.test", "PIPELINING"))}) == 1
     assert repr(reply) == "Reply(250, ('mail.example.test', 'PIPELINING'))"
