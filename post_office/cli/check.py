@@ -22,6 +22,7 @@ from ..protocol.extensions import Extensions
 from ..protocol.replies import Reply
 from ..spec.mailserver import MailServer, parse_mail_server
 from ..spec.options import check_auth_transport, check_connect_options, check_credentials
+from ..spec.tls import Verify
 from ._output import say
 from .certificate import cert_info, show_cert
 from .hints import explain_certificate, mail_refusal_hint, peek_certificate
@@ -51,7 +52,7 @@ def _extensions(extensions: Extensions) -> str:
 
 
 def _open_session(
-    server: MailServer, args: argparse.Namespace, verify: Optional[str] = None
+    server: MailServer, args: argparse.Namespace, verify: Optional[Verify] = None
 ) -> Session:
     if verify is not None:
         server = dataclasses.replace(server, tls=dataclasses.replace(server.tls, verify=verify))

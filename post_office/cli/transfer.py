@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..client.delivery import Envelope, deliver
+from ..client.delivery import Envelope, StartTLSOutcome, deliver
 from ..client.program import check_program_timeout
 from ..client.session import Session
 from ..client.targets import Target
@@ -53,7 +53,7 @@ class Outcome:
     reached: Optional[Target] = None  # the address connected to, also when it then failed
     port: Optional[int] = None
     tls: Optional[str] = None
-    starttls: Optional[str] = None  # "upgraded", "not offered" (went on in plain text)
+    starttls: Optional[StartTLSOutcome] = None
     auth: Optional[str] = None
     login: Optional[str] = None
     notes: List[str] = field(default_factory=list)

@@ -10,7 +10,7 @@ encoded once on the way out (:mod:`post_office.protocol.data` via the transfer).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence, Tuple, Union
+from typing import Callable, Literal, Optional, Sequence, Tuple, Union
 
 from ..message.addresses import check_address, check_recipients
 from ..message.sources import iter_source_chunks
@@ -21,7 +21,7 @@ from .session import Session
 from .targets import Target
 from .transcript import Transcript
 
-__all__ = ["Delivery", "Envelope", "check_envelope", "deliver", "open_session"]
+__all__ = ["Delivery", "Envelope", "StartTLSOutcome", "check_envelope", "deliver", "open_session"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,10 @@ class Envelope:
 
     sender: str
     recipients: Tuple[str, ...]
+
+
+#: What became of ``:starttls t``: upgraded, or not offered (went on in plain text).
+StartTLSOutcome = Literal["upgraded", "not offered"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Delivery:
     server: str
     reached: Optional[Target] = None
     tls_version: Optional[str] = None
-    starttls: Optional[str] = None
+    starttls: Optional[StartTLSOutcome] = None
     auth_mechanism: Optional[str] = None
 
 
@@ -137,7 +141,7 @@ def deliver(
     with session:
         reply = session.send_message(envelope.sender, envelope.recipients, messages)
         session.quit()
-    starttls = None
+    starttls: Optional[StartTLSOutcome] = None
     if server.starttls and not server.ssl:
         starttls = "upgraded" if session.encrypted else "not offered"
     return Delivery(

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Literal, Optional, Tuple
 
 if TYPE_CHECKING:  # pragma: no cover
     import dns.resolver
@@ -104,7 +104,7 @@ def clear_cache() -> None:
 class Answer:
     """One DNS answer, reduced to what resolution needs (cacheable: immutable)."""
 
-    status: str  # "ok", "nodata" or "nxdomain"
+    status: Literal["ok", "nodata", "nxdomain"]
     canonical: str  # the name after the aliases (CNAMEs) in the answer
     cnames: int  # how many aliases the answer followed
     mx: Tuple[Tuple[int, str], ...] = ()

@@ -15,7 +15,7 @@ import hmac
 import os
 import ssl
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
 
 from .._checks import show
 from ..errors import ServerSpecError
@@ -102,6 +102,10 @@ class Secret:
         return self._value if reveal_secrets else REDACTED
 
 
+#: Allegro's ``:verify``: ``:required`` (the default here), ``:optional`` or ``nil`` (none).
+Verify = Literal["required", "optional", "none"]
+
+
 @dataclass(frozen=True, repr=False)
 class TlsSettings:
     """The TLS keywords of one mail-server spec, checked and normalised.
@@ -119,7 +123,7 @@ class TlsSettings:
     ca_directory: Optional[str] = None
     crl_file: Optional[str] = None
     crl_check: Optional[str] = None
-    verify: str = "required"
+    verify: Verify = "required"
     max_depth: Optional[int] = None
     ciphers: Optional[str] = None
     ciphersuites: Optional[str] = None
