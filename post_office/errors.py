@@ -258,36 +258,19 @@ class AuthenticationError(SMTPError, smtplib.SMTPAuthenticationError):
 class SenderRefusedError(SMTPError, smtplib.SMTPSenderRefused):
     """The server refused ``MAIL FROM``; ``sender`` is the address."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        sender: str,
-        code: Optional[int] = None,
-        reply: str = "",
-        command: Optional[str] = None,
-        stage: Optional[Stage] = None,
-    ) -> None:
-        super().__init__(message, code=code, reply=reply, command=command, stage=stage)
+    def __init__(self, message: str, *, sender: str, **reply: Any) -> None:
+        super().__init__(message, **reply)  # code, reply, command, stage: as SMTPError's
         self.sender = sender
 
 
 class RecipientRefusedError(SMTPError, smtplib.SMTPRecipientsRefused):
     """The server refused a ``RCPT TO``; ``recipient`` is the address, ``recipients`` as smtplib."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        recipient: str,
-        code: Optional[int] = None,
-        reply: str = "",
-        command: Optional[str] = None,
-        stage: Optional[Stage] = None,
-    ) -> None:
-        super().__init__(message, code=code, reply=reply, command=command, stage=stage)
+    def __init__(self, message: str, *, recipient: str, **reply: Any) -> None:
+        super().__init__(message, **reply)  # code, reply, command, stage: as SMTPError's
         self.recipient = recipient
-        self.recipients = {recipient: (code if code is not None else -1, reply.encode())}
+        code = self.code if self.code is not None else -1
+        self.recipients = {recipient: (code, self.reply.encode())}
 
 
 class DataError(SMTPError, smtplib.SMTPDataError):

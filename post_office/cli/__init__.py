@@ -108,7 +108,7 @@ def _main(argv: List[str]) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            module = importlib.import_module(f"{__name__}.{args.command}")
+            module = importlib.import_module(f"{__name__}.commands.{args.command}")
             run: Callable[..., int] = module.run
             return run(args)
     except KeyboardInterrupt:

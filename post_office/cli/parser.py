@@ -78,6 +78,28 @@ def _add_mailbox_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--mbox", metavar="FILE", help="the sink's mbox file")
 
 
+def _command(
+    sub: argparse._SubParsersAction[_Parser],
+    common: _Parser,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    epilog: str,
+) -> argparse.ArgumentParser:
+    """One subcommand's parser, with what every subcommand shares."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        parents=[common],
+        formatter_class=_Formatter,
+        allow_abbrev=False,
+        help=help,
+        description=description,
+        epilog=epilog,
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``post-office`` with all its subcommands."""
     common = _Parser(add_help=False, allow_abbrev=False)
@@ -97,11 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
+        common,
         "demo",
-        parents=[common],
-        formatter_class=_Formatter,
-        allow_abbrev=False,
         help="send a letter through the embedded sink and show everything (needs the sink extra)",
         description="Start the embedded SMTP sink on a free 127.0.0.1 port with a throwaway "
         "certificate, send a letter with an attachment through send_letter over STARTTLS "
@@ -111,11 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help=argparse.SUPPRESS)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
+        common,
         "serve",
-        parents=[common],
-        formatter_class=_Formatter,
-        allow_abbrev=False,
         help="run the embedded sink: a development catch-all SMTP server",
         description="A development catch-all SMTP server (aiosmtpd): it accepts every "
         "message, stores it (Maildir by default) and prints one line per message.  Ctrl-C "
@@ -174,11 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --public, accept AUTH without TLS (passwords cross the network in clear)",
     )
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
+        common,
         "sink-list",
-        parents=[common],
-        formatter_class=_Formatter,
-        allow_abbrev=False,
         help="list the messages a sink stored: one line each",
         description="List the messages in the sink's Maildir (or mbox), oldest first: "
         "number, time, sender, recipients, size, subject and file.  Needs no extra.",
@@ -187,11 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command="sink_list")
     _add_mailbox_options(p)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
+        common,
         "sink-show",
-        parents=[common],
-        formatter_class=_Formatter,
-        allow_abbrev=False,
         help="show one stored message: headers, text parts and attachment names",
         description="Show message N of sink-list (1 is the oldest; -1 the newest): its file, "
         "envelope, headers, text parts and the names of its attachments.",
@@ -201,11 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("number", metavar="N", type=int, help="the message's number in sink-list")
     _add_mailbox_options(p)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
+        common,
         "send",
-        parents=[common],
-        formatter_class=_Formatter,
-        allow_abbrev=False,
         help="send a letter (or, with --raw, a whole message) to a mail server",
         description="Send a letter through send_letter: the body comes from standard input "
         "or --file, headers are made from the options.  With --raw the input is sent as it "
@@ -263,11 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_login_options(p)
     _add_network_options(p)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
+        common,
         "check",
-        parents=[common],
-        formatter_class=_Formatter,
-        allow_abbrev=False,
         help="connect and show what a server offers and whether a spec works with it",
         description="Connect as the mail-server spec says (TLS, STARTTLS, verification) and "
         "print what the server offers: EHLO extensions, TLS version, certificate subject, "
@@ -290,11 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_login_options(p)
     _add_network_options(p)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
+        common,
         "parse",
-        parents=[common],
-        formatter_class=_Formatter,
-        allow_abbrev=False,
         help="show how a mail-server spec is understood",
         description="Show how a mail-server spec (any Allegro form, Lisp text included) is "
         "understood, with its canonical Lisp and Python forms.  Nothing is connected.",

@@ -281,7 +281,7 @@ def test_the_password_is_not_asked_for_a_spec_that_would_send_it_in_clear(
         asked.append(args.login)
         return SECRET
 
-    monkeypatch.setattr(f"post_office.cli.{command}.ask_password", ask)
+    monkeypatch.setattr(f"post_office.cli.commands.{command}.ask_password", ask)
     extra = (FROM, TO, "--file", "@BODY") if command == "send" else ()
     status, _out, err = cli(command, REMOTE, *extra, "--login", LOGIN)
     assert (status, asked, no_network) == (2, [], []), err

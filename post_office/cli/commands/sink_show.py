@@ -6,9 +6,9 @@ import argparse
 from email.message import EmailMessage
 from typing import List
 
-from ..errors import ArgumentError
-from ..sink.mailbox import envelope_text, parse, stored_messages
-from ._output import say
+from ...errors import ArgumentError
+from ...sink.mailbox import envelope_text, parse, stored_messages
+from .._output import say
 
 __all__ = ["run"]
 

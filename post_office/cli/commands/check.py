@@ -13,23 +13,23 @@ import argparse
 import dataclasses
 from typing import List, Optional, Tuple
 
-from ..client.session import Session
-from ..client.transcript import Transcript
-from ..errors import CertificateError
-from ..message.addresses import check_address
-from ..protocol.auth import choose_mechanism
-from ..protocol.extensions import Extensions
-from ..protocol.replies import Reply
-from ..spec.mailserver import MailServer, parse_mail_server
-from ..spec.options import check_auth_transport, check_connect_options, check_credentials
-from ..spec.tls import Verify
-from ._output import say
-from .certificate import cert_info, show_cert
-from .hints import explain_certificate, mail_refusal_hint, peek_certificate
-from .passwords import password as ask_password
-from .render import dns_line, spec_text
-from .status import EX_PROTOCOL, Failure, status_of_code
-from .transfer import no_auth_failure
+from ...client.session import Session
+from ...client.transcript import Transcript
+from ...errors import CertificateError
+from ...message.addresses import check_address
+from ...protocol.auth import choose_mechanism
+from ...protocol.extensions import Extensions
+from ...protocol.replies import Reply
+from ...spec.mailserver import MailServer, parse_mail_server
+from ...spec.options import check_auth_transport, check_connect_options, check_credentials
+from ...spec.tls import Verify
+from .._output import say
+from ..certificate import cert_info, show_cert
+from ..hints import explain_certificate, mail_refusal_hint, peek_certificate
+from ..passwords import password as ask_password
+from ..render import dns_line, spec_text
+from ..status import EX_PROTOCOL, Failure, status_of_code
+from ..transfer import no_auth_failure
 
 __all__ = ["run"]
 

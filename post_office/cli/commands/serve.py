@@ -14,9 +14,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Dict, Optional, Tuple
 
-from ..errors import ArgumentError
-from ._output import PROG, error, say, say_printable
-from ._sink import sink_module
+from ...errors import ArgumentError
+from .._output import PROG, error, say, say_printable
+from .._sink import sink_module
 
 __all__ = ["run"]
 

@@ -13,19 +13,19 @@ import os
 import sys
 from typing import IO, Any, List, Optional, Tuple
 
-from ..client.delivery import Envelope
-from ..errors import ArgumentError, CertificateError
-from ..message.addresses import check_address
-from ..message.letter import LetterOptions, build_letter
-from ..spec.mailserver import MailServer, parse_mail_server, parse_transport
-from ..spec.options import check_auth_transport, check_connect_options, check_credentials
-from ..warn import warn
-from ._output import say
-from .body import body_part, check_input_file
-from .hints import explain_certificate
-from .passwords import password as ask_password
-from .progress import Counted, Meter, size_of
-from .transfer import Outcome, send, show_outcome, transport_name
+from ...client.delivery import Envelope
+from ...errors import ArgumentError, CertificateError
+from ...message.addresses import check_address
+from ...message.letter import LetterOptions, build_letter
+from ...spec.mailserver import MailServer, parse_mail_server, parse_transport
+from ...spec.options import check_auth_transport, check_connect_options, check_credentials
+from ...warn import warn
+from .._output import say
+from ..body import body_part, check_input_file
+from ..hints import explain_certificate
+from ..passwords import password as ask_password
+from ..progress import Counted, Meter, size_of
+from ..transfer import Outcome, send, show_outcome, transport_name
 
 __all__ = ["run"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..spec.mailserver import parse_mail_server
-from ..spec.redaction import REDACTED, is_secret_key
-from ._output import say
-from .render import dns_line, lisp_text, python_text
+from ...spec.mailserver import parse_mail_server
+from ...spec.redaction import REDACTED, is_secret_key
+from .._output import say
+from ..render import dns_line, lisp_text, python_text
 
 __all__ = ["run"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..sink.mailbox import stored_messages, summary
-from ._output import say
+from ...sink.mailbox import stored_messages, summary
+from .._output import say
 
 __all__ = ["run"]
 

@@ -11,9 +11,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..client.transcript import LOGGER_NAME
-from ._output import say, say_printable
-from ._sink import sink_module
+from ...client.transcript import LOGGER_NAME
+from .._output import say, say_printable
+from .._sink import sink_module
 
 __all__ = ["run"]
 
@@ -33,7 +33,7 @@ SMTP AUTH, to the embedded sink on 127.0.0.1. The attachment is a small CSV file
 def run(args: argparse.Namespace) -> int:
     """Run the demo in a temporary directory that is removed at the end."""
     sink = sink_module()
-    from ..api import send_letter
+    from ...api import send_letter
 
     with tempfile.TemporaryDirectory(prefix="post-office-demo-") as directory:
         root = Path(directory)

@@ -1,0 +1,1 @@
+"""The subcommands of ``post-office``, one module each: ``run(args)``."""
