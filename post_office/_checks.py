@@ -12,7 +12,6 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 import reprlib
@@ -20,6 +19,7 @@ import sys
 from typing import Any, Optional
 
 from .errors import OptionError
+from .protocol.hosts import is_loopback_host
 from .spec.lisp import Keyword
 
 __all__ = [
@@ -152,17 +152,6 @@ def check_timeout(
             f"({waits_for} must never hang the caller, so there is no 'wait forever')"
         )
     return seconds
-
-
-def is_loopback_host(host: str) -> bool:
-    """``localhost`` (any case) or a loopback address literal (127.0.0.0/8, ``::1``,
-    with or without brackets)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 #: What :func:`printable` escapes, as the inside of a regular-expression class: C0 and

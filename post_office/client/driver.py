@@ -17,7 +17,6 @@ import ssl
 import time
 from typing import Callable, Optional
 
-from .._checks import is_loopback_host
 from ..errors import ProtocolError, SMTPTimeoutError, TLSError, from_failure
 from ..protocol.conversation import (
     Action,
@@ -97,7 +96,6 @@ def session_rules(
         ssl=server.ssl,
         starttls=server.starttls,
         allow_plaintext_auth=server.allow_plaintext_auth,
-        loopback=is_loopback_host(server.host),
         exchanger=target.name if from_mx and target is not None else None,
     )
 

@@ -16,7 +16,8 @@ name, or go on.  It owns every rule of opening a session and of authenticating:
   the best mechanism both sides speak, or none (then the message goes without AUTH and a
   warning says why, as Allegro sends without it).
 
-What it learns is one frozen value, :attr:`Conversation.facts`.  Refusals are
+What it learns is one frozen value, :attr:`Conversation.facts`; the values are
+NamedTuples, cheap to make at every connection.  Refusals are
 :class:`~post_office.protocol.failures.Failure` values, raised; the client turns them into
 the errors of :mod:`post_office.errors` (which this package cannot import: README
 "Architecture").  The mail transaction itself is :mod:`post_office.protocol.transaction`.
@@ -24,13 +25,12 @@ the errors of :mod:`post_office.errors` (which this package cannot import: READM
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any, Dict, Literal, Optional, Union
+from typing import Any, Dict, Literal, NamedTuple, Optional, Union
 
 from .auth import AuthExchange, choose_mechanism
 from .extensions import NO_EXTENSIONS, Extensions, parse_ehlo
 from .failures import Failure
+from .hosts import is_loopback_host
 from .replies import Reply
 
 __all__ = [
@@ -45,8 +45,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class TlsFacts:
+class TlsFacts(NamedTuple):
     """What the TLS handshake established."""
 
     version: Optional[str]
@@ -57,8 +56,7 @@ class TlsFacts:
     decoded: Optional[Dict[str, Any]] = None
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(NamedTuple):
     """What one session learnt of its server."""
 
     greeting: Optional[Reply] = None
@@ -69,8 +67,7 @@ class Facts:
     tls: Optional[TlsFacts] = None
 
 
-@dataclass(frozen=True)
-class SessionRules:
+class SessionRules(NamedTuple):
     """What the rules need to know of the mail-server spec and of where we are."""
 
     host: str  # the name as the user wrote it, for messages
@@ -81,13 +78,11 @@ class SessionRules:
     ssl: bool = False  # implicit TLS: TLS from the start
     starttls: Union[bool, Literal["required"]] = False
     allow_plaintext_auth: bool = False
-    loopback: bool = False  # the host is this machine (localhost or a loopback literal)
     #: the mail exchanger's name when the address came from an MX answer, else None
     exchanger: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class Send:
+class Send(NamedTuple):
     """Send one command and give its reply to :meth:`Conversation.answer`; ``shown`` is
     the line as transcripts and errors may show it (credentials redacted)."""
 
@@ -95,16 +90,14 @@ class Send:
     shown: str
 
 
-@dataclass(frozen=True)
-class StartTLS:
+class StartTLS(NamedTuple):
     """Start TLS on the connection, checking the certificate against ``server_name``;
     then call :meth:`Conversation.tls_established`."""
 
     server_name: str
 
 
-@dataclass(frozen=True)
-class Proceed:
+class Proceed(NamedTuple):
     """This step is done: the session is open, or authenticated.  ``note`` is for the
     transcript; ``warning`` for the user (nothing was sent for AUTH)."""
 
@@ -132,7 +125,7 @@ class Conversation:
         return self.facts.tls is not None
 
     def _learn(self, **changes: Any) -> None:
-        self.facts = dataclasses.replace(self.facts, **changes)
+        self.facts = self.facts._replace(**changes)
 
     # ------------------------------------------------------------------ opening
     def greeted(self, reply: Reply) -> Action:
@@ -243,7 +236,7 @@ class Conversation:
                     "hides STARTTLS may be a man in the middle)",
                     command=f"EHLO {rules.local_hostname}",
                 )
-            if not rules.allow_plaintext_auth and not rules.loopback:
+            if not rules.allow_plaintext_auth and not is_loopback_host(rules.host):
                 raise Failure("option", plaintext_refusal(rules.host))
         offered = self.facts.extensions.auth
         if not offered:

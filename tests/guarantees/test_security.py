@@ -267,7 +267,7 @@ def test_plaintext_credentials_from_the_command_line_are_refused_before_connecti
 def not_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make 127.0.0.1 count as another machine, so that the plaintext rule applies to a
     loopback test server."""
-    monkeypatch.setattr("post_office.client.driver.is_loopback_host", lambda host: False)
+    monkeypatch.setattr("post_office.protocol.conversation.is_loopback_host", lambda host: False)
     monkeypatch.setattr("post_office.spec.options.is_loopback_host", lambda host: False)
 
 

@@ -179,7 +179,7 @@ def test_no_credentials_in_clear_to_another_machine() -> None:
     assert caught.value.kind == "option" and ":allow-plaintext-auth t" in caught.value.message
 
 
-@pytest.mark.parametrize("changes", [{"loopback": True}, {"allow_plaintext_auth": True}])
+@pytest.mark.parametrize("changes", [{"host": "127.0.0.1"}, {"allow_plaintext_auth": True}])
 def test_credentials_in_clear_to_this_machine_or_when_opted_in(changes: dict) -> None:
     conversation = Conversation(rules(**changes))
     opened(conversation, EHLO_AUTH)
@@ -188,7 +188,7 @@ def test_credentials_in_clear_to_this_machine_or_when_opted_in(changes: dict) ->
 
 
 def test_with_a_login_starttls_t_means_required() -> None:
-    conversation = Conversation(rules(starttls=True, loopback=True))
+    conversation = Conversation(rules(starttls=True, host="localhost"))
     opened(conversation, EHLO_AUTH)  # STARTTLS not offered: stripped?
     with pytest.raises(Failure) as caught:
         conversation.authenticate("me", "s3cret", token=False)
