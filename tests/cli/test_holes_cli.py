@@ -34,6 +34,7 @@ from support.cli import (
     cli_env,
 )
 from support.faultserver import FaultServer, reply
+from support.mail import raw_dialogue
 from support.terminal import run_on_terminal
 
 from post_office import Sink, make_throwaway_certificate, send_smtp
@@ -171,14 +172,7 @@ def test_line_breaks_in_client_text_cannot_add_trace_lines(
                 b"RCPT TO:<ok@example.org>", b"DATA", b"Subject: x\r\n\r\nhi\r\n.",
                 b"QUIT"]  # fmt: skip
     with Sink(maildir=tmp_path / "maildir") as sink:
-        with socket.create_connection(("127.0.0.1", sink.port), timeout=10) as sock:
-            reader = sock.makefile("rb")
-            reader.readline()
-            for command in commands:
-                sock.sendall(command + b"\r\n")
-                while reader.readline()[3:4] == b"-":
-                    pass
-            reader.close()
+        raw_dialogue(sink.port, commands, timeout=10)
         [message] = sink.messages
         stored = sink.message_file(message)
     assert stored is not None

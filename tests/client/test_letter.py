@@ -9,9 +9,6 @@ the transport); a few real-server round trips check the same through SMTP.
 
 from __future__ import annotations
 
-import email
-import email.message
-import email.policy
 import hashlib
 import io
 import os
@@ -22,6 +19,7 @@ from typing import Iterator, List
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from support.mail import crlf_free, filename, parse, payload
 
 from post_office import (
     AddressError,
@@ -51,28 +49,6 @@ def _unseeded() -> Iterator[None]:
 
 def spec(server: object) -> tuple[str, int]:
     return (server.host, server.port)  # type: ignore[attr-defined]
-
-
-def parse(data: bytes) -> email.message.EmailMessage:
-    message = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(message, email.message.EmailMessage)
-    return message
-
-
-def filename(message: email.message.EmailMessage) -> object:
-    """The exact file name (``get_filename()`` strips outer whitespace)."""
-    disposition = message["Content-Disposition"]
-    return None if disposition is None else disposition.params.get("filename")
-
-
-def payload(message: email.message.Message) -> bytes:
-    data = message.get_payload(decode=True)
-    assert isinstance(data, bytes)
-    return data
-
-
-def crlf_free(data: bytes) -> bytes:
-    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
 def letter_bytes(*args: object, **keywords: object) -> bytes:

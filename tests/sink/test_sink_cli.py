@@ -15,6 +15,7 @@ from support.cli import (
     assert_clean_error,
     run,
 )
+from support.mail import raw_dialogue
 
 from post_office import Sink, send_letter, send_smtp
 
@@ -85,17 +86,10 @@ def test_serve_ssl_and_each_line_names_where_it_was_stored(cli: Cli, tmp_path: P
 def test_serve_escapes_what_clients_send(tmp_path: Path) -> None:
     server = Serve(["--mbox", "mail.mbox"], tmp_path)
     try:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-            commands = [b"EHLO x", b'MAIL FROM:<"\x1b]0;owned\x07\x1b[2J"@example.org>',
-                        b"RCPT TO:<b@example.org>", b"DATA",
-                        b"Subject: \x1b[5mblink\r\n\r\nhi\r\n.", b"QUIT"]  # fmt: skip
-            reader = sock.makefile("rb")
-            reader.readline()
-            for command in commands:
-                sock.sendall(command + b"\r\n")
-                while reader.readline()[3:4] == b"-":
-                    pass
-            reader.close()
+        commands = [b"EHLO x", b'MAIL FROM:<"\x1b]0;owned\x07\x1b[2J"@example.org>',
+                    b"RCPT TO:<b@example.org>", b"DATA",
+                    b"Subject: \x1b[5mblink\r\n\r\nhi\r\n.", b"QUIT"]  # fmt: skip
+        raw_dialogue(server.port, commands)
         line = server.read_until(" bytes, subject ")[-1]
         server.interrupt()
     finally:

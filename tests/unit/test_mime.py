@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import email
-import email.message
-import email.policy
 import hashlib
 import io
 import os
@@ -22,6 +19,7 @@ from typing import Iterator, List, Tuple
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from support.mail import crlf_free, filename, parse, payload
 
 import post_office
 from post_office import (
@@ -60,29 +58,6 @@ def _unseeded() -> Iterator[None]:
 def render(part: MimePart) -> bytes:
     with with_mime_part_constructed_stream(part) as stream:
         return stream.read()
-
-
-def parse(data: bytes) -> email.message.EmailMessage:
-    message = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(message, email.message.EmailMessage)
-    return message
-
-
-def filename(message: email.message.EmailMessage) -> object:
-    """The exact file name (``get_filename()`` strips outer whitespace)."""
-    disposition = message["Content-Disposition"]
-    return None if disposition is None else disposition.params.get("filename")
-
-
-def payload(message: email.message.Message) -> bytes:
-    data = message.get_payload(decode=True)
-    assert isinstance(data, bytes)
-    return data
-
-
-def crlf_free(data: bytes) -> bytes:
-    """Text compared modulo newline convention (the wire makes every newline CRLF)."""
-    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
 # --------------------------------------------------------------------------- defaults
