@@ -26,6 +26,7 @@ from ..spec.options import check_credentials
 from ._output import say
 from .certificate import cert_info, show_cert
 from .hints import explain_certificate, mail_refusal_hint, peek_certificate
+from .parse import server_argument
 from .passwords import password as ask_password
 from .render import dns_line, spec_text
 from .status import EX_PROTOCOL, Failure, status_of_code
@@ -167,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     """Connect, report, optionally log in, MAIL FROM and RSET, QUIT; a non-zero status
     when send with this spec and these options would fail."""
     args.server_text = args.server
-    server = parse_mail_server(args.server)
+    server = parse_mail_server(server_argument(args.server))
     if args.from_:
         check_address(args.from_, "--from")
     if args.login is not None:

@@ -83,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
                 )
             finally:
                 post_office.smtp_debug = previous
+                # --debug (its help: the transcript on standard error) is honoured even
+                # though the demo shows the transcript below anyway, failure or not.
+                if getattr(args, "debug", False) and not isinstance(previous, (bool, type(None))):
+                    previous.write(transcript.getvalue())
+                    previous.flush()
             say("   -> True: the sink accepted the letter")
             say()
             say("4. The SMTP transcript (post_office.smtp_debug; credentials redacted):")

@@ -176,7 +176,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "sink-list",
-        parents=[common],
         formatter_class=_Formatter,
         allow_abbrev=False,
         help="list the messages a sink stored: one line each",
@@ -189,7 +188,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "sink-show",
-        parents=[common],
         formatter_class=_Formatter,
         allow_abbrev=False,
         help="show one stored message: headers, text parts and attachment names",
@@ -292,7 +290,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "parse",
-        parents=[common],
         formatter_class=_Formatter,
         allow_abbrev=False,
         help="show how a mail-server spec is understood",

@@ -24,6 +24,7 @@ from ..warn import warn
 from ._output import say
 from .body import body_part, check_input_file
 from .hints import explain_certificate
+from .parse import server_argument
 from .passwords import password as ask_password
 from .progress import Counted, Meter, size_of
 from .transfer import Outcome, send, show_outcome, transport_name
@@ -41,7 +42,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
                     f"--{option.replace('_', '-')} cannot be used with --raw: a raw message "
                     "carries its own headers and parts"
                 )
-    args.server = parse_mail_server(args.server) if args.raw else parse_transport(args.server)
+    spec = server_argument(args.server)
+    args.server = parse_mail_server(spec) if args.raw else parse_transport(spec)
     if args.login is not None and isinstance(args.server, MailServer):
         # A spec that would send the password in clear is refused before it is asked for.
         check_auth_transport(args.server, (args.login, ""))

@@ -1,0 +1,88 @@
+"""Issue 23: what surprises a newcomer at the command line, driven in this process."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from typing import Any, Callable, Dict, Optional
+
+import pytest
+
+from post_office.cli import main
+from post_office.cli.parser import build_parser
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """``cli(*argv, input=b"", env={})``: main() in this process; status, stdout, stderr."""
+
+    def call(
+        *args: str, input: bytes = b"", env: Optional[Dict[str, str]] = None
+    ) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        with monkeypatch.context() as patch:
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            patch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(input), encoding="utf-8"))
+            status = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["post-office", *args], status, out, err)
+
+    return call
+
+
+BAD = '("localhost" :port 2525 :strattls t :certificate-password "hunter2")'
+
+
+@pytest.mark.parametrize("command", ["send", "check", "parse"])
+def test_a_bad_spec_is_quoted_as_written_everywhere(cli: Callable[..., Any], command: str) -> None:
+    args = [command, BAD] + (["a@example.org", "b@example.org"] if command == "send" else [])
+    result = cli(*args, input=b"hi\n")
+    assert result.returncode == 2
+    assert '\'("localhost" :port 2525 :strattls t :certificate-password "<redacted>")\'' in (
+        result.stderr
+    )
+    assert "Keyword(" not in result.stderr and "hunter2" not in result.stderr
+
+
+def test_a_bad_program_spec_is_quoted_as_written(cli: Callable[..., Any]) -> None:
+    result = cli("send", "(:program 1)", "a@example.org", "b@example.org", input=b"hi\n")
+    assert result.returncode == 2 and "'(:program 1)'" in result.stderr
+
+
+@pytest.mark.parametrize("spec", ["167838211", "(167838211 :port 25)"])
+def test_parse_reads_digits_as_an_ipv4_integer(cli: Callable[..., Any], spec: str) -> None:
+    result = cli("parse", spec)
+    assert result.returncode == 0, result.stderr
+    assert "host:     10.1.2.3" in result.stdout
+
+
+def test_digits_out_of_range_are_a_usage_error(cli: Callable[..., Any]) -> None:
+    result = cli("parse", "4294967296")
+    assert result.returncode == 2 and "0..4294967295" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["parse", "sink-list", "sink-show"])
+def test_commands_that_speak_no_smtp_offer_no_debug(command: str) -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    help_text = sub.choices[command].format_help()  # type: ignore[attr-defined]
+    assert "--debug" not in help_text
+
+
+@pytest.mark.parametrize("command", ["demo", "serve", "send", "check"])
+def test_commands_that_speak_smtp_keep_debug(command: str) -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert "--debug" in sub.choices[command].format_help()  # type: ignore[attr-defined]
+
+
+def test_demo_debug_writes_the_transcript_on_stderr(cli: Callable[..., Any]) -> None:
+    pytest.importorskip("aiosmtpd")
+    quiet = cli("demo")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "EHLO" not in quiet.stderr
+    loud = cli("demo", "--debug")
+    assert loud.returncode == 0, loud.stderr
+    assert "EHLO" in loud.stderr and "STARTTLS" in loud.stderr
