@@ -88,8 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Allegro CL's net.post_office mail API for Python: command line.",
         epilog="example: post-office demo        (mail flows, nothing else needed)\n"
-        "exit status: 0 success, 2 usage, 69 refused (5xx), 75 retry later (4xx, "
-        "connection), 76 protocol, 78 certificate, 130 interrupted",
+        "exit status: 0 success, 1 the :program transport failed, 2 usage, 69 refused "
+        "(5xx), 75 retry later (4xx, connection), 76 protocol, 78 the spec does not fit the "
+        "server (certificate, :ssl t on a plain port), 130 interrupted",
         formatter_class=_Formatter,
         allow_abbrev=False,
     )

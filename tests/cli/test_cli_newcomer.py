@@ -86,3 +86,10 @@ def test_demo_debug_writes_the_transcript_on_stderr(cli: Callable[..., Any]) -> 
     loud = cli("demo", "--debug")
     assert loud.returncode == 0, loud.stderr
     assert "EHLO" in loud.stderr and "STARTTLS" in loud.stderr
+
+
+def test_help_epilog_names_status_1_and_78_for_a_mismatched_spec() -> None:
+    epilog = build_parser().epilog or ""
+    for status in ("0 ", "1 the :program transport failed", "2 ", "69 ", "75 ", "76 ", "130 "):
+        assert status in epilog
+    assert "78 the spec does not fit the server" in epilog and ":ssl t on a plain port" in epilog
