@@ -89,7 +89,7 @@ def _show_tls(session: Session, server: MailServer, verdict: List[str]) -> None:
         say(f"TLS:         {described}")
     elif session.extensions.starttls:
         say("STARTTLS:    offered, but this spec does not use it: add :starttls t")
-        verdict.append("TLS is offered but not used (add :starttls t)")
+        verdict.append("the server offers STARTTLS, which this spec does not use (add :starttls t)")
     else:
         say("TLS:         not used (the server does not offer STARTTLS)")
 
@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         _probe_mail(session, args)
         session.quit()
     if verdict:
-        say("result:      works, but " + "; ".join(verdict))
+        say("result:      works, with a caveat: " + "; ".join(verdict))
     else:
         say("result:      OK: this spec works with this server")
     return 0

@@ -51,7 +51,8 @@ class Outcome:
     reached: Optional[Target] = None  # the address connected to, also when it then failed
     port: Optional[int] = None
     tls: Optional[str] = None
-    starttls: Optional[str] = None  # "upgraded", "not offered" (went on in plain text)
+    # "upgraded", "not offered" (went on in plain text), "not used" (offered, not asked for)
+    starttls: Optional[str] = None
     auth: Optional[str] = None
     login: Optional[str] = None
     notes: List[str] = field(default_factory=list)
@@ -106,6 +107,8 @@ def _smtp(
     outcome.auth = session.auth_mechanism
     if server.starttls and not server.ssl:
         outcome.starttls = "upgraded" if session.encrypted else "not offered"
+    elif not server.ssl and session.extensions.starttls:
+        outcome.starttls = "not used"  # offered, but the spec did not ask (check says so too)
     return outcome
 
 
@@ -149,6 +152,8 @@ def _reply_text(reply: Reply) -> str:
 def _how(outcome: Outcome) -> str:
     if outcome.starttls == "not offered":
         channel = "plain text: the server did not offer STARTTLS (:starttls t went on without)"
+    elif outcome.starttls == "not used":
+        channel = "plain text, though the server offers STARTTLS: add :starttls t"
     elif outcome.tls:
         channel = f"{outcome.tls}" + (" after STARTTLS" if outcome.starttls else "")
     else:

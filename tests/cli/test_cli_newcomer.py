@@ -93,3 +93,50 @@ def test_help_epilog_names_status_1_and_78_for_a_mismatched_spec() -> None:
     for status in ("0 ", "1 the :program transport failed", "2 ", "69 ", "75 ", "76 ", "130 "):
         assert status in epilog
     assert "78 the spec does not fit the server" in epilog and ":ssl t on a plain port" in epilog
+
+
+def test_certificate_subject_reads_the_same_verified_or_not(tmp_path: Any) -> None:
+    pytest.importorskip("cryptography")
+    import ssl
+
+    import trustme
+
+    from post_office.cli.certificate import cert_info
+
+    ca = trustme.CA(organization_name="Corp CA")
+    leaf = ca.issue_cert("mail.corp", organization_name="Corp")
+    pem = leaf.cert_chain_pems[0].bytes()
+    path = tmp_path / "leaf.pem"
+    path.write_bytes(pem)
+    der = ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))
+    decoded = ssl._ssl._test_decode_cert(str(path))  # type: ignore[attr-defined]
+    verified, unverified = cert_info(der, decoded), cert_info(der, None)
+    assert verified is not None and unverified is not None
+    assert verified.subject == unverified.subject
+    assert verified.issuer == unverified.issuer
+    assert "O=Corp" in unverified.subject and "," in unverified.subject
+
+
+def test_plain_success_where_starttls_was_offered_says_add_starttls(
+    cli: Callable[..., Any], smtp_server_factory: Any
+) -> None:
+    server = smtp_server_factory("starttls")
+    spec = f"127.0.0.1:{server.port}"
+    sent = cli("send", spec, "a@example.org", "b@example.org", input=b"hi\n")
+    assert sent.returncode == 0, sent.stderr
+    assert "plain text, though the server offers STARTTLS: add :starttls t" in sent.stdout
+    as_json = cli("send", spec, "a@example.org", "b@example.org", "--json", input=b"hi\n")
+    assert '"starttls": "not used"' in as_json.stdout
+    checked = cli("check", spec)
+    assert checked.returncode == 0, checked.stderr
+    [result] = [line for line in checked.stdout.splitlines() if line.startswith("result:")]
+    assert result.count(" but ") == 0 and "add :starttls t" in result
+
+
+def test_plain_success_where_starttls_is_not_offered_says_nothing_more(
+    cli: Callable[..., Any], smtp_server_factory: Any
+) -> None:
+    server = smtp_server_factory("plain")
+    sent = cli("send", f"127.0.0.1:{server.port}", "a@example.org", "b@example.org", input=b"x\n")
+    assert sent.returncode == 0, sent.stderr
+    assert "STARTTLS" not in sent.stdout and "over plain text; no AUTH" in sent.stdout
