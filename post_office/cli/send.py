@@ -15,7 +15,7 @@ from typing import IO, Any, List, Optional, Tuple
 
 from ..client.delivery import Envelope
 from ..client.login import check_auth_transport
-from ..errors import ArgumentError, CertificateError
+from ..errors import ArgumentError, CertificateError, SenderRefusedError
 from ..message.addresses import check_address
 from ..message.letter import LetterOptions, build_letter
 from ..spec.mailserver import MailServer, parse_mail_server, parse_transport
@@ -23,7 +23,7 @@ from ..spec.options import check_connect_options, check_credentials
 from ..warn import warn
 from ._output import say
 from .body import body_part, check_input_file
-from .hints import explain_certificate
+from .hints import cli_wording, explain_certificate
 from .parse import server_argument
 from .passwords import password as ask_password
 from .progress import Counted, Meter, size_of
@@ -152,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
     except CertificateError as exc:
         assert isinstance(args.server, MailServer)
         raise explain_certificate(exc, args.server, args) from exc.__cause__
+    except SenderRefusedError as exc:  # "log in" in the command line's words
+        cli_wording(exc)
+        raise
     finally:
         if meter is not None:
             meter.finish()

@@ -140,3 +140,46 @@ def test_plain_success_where_starttls_is_not_offered_says_nothing_more(
     sent = cli("send", f"127.0.0.1:{server.port}", "a@example.org", "b@example.org", input=b"x\n")
     assert sent.returncode == 0, sent.stderr
     assert "STARTTLS" not in sent.stdout and "over plain text; no AUTH" in sent.stdout
+
+
+def test_a_530_for_starttls_gives_the_same_fix_in_send_check_and_the_library(
+    cli: Callable[..., Any], fault_server_factory: Any
+) -> None:
+    from support.faultserver import reply
+
+    from post_office import SenderRefusedError, send_smtp
+
+    server = fault_server_factory(
+        {"MAIL": reply("530 5.7.0 Must issue a STARTTLS command first")}, tls=True
+    )
+    spec = f"127.0.0.1:{server.port}"
+    fix = "the server wants STARTTLS first: add :starttls t"
+    sent = cli("send", spec, "a@example.org", "b@example.org", input=b"hi\n")
+    assert sent.returncode == 69 and fix in sent.stderr
+    checked = cli("check", spec)
+    assert checked.returncode == 69 and fix in checked.stderr
+    with pytest.raises(SenderRefusedError) as raised:
+        send_smtp(("127.0.0.1", server.port), "a@example.org", "b@example.org", "hi\n")
+    assert fix in str(raised.value) and raised.value.code == 530
+
+
+def test_a_530_for_auth_says_log_in_in_each_ones_words(
+    cli: Callable[..., Any], fault_server_factory: Any
+) -> None:
+    from support.faultserver import reply
+
+    from post_office import SenderRefusedError, send_smtp
+
+    server = fault_server_factory(
+        {"MAIL": reply("530 5.7.0 Authentication required")}, auth="PLAIN"
+    )
+    spec = f"127.0.0.1:{server.port}"
+    sent = cli("send", spec, "a@example.org", "b@example.org", input=b"hi\n")
+    assert sent.returncode == 69
+    assert "the server wants AUTH: add --login USER" in sent.stderr
+    assert "send_smtp_auth" not in sent.stderr
+    checked = cli("check", spec)
+    assert "the server wants AUTH: add --login USER" in checked.stderr
+    with pytest.raises(SenderRefusedError) as raised:
+        send_smtp(("127.0.0.1", server.port), "a@example.org", "b@example.org", "hi\n")
+    assert "the server wants AUTH: log in (send_smtp_auth" in str(raised.value)
