@@ -29,6 +29,7 @@ from .hints import explain_certificate, mail_refusal_hint, peek_certificate
 from .parse import server_argument
 from .passwords import password as ask_password
 from .render import dns_line, spec_text
+from .silence import silence_notice
 from .status import EX_PROTOCOL, Failure, status_of_code
 from .transfer import no_auth_failure
 
@@ -181,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
         check_credentials(args.login, password)
     say(f"checking:    {spec_text(server)}")
     say(f"dns:         {dns_line()}")
-    session = _open_or_explain(server, args)
+    with silence_notice(server, args.timeout):
+        session = _open_or_explain(server, args)
     with session:
         mode = "implicit TLS" if server.ssl else "plain text"
         target = session.target

@@ -27,6 +27,7 @@ from .hints import cli_wording, explain_certificate
 from .parse import server_argument
 from .passwords import password as ask_password
 from .progress import Counted, Meter, size_of
+from .silence import silence_notice
 from .transfer import Outcome, send, show_outcome, transport_name
 
 __all__ = ["run"]
@@ -140,15 +141,16 @@ def run(args: argparse.Namespace) -> int:
     outcome = args.outcome = Outcome(transport_name(args.server))
     try:
         envelope, messages = _messages(args, meter, opened)
-        send(
-            args.server,
-            envelope,
-            messages,
-            options,
-            credentials,
-            allow_no_auth=args.allow_no_auth,
-            outcome=outcome,
-        )
+        with silence_notice(args.server, options.timeout):
+            send(
+                args.server,
+                envelope,
+                messages,
+                options,
+                credentials,
+                allow_no_auth=args.allow_no_auth,
+                outcome=outcome,
+            )
     except CertificateError as exc:
         assert isinstance(args.server, MailServer)
         raise explain_certificate(exc, args.server, args) from exc.__cause__

@@ -183,3 +183,32 @@ def test_a_530_for_auth_says_log_in_in_each_ones_words(
     with pytest.raises(SenderRefusedError) as raised:
         send_smtp(("127.0.0.1", server.port), "a@example.org", "b@example.org", "hi\n")
     assert "the server wants AUTH: log in (send_smtp_auth" in str(raised.value)
+
+
+@pytest.mark.parametrize("command", ["send", "check"])
+def test_a_silent_port_gets_a_notice_long_before_the_timeout(
+    cli: Callable[..., Any], fault_server_factory: Any, command: str
+) -> None:
+    from support.faultserver import then_silence
+
+    silent = fault_server_factory({"greeting": then_silence()})
+    args = [command, f"127.0.0.1:{silent.port}", "--timeout", "3"]
+    if command == "send":
+        args[2:2] = ["a@example.org", "b@example.org"]
+    result = cli(*args, input=b"hi\n", env={"POST_OFFICE_SILENCE_NOTICE": "0.2"})
+    assert result.returncode == 75
+    notice = [line for line in result.stderr.splitlines() if "has said nothing" in line]
+    assert len(notice) == 1, result.stderr
+    assert "waiting up to 3 s for its greeting" in notice[0] and "add :ssl t" in notice[0]
+    assert "error:" in result.stderr  # the failure itself still comes, with its hint
+
+
+def test_a_server_that_greets_gets_no_notice(
+    cli: Callable[..., Any], smtp_server_factory: Any
+) -> None:
+    server = smtp_server_factory("plain")
+    result = cli(
+        "send", f"127.0.0.1:{server.port}", "a@example.org", "b@example.org",
+        input=b"hi\n", env={"POST_OFFICE_SILENCE_NOTICE": "0.2"},
+    )  # fmt: skip
+    assert result.returncode == 0 and "has said nothing" not in result.stderr
