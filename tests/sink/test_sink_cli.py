@@ -189,8 +189,8 @@ def test_the_certificate_works_for_ssl_clients_of_other_kinds(tmp_path: Path) ->
 @pytest.mark.parametrize("store", ["maildir", "mbox"])
 def test_one_message_one_size_in_the_sinks_line_and_sink_list(
     tmp_path: Path,
-    cli: Cli,
-    store: str,  # noqa: F811
+    cli: Cli,  # noqa: F811
+    store: str,
 ) -> None:
     where = tmp_path / store
     with Sink(**{store: where}) as sink:  # type: ignore[arg-type]
