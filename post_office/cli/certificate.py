@@ -100,8 +100,15 @@ def cert_info(der: Optional[bytes], decoded: Optional[Dict[str, Any]]) -> Option
         names += [f"IP:{n}" for n in alt.get_values_for_type(x509.IPAddress)]
     except x509.ExtensionNotFound:
         names = []
-    subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
+    # Written as the verified path writes them (the ssl module's order and names), so a
+    # subject reads the same whether or not the certificate verified.
+    subject, issuer = _dn(_rdns(cert.subject)), _dn(_rdns(cert.issuer))
     return CertInfo(subject, issuer, expires, names, fingerprint, begins)
+
+
+def _rdns(name: Any) -> List[List[Tuple[str, str]]]:
+    """A cryptography ``Name`` as :meth:`ssl.SSLSocket.getpeercert` gives one."""
+    return [[(attr.oid._name, str(attr.value)) for attr in rdn] for rdn in name.rdns]
 
 
 def show_cert(info: Optional[CertInfo]) -> None:

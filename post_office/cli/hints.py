@@ -15,12 +15,20 @@ from ..client.session import Session
 from ..client.tls_hints import certificate_error
 from ..errors import CertificateError, SMTPError
 from ..protocol.replies import Reply
+from ..protocol.transaction import LOG_IN, sender_refusal_hint
 from ..spec.lisp import to_lisp
 from ..spec.mailserver import MailServer
 from ..spec.redaction import redact_text
 from .certificate import CertInfo, cert_info
 
-__all__ = ["explain_certificate", "mail_refusal_hint", "peek_certificate", "redact", "user_form"]
+__all__ = [
+    "cli_wording",
+    "explain_certificate",
+    "mail_refusal_hint",
+    "peek_certificate",
+    "redact",
+    "user_form",
+]
 
 
 def redact(text: str) -> str:
@@ -112,17 +120,22 @@ def explain_certificate(
 
 
 def mail_refusal_hint(reply: Reply, session: Session, login: Optional[str]) -> str:
-    """What to change when MAIL FROM is refused (530 and the like)."""
-    text = reply.text.lower()
-    offered = session.extensions
-    if reply.code == 530 or "starttls" in text or "authentication" in text:
-        if not session.encrypted and offered.starttls and ("starttls" in text or not offered.auth):
-            return "the server wants STARTTLS first: add :starttls t"
-        if login is None:
-            if not session.encrypted and offered.starttls:
-                return (
-                    "the server wants AUTH, which it may offer only after STARTTLS: add "
-                    ":starttls t and --login USER"
-                )
-            return "the server wants AUTH: add --login USER"
-    return "send with this spec would be refused the same way"
+    """What to change when MAIL FROM is refused (530 and the like): the library's hint
+    (:func:`~post_office.protocol.transaction.sender_refusal_hint`) in the command line's
+    words, so that ``check`` and ``send`` give the same fix."""
+    hint = sender_refusal_hint(reply, session.extensions, CLI_LOG_IN)
+    if login is not None and CLI_LOG_IN in hint:  # logged in already: only STARTTLS helps
+        hint = ""
+    return hint or "send with this spec would be refused the same way"
+
+
+#: ``--login USER`` where the library says how to log in from Python.
+CLI_LOG_IN = "add --login USER"
+
+
+def cli_wording(exc: SMTPError) -> SMTPError:
+    """``exc`` with the library's "log in (...)" hint in the command line's words."""
+    if LOG_IN in exc.message:
+        exc.message = exc.message.replace(LOG_IN, CLI_LOG_IN)
+        exc.args = (exc.message, *exc.args[1:])
+    return exc

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from typing import NoReturn, Optional
 
 from .. import __version__
 from ._output import PROG, say
@@ -80,7 +80,7 @@ def _add_mailbox_options(parser: argparse.ArgumentParser) -> None:
 
 def _command(
     sub: argparse._SubParsersAction[_Parser],
-    common: _Parser,
+    common: Optional[_Parser],
     name: str,
     *,
     help: str,
@@ -90,7 +90,7 @@ def _command(
     """One subcommand's parser, with what every subcommand shares."""
     parser: argparse.ArgumentParser = sub.add_parser(
         name,
-        parents=[common],
+        parents=[common] if common is not None else [],
         formatter_class=_Formatter,
         allow_abbrev=False,
         help=help,
@@ -110,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Allegro CL's net.post_office mail API for Python: command line.",
         epilog="example: post-office demo        (mail flows, nothing else needed)\n"
-        "exit status: 0 success, 2 usage, 69 refused (5xx), 75 retry later (4xx, "
-        "connection), 76 protocol, 78 certificate, 130 interrupted",
+        "exit status: 0 success, 1 the :program transport failed, 2 usage, 69 refused "
+        "(5xx), 75 retry later (4xx, connection), 76 protocol, 78 the spec does not fit the "
+        "server (certificate, :ssl t on a plain port), 130 interrupted",
         formatter_class=_Formatter,
         allow_abbrev=False,
     )
@@ -196,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(
         sub,
-        common,
+        None,  # speaks no SMTP: no --debug
         "sink-list",
         help="list the messages a sink stored: one line each",
         description="List the messages in the sink's Maildir (or mbox), oldest first: "
@@ -208,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(
         sub,
-        common,
+        None,  # speaks no SMTP: no --debug
         "sink-show",
         help="show one stored message: headers, text parts and attachment names",
         description="Show message N of sink-list (1 is the oldest; -1 the newest): its file, "
@@ -308,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(
         sub,
-        common,
+        None,  # speaks no SMTP: no --debug
         "parse",
         help="show how a mail-server spec is understood",
         description="Show how a mail-server spec (any Allegro form, Lisp text included) is "

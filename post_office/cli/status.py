@@ -11,13 +11,17 @@ command line"): scripts and cron jobs that call sendmail, msmtp or swaks branch 
 75     ``EX_TEMPFAIL``     worth retrying: a 4xx reply, a refused, timed-out or dropped
                            connection, a failed TLS handshake
 76     ``EX_PROTOCOL``     the server broke the SMTP protocol
-78     ``EX_CONFIG``       the server's certificate does not verify with this spec
+78     ``EX_CONFIG``       the spec does not fit the server, so retrying cannot help:
+                           its certificate does not verify with this spec, or ``:ssl t``
+                           met a port that speaks plain SMTP (its handshake is answered
+                           in plain text)
 130    ``EXIT_INTERRUPTED``  Ctrl-C
 =====  ==================  ==========================================================
 """
 
 from __future__ import annotations
 
+import ssl
 from typing import Optional
 
 from ..errors import (
@@ -28,6 +32,7 @@ from ..errors import (
     SinkUnavailableError,
     SMTPError,
     SocketError,
+    TLSError,
 )
 
 __all__ = [
@@ -72,6 +77,22 @@ def status_of_code(code: Optional[int]) -> Optional[int]:
     return None
 
 
+#: OpenSSL's reasons for a TLS handshake answered by something that is not TLS (a plain
+#: SMTP greeting): the spec's TLS mode does not fit the port, which no retry changes.
+_NOT_TLS = frozenset(
+    {"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG"}
+)
+
+
+def _not_tls(exc: SMTPError) -> bool:
+    cause = exc.__cause__
+    return (
+        isinstance(exc, TLSError)
+        and isinstance(cause, ssl.SSLError)
+        and getattr(cause, "reason", None) in _NOT_TLS
+    )
+
+
 def status_of(exc: BaseException) -> int:
     """The exit status for an exception that ended a command."""
     if isinstance(exc, KeyboardInterrupt):
@@ -84,7 +105,7 @@ def status_of(exc: BaseException) -> int:
         by_code = status_of_code(exc.code)
         if by_code is not None:
             return by_code
-        if isinstance(exc, CertificateError):
+        if isinstance(exc, CertificateError) or _not_tls(exc):
             return EX_CONFIG
         if isinstance(exc, SocketError):
             return EX_TEMPFAIL

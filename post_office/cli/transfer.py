@@ -149,6 +149,8 @@ def _reply_text(reply: Reply) -> str:
 def _how(outcome: Outcome) -> str:
     if outcome.starttls == "not offered":
         channel = "plain text: the server did not offer STARTTLS (:starttls t went on without)"
+    elif outcome.starttls == "not used":
+        channel = "plain text, though the server offers STARTTLS: add :starttls t"
     elif outcome.tls:
         channel = f"{outcome.tls}" + (" after STARTTLS" if outcome.starttls else "")
     else:

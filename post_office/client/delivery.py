@@ -32,8 +32,9 @@ class Envelope:
     recipients: Tuple[str, ...]
 
 
-#: What became of ``:starttls t``: upgraded, or not offered (went on in plain text).
-StartTLSOutcome = Literal["upgraded", "not offered"]
+#: What became of STARTTLS: with ``:starttls t``, upgraded or not offered (went on in
+#: plain text); without it, "not used" when the server offered it.
+StartTLSOutcome = Literal["upgraded", "not offered", "not used"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class Delivery:
     None for a ``(":program", ...)``; ``server`` the host reached and its port, as
     messages name it (the mail exchanger and whose it is after an MX answer);
     ``tls_version`` the TLS version when encrypted; ``starttls`` ``"upgraded"`` or
-    ``"not offered"`` (went on in plain text) for a ``:starttls`` spec, else None;
+    ``"not offered"`` (went on in plain text) for a ``:starttls`` spec, ``"not used"``
+    when the server offered STARTTLS to a spec without it, else None;
     ``auth_mechanism`` the AUTH mechanism used, None without AUTH.
     """
 
@@ -144,6 +146,8 @@ def deliver(
     starttls: Optional[StartTLSOutcome] = None
     if server.starttls and not server.ssl:
         starttls = "upgraded" if session.encrypted else "not offered"
+    elif not server.ssl and session.extensions.starttls:
+        starttls = "not used"  # offered, but the spec did not ask (check says so too)
     return Delivery(
         reply,
         f"{session.reached} port {server.port}",

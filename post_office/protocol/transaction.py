@@ -12,7 +12,7 @@ delivered the message even if its final reply was lost.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .commands import needs_smtputf8, smtp_path
 from .extensions import Extensions
@@ -20,16 +20,44 @@ from .failures import Failure, FailureKind
 from .replies import Reply
 from .stage import Stage
 
-__all__ = ["END_OF_DATA", "Command", "Stage", "Transaction"]
+__all__ = [
+    "END_OF_DATA",
+    "LOG_IN",
+    "Command",
+    "Stage",
+    "Transaction",
+    "sender_refusal_hint",
+]
 
 #: How the end of the message is shown in transcripts and errors.
 END_OF_DATA = "(end of message) ."
 
 
+#: How the library says "authenticate"; the command line says ``--login USER`` instead.
+LOG_IN = "log in (send_smtp_auth, or login= and password=)"
+
+
+def sender_refusal_hint(reply: Reply, extensions: Extensions, log_in: str = LOG_IN) -> str:
+    """What to change when ``MAIL FROM`` is refused because the server wants STARTTLS or
+    AUTH first (530, RFC 3207 section 4 and RFC 4954 section 6), else ``""``.  A server
+    offers STARTTLS only before it, so ``extensions.starttls`` means the session is plain."""
+    text = reply.text.lower()
+    if not (reply.code == 530 or "starttls" in text or "authentication" in text):
+        return ""
+    if extensions.starttls and ("starttls" in text or not extensions.auth):
+        return "the server wants STARTTLS first: add :starttls t"
+    if extensions.starttls:
+        return (
+            "the server wants AUTH, which it may offer only after STARTTLS: add :starttls t, "
+            f"then {log_in}"
+        )
+    return f"the server wants AUTH: {log_in}"
+
+
 class Command:
     """One command of the transaction and how its refusal is reported."""
 
-    __slots__ = ("expect", "extra", "kind", "line", "reached", "what")
+    __slots__ = ("expect", "extra", "hint", "kind", "line", "reached", "what")
 
     def __init__(
         self,
@@ -40,7 +68,9 @@ class Command:
         what: str,
         reached: Stage,
         extra: Optional[Dict[str, str]] = None,
+        hint: Optional[Callable[[Reply], str]] = None,
     ) -> None:
+        self.hint = hint  # what to change, from the refusing reply ("" when nothing)
         self.line = line
         self.expect = expect  # a reply code, or one digit for its class (2: any 2xx)
         self.kind = kind  # which post_office error a refusal becomes
@@ -52,9 +82,10 @@ class Command:
         return reply.code == self.expect or reply.code // 100 == self.expect
 
     def refusal(self, reply: Reply, stage: Stage) -> Failure:
+        hint = self.hint(reply) if self.hint is not None else ""
         return Failure(
             self.kind,
-            self.what,
+            f"{self.what} ({hint})" if hint else self.what,
             code=reply.code,
             reply=reply.text,
             command=self.line,
@@ -97,6 +128,7 @@ class Transaction:
                 what=f"SMTP transaction failed: the server refused the sender {sender!r}",
                 reached=Stage.MAIL_ACCEPTED,
                 extra={"sender": sender},
+                hint=lambda reply: sender_refusal_hint(reply, extensions),
             )
         ]
         self.commands.extend(

@@ -158,11 +158,28 @@ def header_text(message: EmailMessage, name: str) -> str:
     return " ".join(str(value or "").split())
 
 
+#: The lines of the sink's own ``Received:`` header (one line and two continuations).
+_RECEIVED_LINES = 3
+
+
+def received_size(stored: Stored) -> int:
+    """The message's size as the sink received it, the figure the sink's own line gives:
+    without the trace lines it put in front, with the wire's CRLF line ends (it stores
+    ``\n``).  A message not stored by the sink counts as it is stored."""
+    sender, recipients = envelope(stored)
+    if sender is None:
+        return len(stored.data)
+    lines = stored.data.split(b"\n")
+    body = b"\n".join(lines[1 + len(recipients) + _RECEIVED_LINES :])
+    return len(body) + body.count(b"\n")
+
+
 def summary(stored: Stored) -> str:
-    """One line: number, time, envelope, size, subject and where it is."""
+    """One line: number, time, envelope, size (as received, as the sink's line says it),
+    subject and where it is."""
     message = parse(stored)
     subject = header_text(message, "Subject")
     return (
         f"{stored.number:>3}  {_when(message)}  {envelope_text(stored)}  "
-        f"{len(stored.data):,} bytes  subject '{subject}'  {stored.where}"
+        f"{received_size(stored):,} bytes  subject '{subject}'  {stored.where}"
     )

@@ -398,13 +398,17 @@ def parse_transport(spec: object) -> Union[MailServer, MailProgram]:
     """
     if isinstance(spec, MailProgram):
         return spec
-    from_lisp = False
-    if isinstance(spec, str) and spec.strip().startswith(("(", "'(")):
-        spec = _read(spec)
-        from_lisp = True
-    if isinstance(spec, (list, tuple)) and spec and _is_program(spec):
-        return _program(spec, argv=len(spec) > 2 or (from_lisp and isinstance(spec, list)))
-    return parse_mail_server(spec)
+    if not (isinstance(spec, str) and spec.strip().startswith(("(", "'("))):
+        if isinstance(spec, (list, tuple)) and spec and _is_program(spec):
+            return _program(spec, argv=len(spec) > 2)
+        return parse_mail_server(spec)
+    form = _read(spec)
+    try:
+        if isinstance(form, (list, tuple)) and form and _is_program(form):
+            return _program(form, argv=len(form) > 2 or isinstance(form, list))
+        return parse_mail_server(form)
+    except ServerSpecError as exc:  # quote the Lisp text as written, not its reading
+        raise ServerSpecError(str(exc).replace(_show(form), _show(spec), 1)) from None
 
 
 def _program(spec: Sequence[object], *, argv: bool) -> MailProgram:

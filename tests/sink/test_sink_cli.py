@@ -183,3 +183,23 @@ def test_the_certificate_works_for_ssl_clients_of_other_kinds(tmp_path: Path) ->
         raw = socket.create_connection(("127.0.0.1", sink.port), timeout=10)
         with context.wrap_socket(raw, server_hostname="localhost") as tls:
             assert tls.recv(100).startswith(b"220 ")
+
+
+@pytest.mark.parametrize("store", ["maildir", "mbox"])
+def test_one_message_one_size_in_the_sinks_line_and_sink_list(
+    tmp_path: Path,
+    cli: Cli,
+    store: str,
+) -> None:
+    where = tmp_path / store
+    with Sink(**{store: where}) as sink:  # type: ignore[arg-type]
+        body = "line one\nline two\n" + "x" * 300 + "\n"
+        send_letter(("127.0.0.1", sink.port), "a@example.org", ["b@example.org", "c@x.org"],
+                    body, subject="sizes")  # fmt: skip
+        [message] = sink.messages
+    said = re.search(r"([\d,]+) bytes", message.summary())
+    assert said is not None
+    listed = cli("sink-list", f"--{store}", str(where))
+    assert listed.returncode == 0, listed.stderr
+    assert f"  {said.group(1)} bytes  " in listed.stdout
+    assert int(said.group(1).replace(",", "")) == len(message.content)

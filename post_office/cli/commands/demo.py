@@ -89,6 +89,12 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 smtp_log.removeHandler(handler)
                 smtp_log.setLevel(level)
+                # --debug (its help: the transcript on standard error) is honoured even
+                # though the demo shows the transcript below anyway, failure or not.
+                debug_stream = args.transcript.stream if getattr(args, "debug", False) else None
+                if debug_stream is not None:
+                    debug_stream.write(transcript.getvalue())
+                    debug_stream.flush()
             say("   -> True: the sink accepted the letter")
             say()
             say("4. The SMTP transcript (the post_office.smtp logger; credentials redacted):")

@@ -9,12 +9,19 @@ from ...spec.redaction import REDACTED, is_secret_key
 from .._output import say
 from ..render import dns_line, lisp_text, python_text
 
-__all__ = ["run"]
+__all__ = ["run", "server_argument"]
+
+
+def server_argument(text: str) -> object:
+    """SERVER as the command line means it: digits alone are an IPv4 address as an
+    integer, as the API and Lisp text (``(167838211 :port 25)``) read them (README "The
+    mail-server argument"); anything else is the text itself."""
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the spec's fields, its canonical Lisp and Python forms, and the DNS settings."""
-    server = parse_mail_server(args.server)
+    server = parse_mail_server(server_argument(args.server))
     tls = server.tls
     say(f"host:     {server.host}")
     say(f"port:     {server.port}")

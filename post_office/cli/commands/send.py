@@ -14,7 +14,7 @@ import sys
 from typing import IO, Any, List, Optional, Tuple
 
 from ...client.delivery import Envelope
-from ...errors import ArgumentError, CertificateError
+from ...errors import ArgumentError, CertificateError, SenderRefusedError
 from ...message.addresses import check_address
 from ...message.letter import LetterOptions, build_letter
 from ...spec.mailserver import MailServer, parse_mail_server, parse_transport
@@ -22,10 +22,12 @@ from ...spec.options import check_auth_transport, check_connect_options, check_c
 from ...warn import warn
 from .._output import say
 from ..body import body_part, check_input_file
-from ..hints import explain_certificate
+from ..hints import cli_wording, explain_certificate
 from ..passwords import password as ask_password
 from ..progress import Counted, Meter, size_of
+from ..silence import silence_notice
 from ..transfer import Outcome, send, show_outcome, transport_name
+from .parse import server_argument
 
 __all__ = ["run"]
 
@@ -40,7 +42,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
                     f"--{option.replace('_', '-')} cannot be used with --raw: a raw message "
                     "carries its own headers and parts"
                 )
-    args.server = parse_mail_server(args.server) if args.raw else parse_transport(args.server)
+    spec = server_argument(args.server)
+    args.server = parse_mail_server(spec) if args.raw else parse_transport(spec)
     if args.login is not None and isinstance(args.server, MailServer):
         # A spec that would send the password in clear is refused before it is asked for.
         check_auth_transport(args.server, (args.login, ""))
@@ -137,19 +140,23 @@ def run(args: argparse.Namespace) -> int:
     outcome = args.outcome = Outcome(transport_name(args.server))
     try:
         envelope, messages = _messages(args, meter, opened)
-        send(
-            args.server,
-            envelope,
-            messages,
-            options,
-            credentials,
-            allow_no_auth=args.allow_no_auth,
-            outcome=outcome,
-            transcript=args.transcript,
-        )
+        with silence_notice(args.server, options.timeout):
+            send(
+                args.server,
+                envelope,
+                messages,
+                options,
+                credentials,
+                allow_no_auth=args.allow_no_auth,
+                outcome=outcome,
+                transcript=args.transcript,
+            )
     except CertificateError as exc:
         assert isinstance(args.server, MailServer)
         raise explain_certificate(exc, args.server, args) from exc.__cause__
+    except SenderRefusedError as exc:  # "log in" in the command line's words
+        cli_wording(exc)
+        raise
     finally:
         if meter is not None:
             meter.finish()
