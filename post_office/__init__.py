@@ -136,6 +136,9 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
     from .message.addresses import (
         Recipients as Recipients,
     )
+    from .message.dkim import (
+        DkimKey as DkimKey,
+    )
     from .message.headers import (
         decode_header_text as decode_header_text,
     )
@@ -319,6 +322,7 @@ _PUBLIC = {
     "ConnectTimeoutError": "errors",
     "Credentials": "spec.options",
     "DataError": "errors",
+    "DkimKey": "message.dkim",
     "decode_header_text": "message.headers",
     "extract_email_addresses": "message.netmail",
     "HeaderError": "errors",

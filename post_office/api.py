@@ -15,6 +15,7 @@ from .client.login import check_auth_transport
 from .client.session import Session
 from .errors import AddressError, ServerSpecError, SMTPError
 from .message.addresses import Recipients
+from .message.dkim import DkimKey, check_dkim, signed
 from .message.sources import check_messages
 from .protocol.replies import Reply
 from .spec.mailserver import ServerArgument, parse_mail_server
@@ -34,6 +35,7 @@ def send_smtp(
     timeout: float = 60,
     local_hostname: Optional[str] = None,
     source_address: Optional[Tuple[str, int]] = None,
+    dkim: Optional[DkimKey] = None,
 ) -> None:
     """Send the concatenated ``messages`` from ``from_`` to ``to`` (Allegro's ``send-smtp``).
 
@@ -49,11 +51,14 @@ def send_smtp(
     :param timeout: seconds to wait for each reply (Python only; Allegro waits forever).
     :param local_hostname: the EHLO name (Python only; default: this host's FQDN).
     :param source_address: ``(host, port)`` to bind the socket to (Python only).
+    :param dkim: a :class:`~post_office.DkimKey`: the messages, taken together as one
+        complete RFC 5322 message (header block and body), are DKIM-signed (Python only,
+        README "DKIM signing").
 
     Returns ``None`` once the server accepted the message; raises a
     :class:`~post_office.PostOfficeError` otherwise.
     """
-    _send(server, from_, to, None, messages, timeout, local_hostname, source_address)
+    _send(server, from_, to, None, messages, (timeout, local_hostname, source_address), dkim)
 
 
 def send_smtp_auth(
@@ -66,6 +71,7 @@ def send_smtp_auth(
     timeout: float = 60,
     local_hostname: Optional[str] = None,
     source_address: Optional[Tuple[str, int]] = None,
+    dkim: Optional[DkimKey] = None,
 ) -> None:
     """:func:`send_smtp` with SMTP AUTH (Allegro's ``send-smtp-auth``, RFC 4954).
 
@@ -84,7 +90,8 @@ def send_smtp_auth(
     a ``UserWarning`` says so (Allegro skips AUTH silently).
     """
     credentials = optional_credentials(login, password)
-    _send(server, from_, to, credentials, messages, timeout, local_hostname, source_address)
+    options = (timeout, local_hostname, source_address)
+    _send(server, from_, to, credentials, messages, options, dkim)
 
 
 def _send(
@@ -93,17 +100,17 @@ def _send(
     to: object,
     credentials: Optional[Tuple[str, Union[str, OAuth2Token]]],
     messages: Tuple[object, ...],
-    timeout: object,
-    local_hostname: object,
-    source_address: object,
+    connect: Tuple[object, object, object],
+    dkim: object,
 ) -> None:
     parsed = parse_mail_server(server)
-    options = check_connect_options(timeout, local_hostname, source_address)
+    options = check_connect_options(*connect)
+    key = check_dkim(dkim)
     check_auth_transport(parsed, credentials)
     envelope = check_envelope(from_, to)
     check_messages(messages)
     # Allegro sends one empty line when there is no message (the body is CRLF . CRLF).
-    deliver(parsed, envelope, messages or ("\n",), options, credentials)
+    deliver(parsed, envelope, signed(messages or ("\n",), key), options, credentials)
 
 
 def test_email_address(

@@ -15,12 +15,13 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from typing import IO, Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ..errors import MessageArgumentError, OptionError
 from .sources import iter_source_chunks
 
-__all__ = ["DkimKey", "signed", "check_dkim", "RelaxedBodyHash"]
+__all__ = ["DkimKey", "RelaxedBodyHash", "check_dkim", "signed"]
 
 #: The headers signed by default (README "DKIM signing"); From is signed twice
 #: ("oversigned", RFC 6376 5.4.2) so that no second From can be added unnoticed.
@@ -48,7 +49,7 @@ _LINE_FLUSH = 1 << 16  # a partial line longer than this is hashed before its en
 
 def _dkim() -> Any:
     try:
-        import dkim  # noqa: PLC0415 - optional, loaded only when signing
+        import dkim  # optional: loaded only when signing
     except ImportError:
         raise OptionError(_INSTALL) from None
     return dkim
@@ -68,8 +69,7 @@ def _key_bytes(private_key: object) -> bytes:
                 f"dkim: the private key file cannot be read ({exc.strerror})"
             ) from None
     raise OptionError(
-        "dkim: private_key must be PEM text, bytes or a path, "
-        f"not {type(private_key).__qualname__}"
+        f"dkim: private_key must be PEM text, bytes or a path, not {type(private_key).__qualname__}"
     )
 
 
@@ -85,7 +85,7 @@ def _parse_key(data: bytes) -> Tuple[bytes, object]:
         raise OptionError("dkim: private_key is not valid PEM (bad base64)") from None
     if der.startswith(_ED25519_PKCS8) and len(der) == len(_ED25519_PKCS8) + 32:
         try:
-            import nacl.signing  # noqa: PLC0415 - dkimpy's Ed25519 backend
+            import nacl.signing  # dkimpy's Ed25519 backend
         except ImportError:
             raise OptionError(_INSTALL + " (Ed25519 needs PyNaCl)") from None
         return b"ed25519-sha256", nacl.signing.SigningKey(der[len(_ED25519_PKCS8) :])
@@ -112,13 +112,13 @@ class DkimKey:
     include From).  Canonicalization is relaxed/relaxed (README "DKIM signing").
     """
 
-    __slots__ = ("domain", "selector", "headers", "algorithm", "_key")
+    __slots__ = ("_key", "algorithm", "domain", "headers", "selector")
 
     def __init__(
         self,
         domain: str,
         selector: str,
-        private_key: Union[str, bytes, "os.PathLike[str]"],
+        private_key: Union[str, bytes, os.PathLike[str]],
         headers: Optional[Sequence[str]] = None,
     ) -> None:
         for name, value in (("domain", domain), ("selector", selector)):
@@ -157,7 +157,7 @@ class DkimKey:
             (b"i", b"@" + domain),
             (b"q", b"dns/txt"),
             (b"s", self.selector.encode("ascii")),
-            (b"t", str(int(_now())).encode("ascii")),
+            (b"t", str(int(time.time())).encode("ascii")),
             (b"h", b" : ".join(include)),
             (b"bh", base64.b64encode(body_hash)),
             (b"b", b"0" * 60),  # dkimpy folds b= onto its own line, then replaces it
@@ -165,12 +165,6 @@ class DkimKey:
         policy = dkim.CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
         value = signer.gen_header(fields, include, policy, b"DKIM-Signature", self._key)
         return b"DKIM-Signature: " + bytes(value)
-
-
-def _now() -> float:
-    import time  # noqa: PLC0415 - only signing needs the clock
-
-    return time.time()
 
 
 def check_dkim(dkim: object) -> Optional[DkimKey]:
@@ -260,8 +254,8 @@ class _Newlines:
 class _Spool:
     """One pass over the message: spooled to a temporary file, headers kept, body hashed."""
 
-    def __init__(self) -> None:
-        self.file: IO[bytes] = tempfile.TemporaryFile()
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
         self.header = bytearray()
         self.body = RelaxedBodyHash()
         self._newlines = _Newlines()
@@ -306,20 +300,18 @@ class _SignedMessage:
         return f"<DKIM-signed message, {self._key!r}>"
 
     def __post_office_chunks__(self) -> Iterator[bytes]:
-        spool = _Spool()
-        try:
+        with tempfile.TemporaryFile() as file:
+            spool = _Spool(file)
             for chunk in iter_source_chunks(self._messages):
                 spool.feed(chunk)
             header, body_hash = spool.finish()
             yield self._key.sign_headers(header, body_hash)
-            spool.file.seek(0)
+            file.seek(0)
             while True:
-                chunk = spool.file.read(1 << 16)
+                chunk = file.read(1 << 16)
                 if not chunk:
                     return
                 yield chunk
-        finally:
-            spool.file.close()
 
 
 def signed(messages: Tuple[object, ...], key: Optional[DkimKey]) -> Tuple[object, ...]:

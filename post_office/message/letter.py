@@ -34,6 +34,7 @@ from ..spec.options import (
 )
 from ..warn import warn
 from .addresses import Recipients, check_address, check_recipients
+from .dkim import DkimKey, check_dkim, signed
 from .headers import (
     MAX_LINE,
     check_line_length,
@@ -173,6 +174,7 @@ def send_letter(
     timeout: float = 60,
     local_hostname: Optional[str] = None,
     source_address: Optional[Tuple[str, int]] = None,
+    dkim: Optional[DkimKey] = None,
 ) -> bool:
     """Build a letter's header and send it (Allegro's ``send-letter``, README "Letters and
     attachments").
@@ -201,6 +203,8 @@ def send_letter(
         may go without reading or exiting).  Python only, like the two below.
     :param local_hostname: the EHLO name.
     :param source_address: ``(host, port)`` to bind the socket to.
+    :param dkim: a :class:`~post_office.DkimKey` to sign the letter with (Python only,
+        RFC 6376; README "DKIM signing").
 
     The letter keywords are those of :class:`LetterOptions`.  A header already in a MIME
     ``message`` wins over the one built here; ``Date:`` and ``Message-ID:`` are added when
@@ -213,6 +217,7 @@ def send_letter(
     else:
         connect = ConnectOptions(timeout=check_program_timeout(timeout))
     credentials = optional_credentials(login, password)
+    key = check_dkim(dkim)
     if isinstance(transport, MailServer):
         check_auth_transport(transport, credentials)
     options = LetterOptions(
@@ -225,7 +230,8 @@ def send_letter(
             "the :program transport cannot deliver to them; pass them to the program"
         )
     envelope = Envelope(letter.sender, letter.recipients)
-    deliver(transport, envelope, (letter.header, letter.part), connect, credentials)
+    messages = signed((letter.header, letter.part), key)
+    deliver(transport, envelope, messages, connect, credentials)
     return True
 
 
