@@ -165,3 +165,35 @@ def test_the_private_key_is_never_shown(keys) -> None:
 
         pickle.dumps(_key(keys, "rsa"))
     assert "DkimKey" in post_office.__all__
+
+
+def test_dkimpy_loads_only_when_a_key_is_made(tmp_path, keys) -> None:
+    """``import post_office`` never loads dkimpy; without the extra, making a key gives
+    one error naming the install command."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "key.pem"
+    path.write_bytes(keys["rsa"][0])
+    code = (
+        "import sys, post_office\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('dkim', 'nacl')]\n"
+        "assert 'post_office.message.dkim' not in sys.modules\n"
+        "sys.modules['dkim'] = None\n"
+        "try:\n"
+        f"    post_office.DkimKey('signer.example', 'rsa', {str(path)!r})\n"
+        "except post_office.OptionError as exc:\n"
+        "    print(exc)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(root), "PATH": ""},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'post_office[dkim]'" in result.stdout
