@@ -23,6 +23,7 @@ from ..errors import (
     SMTPTimeoutError,
 )
 from ..message.addresses import Recipients
+from ..message.dkim import DkimKey, check_dkim, signed
 from ..message.letter import Attachment, LetterOptions, build_letter
 from ..message.sources import check_messages
 from ..mime.build import MimePart
@@ -50,9 +51,15 @@ class SmtpSession:
     each thread its own session, or hold a lock around the calls.
     """
 
-    def __init__(self, session: Session, credentials: Optional[Credentials]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        credentials: Optional[Credentials],
+        dkim: Optional[DkimKey] = None,
+    ) -> None:
         self._session = session
         self._credentials = credentials
+        self._dkim = dkim  # every message is signed with it (README "DKIM signing")
         self._state = "new"  # "new", "open" (inside the with block), "closed"
         self._busy = False  # a call is sending on the connection
         self._guard = threading.Lock()  # makes reading and setting the two above one step
@@ -184,6 +191,7 @@ class SmtpSession:
     def _transaction(
         self, sender: str, recipients: Sequence[str], messages: Tuple[object, ...]
     ) -> None:
+        messages = signed(messages, self._dkim)
         self._begin()
         try:
             reconnected = self._ready()
@@ -218,6 +226,7 @@ def smtp_session(
     timeout: float = 60,
     local_hostname: Optional[str] = None,
     source_address: Optional[Tuple[str, int]] = None,
+    dkim: Optional[DkimKey] = None,
 ) -> SmtpSession:
     """A connection for many messages: ``with smtp_session(server) as s: s.send_smtp(...)``.
 
@@ -234,6 +243,8 @@ def smtp_session(
     :param timeout: seconds per socket operation (Python only).
     :param local_hostname: the EHLO name (Python only).
     :param source_address: ``(host, port)`` to bind the socket to (Python only).
+    :param dkim: a :class:`~post_office.DkimKey`: every message of the session is
+        DKIM-signed with it (Python only, README "DKIM signing").
 
     Every argument is checked here, before any connection; the ``with`` statement
     connects.  See :class:`SmtpSession` for what the session does between messages.
@@ -244,4 +255,4 @@ def smtp_session(
     )
     credentials = optional_credentials(login, password)
     check_auth_transport(parsed, credentials)
-    return SmtpSession(session, credentials)
+    return SmtpSession(session, credentials, check_dkim(dkim))

@@ -197,3 +197,15 @@ def test_dkimpy_loads_only_when_a_key_is_made(tmp_path, keys) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "pip install 'post_office[dkim]'" in result.stdout
+
+
+def test_smtp_session_signs_every_message(smtp_plain, keys, dkim_dns) -> None:
+    with post_office.smtp_session(
+        (smtp_plain.host, smtp_plain.port), dkim=_key(keys, "rsa")
+    ) as session:
+        session.send_smtp(FROM, TO, LETTER)
+        session.send_letter(FROM, TO, "second\n", subject="two")
+    assert len(smtp_plain.messages) == 2
+    assert all(_verify(m.content, dkim_dns) for m in smtp_plain.messages)
+    with pytest.raises(OptionError, match="dkim"):
+        post_office.smtp_session(("127.0.0.1", 1), dkim=b"pem")
