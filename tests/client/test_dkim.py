@@ -209,3 +209,27 @@ def test_smtp_session_signs_every_message(smtp_plain, keys, dkim_dns) -> None:
     assert all(_verify(m.content, dkim_dns) for m in smtp_plain.messages)
     with pytest.raises(OptionError, match="dkim"):
         post_office.smtp_session(("127.0.0.1", 1), dkim=b"pem")
+
+
+def test_cli_send_signs(smtp_plain, keys, dkim_dns, tmp_path, monkeypatch, capsys) -> None:
+    from post_office.cli import main
+
+    key = tmp_path / "dkim.pem"
+    key.write_bytes(keys["ed"][0])
+    body = tmp_path / "body.txt"
+    body.write_text("Grüße\n", encoding="utf-8")
+    server = f"127.0.0.1:{smtp_plain.port}"
+    common = [server, FROM, TO, "--subject", "signed", "--file", str(body), "--quiet"]
+    assert main(["send", *common, "--dkim-key", str(key)]) == 2  # all three or none
+    assert "go together" in capsys.readouterr().err
+    dkim_options = ["--dkim-key", str(key), "--dkim-selector", "ed", "--dkim-domain", DOMAIN]
+    assert main(["send", *common, *dkim_options]) == 0
+    raw = tmp_path / "raw.eml"
+    raw.write_bytes(LETTER.encode("utf-8"))
+    raw_args = [server, FROM, TO, "--raw", "--file", str(raw), "--quiet"]
+    assert main(["send", *raw_args, *dkim_options]) == 0
+    assert len(smtp_plain.messages) == 2
+    assert all(_verify(m.content, dkim_dns) for m in smtp_plain.messages)
+    output = capsys.readouterr()
+    secret = b"".join(keys["ed"][0].splitlines()[1:-1])[10:40].decode()
+    assert secret not in output.out + output.err
