@@ -24,7 +24,10 @@ _RELAXED = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
 
 
 def _reference(body: bytes) -> bytes:
-    """dkimpy's relaxed body hash of ``body`` as it goes on the wire (CRLF lines)."""
+    """dkimpy's relaxed body hash of ``body`` as it goes on the wire: CRLF lines, the
+    last one ended by the DATA encoder when it is not."""
+    if body and not body.endswith((b"\n", b"\r")):
+        body += b"\n"
     wire = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
     return hashlib.sha256(_RELAXED.canonicalize_body(wire)).digest()
 
