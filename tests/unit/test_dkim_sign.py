@@ -134,3 +134,20 @@ def test_key_forms_and_refusals(tmp_path) -> None:
         DkimKey("example.com", "s", pem, headers=["To"])
     with pytest.raises(OptionError, match="domain"):
         DkimKey("bad domain", "s", pem)
+
+
+_RAW_BODY = st.lists(st.sampled_from([b"a", b" ", b"\t", b"\n", b"\r\n", b"\r", b"."])).map(
+    b"".join
+)
+
+
+@given(body=_RAW_BODY, cuts=st.lists(st.integers(0, 80), max_size=4))
+def test_any_newlines_and_any_split_verify(body: bytes, cuts: List[int]) -> None:
+    """CR, LF and CRLF (each one CRLF on the wire), split anywhere between arguments, a
+    CR at the end of one argument and its LF at the start of the next included."""
+    pem, txt = KEYS[1]
+    message = b"From: a@example.com\r\nSubject: x  y \r\n\r\n" + body
+    points = sorted(min(cut, len(message)) for cut in cuts)
+    pieces = tuple(message[a:b] for a, b in zip([0, *points], [*points, len(message)]))
+    sent = _wire(signed(pieces, DkimKey("example.com", "sel", pem)))
+    assert dkim.verify(sent, dnsfunc=lambda name, timeout=5: txt)
