@@ -243,9 +243,33 @@ def small(task: Dict[str, Any]) -> Callable[[], int]:
     return run
 
 
+def signed_letter(task: Dict[str, Any]) -> Callable[[], int]:
+    """``send_letter`` with one large attachment, DKIM-signed when the task names a key."""
+    key = None
+    if task.get("key"):
+        key = post_office.DkimKey("bench.example", "bench", task["key"])
+
+    def run() -> int:
+        post_office.send_letter(
+            (HOST, task["port"]),
+            FROM,
+            TO,
+            "The attachment.\n",
+            subject="large",
+            attachments=[task["path"]],
+            dkim=key,
+        )
+        return 1
+
+    return run
+
+
+TASKS = {"large": large, "small": small, "dkim": signed_letter}
+
+
 def main(argv: List[str]) -> int:
     task: Dict[str, Any] = json.loads(argv[0])
-    run = large(task) if task["task"] == "large" else small(task)
+    run = TASKS[task["task"]](task)
     assert post_office.smtp_debug is None
     wall0 = time.perf_counter()
     cpu0 = time.process_time()

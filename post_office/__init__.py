@@ -142,6 +142,9 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
     from .message.addresses import (
         Recipients as Recipients,
     )
+    from .message.dkim import (
+        DkimKey as DkimKey,
+    )
     from .message.headers import (
         decode_header_text as decode_header_text,
     )
@@ -323,6 +326,7 @@ _PUBLIC = {
     "Credentials": "spec.options",
     "DataError": "errors",
     "Delivery": "client.delivery",
+    "DkimKey": "message.dkim",
     "decode_header_text": "message.headers",
     "extract_email_addresses": "message.netmail",
     "HeaderError": "errors",

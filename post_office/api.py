@@ -35,6 +35,7 @@ from .warn import warn
 
 if TYPE_CHECKING:
     from .client.bulk import SmtpSession
+    from .message.dkim import DkimKey
     from .message.letter import Attachment, HeaderValue
     from .mime.build import MimePart
 
@@ -52,6 +53,7 @@ def send_smtp(
     timeout: float = 60,
     local_hostname: Optional[str] = None,
     source_address: Optional[Tuple[str, int]] = None,
+    dkim: Optional[DkimKey] = None,
 ) -> None:
     """Send the concatenated ``messages`` from ``from_`` to ``to`` (Allegro's ``send-smtp``).
 
@@ -67,11 +69,14 @@ def send_smtp(
     :param timeout: seconds to wait for each reply (Python only; Allegro waits forever).
     :param local_hostname: the EHLO name (Python only; default: this host's FQDN).
     :param source_address: ``(host, port)`` to bind the socket to (Python only).
+    :param dkim: a :class:`~post_office.DkimKey`: the messages, taken together as one
+        complete RFC 5322 message (header block and body), are DKIM-signed (Python only,
+        README "DKIM signing").
 
     Returns ``None`` once the server accepted the message; raises a
     :class:`~post_office.PostOfficeError` otherwise.
     """
-    _send(server, from_, to, None, messages, timeout, local_hostname, source_address)
+    _send(server, from_, to, None, messages, (timeout, local_hostname, source_address), dkim)
 
 
 def send_smtp_auth(
@@ -84,6 +89,7 @@ def send_smtp_auth(
     timeout: float = 60,
     local_hostname: Optional[str] = None,
     source_address: Optional[Tuple[str, int]] = None,
+    dkim: Optional[DkimKey] = None,
 ) -> None:
     """:func:`send_smtp` with SMTP AUTH (Allegro's ``send-smtp-auth``, RFC 4954).
 
@@ -102,7 +108,8 @@ def send_smtp_auth(
     a ``UserWarning`` says so (Allegro skips AUTH silently).
     """
     credentials = optional_credentials(login, password)
-    _send(server, from_, to, credentials, messages, timeout, local_hostname, source_address)
+    options = (timeout, local_hostname, source_address)
+    _send(server, from_, to, credentials, messages, options, dkim)
 
 
 def _send(
@@ -111,17 +118,17 @@ def _send(
     to: object,
     credentials: Optional[Tuple[str, Union[str, OAuth2Token]]],
     messages: Tuple[object, ...],
-    timeout: object,
-    local_hostname: object,
-    source_address: object,
+    connect: Tuple[object, object, object],
+    dkim: object,
 ) -> None:
     parsed = parse_mail_server(server)
-    options = check_connect_options(timeout, local_hostname, source_address)
+    options = check_connect_options(*connect)
+    key = _dkim_key(dkim)
     check_auth_transport(parsed, credentials)
     envelope = check_envelope(from_, to)
     check_messages(messages)
     # Allegro sends one empty line when there is no message (the body is CRLF . CRLF).
-    deliver(parsed, envelope, messages or ("\n",), options, credentials)
+    deliver(parsed, envelope, _signed(messages or ("\n",), key), options, credentials)
 
 
 def send_letter(
@@ -141,6 +148,7 @@ def send_letter(
     timeout: float = 60,
     local_hostname: Optional[str] = None,
     source_address: Optional[Tuple[str, int]] = None,
+    dkim: Optional[DkimKey] = None,
 ) -> bool:
     """Build a letter's header and send it (Allegro's ``send-letter``, README "Letters and
     attachments").
@@ -169,6 +177,8 @@ def send_letter(
         may go without reading or exiting).  Python only, like the two below.
     :param local_hostname: the EHLO name.
     :param source_address: ``(host, port)`` to bind the socket to.
+    :param dkim: a :class:`~post_office.DkimKey` to sign the letter with (Python only,
+        RFC 6376; README "DKIM signing").
 
     The letter keywords are those of :class:`LetterOptions`.  A header already in a MIME
     ``message`` wins over the one built here; ``Date:`` and ``Message-ID:`` are added when
@@ -185,6 +195,7 @@ def send_letter(
 
         connect = ConnectOptions(timeout=check_program_timeout(timeout))
     credentials = optional_credentials(login, password)
+    key = _dkim_key(dkim)
     if isinstance(transport, MailServer):
         check_auth_transport(transport, credentials)
     options = LetterOptions(
@@ -197,7 +208,7 @@ def send_letter(
             "the :program transport cannot deliver to them; pass them to the program"
         )
     envelope = Envelope(letter.sender, letter.recipients)
-    deliver(transport, envelope, (letter.header, letter.part), connect, credentials)
+    deliver(transport, envelope, _signed((letter.header, letter.part), key), connect, credentials)
     return True
 
 
@@ -209,6 +220,7 @@ def smtp_session(
     timeout: float = 60,
     local_hostname: Optional[str] = None,
     source_address: Optional[Tuple[str, int]] = None,
+    dkim: Optional[DkimKey] = None,
 ) -> SmtpSession:
     """A connection for many messages: ``with smtp_session(server) as s: s.send_smtp(...)``.
 
@@ -225,6 +237,8 @@ def smtp_session(
     :param timeout: seconds per socket operation (Python only).
     :param local_hostname: the EHLO name (Python only).
     :param source_address: ``(host, port)`` to bind the socket to (Python only).
+    :param dkim: a :class:`~post_office.DkimKey`: every message of the session is
+        DKIM-signed with it (Python only, README "DKIM signing").
 
     Every argument is checked here, before any connection; the ``with`` statement
     connects.  See :class:`SmtpSession` for what the session does between messages.
@@ -237,7 +251,7 @@ def smtp_session(
     )
     credentials = optional_credentials(login, password)
     check_auth_transport(parsed, credentials)
-    return SmtpSession(session, credentials)
+    return SmtpSession(session, credentials, _dkim_key(dkim))
 
 
 def test_email_address(
@@ -307,3 +321,21 @@ def _vrfy(session: Session, argument: str) -> Optional[int]:
     except SMTPError:
         return None  # Allegro: anything but a 550 means "may be valid"
     return reply.code
+
+
+def _dkim_key(dkim: object) -> Optional[DkimKey]:
+    """``dkim=`` checked (an OptionError naming it otherwise); the DKIM module, hashlib and
+    tempfile load only when a key is given (README "DKIM signing")."""
+    if dkim is None:
+        return None
+    from .message.dkim import check_dkim
+
+    return check_dkim(dkim)
+
+
+def _signed(messages: Sequence[object], key: Optional[DkimKey]) -> Sequence[object]:
+    if key is None:
+        return messages
+    from .message.dkim import signed
+
+    return signed(tuple(messages), key)

@@ -266,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="send an empty body without the warning",
     )
     p.add_argument(
+        "--dkim-key",
+        metavar="FILE",
+        help="DKIM-sign with this PEM private key (RSA 2048+ or Ed25519; needs the dkim "
+        "extra); with --dkim-selector and --dkim-domain",
+    )
+    p.add_argument("--dkim-selector", metavar="S", help="the DKIM selector (s=)")
+    p.add_argument("--dkim-domain", metavar="D", help="the DKIM signing domain (d=)")
+    p.add_argument(
         "--allow-no-auth",
         action="store_true",
         help="with --login: send even when the server offers no AUTH (as Allegro does); "

@@ -23,6 +23,7 @@ from ..errors import (
     SMTPTimeoutError,
 )
 from ..message.addresses import Recipients
+from ..message.dkim import DkimKey, signed
 from ..message.letter import Attachment, LetterOptions, build_letter
 from ..message.sources import check_messages
 from ..mime.build import MimePart
@@ -50,9 +51,15 @@ class SmtpSession:
     each thread its own session, or hold a lock around the calls.
     """
 
-    def __init__(self, session: Session, credentials: Optional[Credentials]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        credentials: Optional[Credentials],
+        dkim: Optional[DkimKey] = None,
+    ) -> None:
         self._session = session
         self._credentials = credentials
+        self._dkim = dkim  # every message is signed with it (README "DKIM signing")
         self._state = "new"  # "new", "open" (inside the with block), "closed"
         self._busy = False  # a call is sending on the connection
         self._guard = threading.Lock()  # makes reading and setting the two above one step
@@ -184,6 +191,7 @@ class SmtpSession:
     def _transaction(
         self, sender: str, recipients: Sequence[str], messages: Tuple[object, ...]
     ) -> None:
+        messages = signed(messages, self._dkim)
         self._begin()
         try:
             reconnected = self._ready()

@@ -18,6 +18,8 @@ IPv6 test name), so a test that connects where the zone points stays on this mac
 - ``dual.example``: A 127.0.0.1 and AAAA ::1, no MX.
 - ``ghost-mx.example``: one MX whose exchanger does not exist.
 - ``servfail.example``: every query is answered SERVFAIL.
+- TXT records (a zone given by a test, e.g. a DKIM key at ``s._domainkey.domain``) are
+  served split into strings of 255 octets.
 - ``missing.example`` (and any name not in the zone): NXDOMAIN.
 
 ``server.silent = True`` makes it read queries and never answer; ``server.queries`` lists
@@ -30,7 +32,7 @@ import socketserver
 import threading
 from typing import Dict, List, Optional, Set, Tuple, Union
 
-from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, SOA, A, DNSLabel, DNSRecord
+from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, SOA, TXT, A, DNSLabel, DNSRecord
 
 Value = Union[str, Tuple[int, str]]
 Record = Tuple[str, Value]  # ("A", "127.0.0.1"), ("MX", (10, "mx.example")), ...
@@ -66,6 +68,9 @@ def _rdata(rtype: str, value: Value) -> object:
         assert isinstance(value, tuple)
         return MX(value[1] if value[1] != "." else ".", value[0])
     assert isinstance(value, str)
+    if rtype == "TXT":  # strings of at most 255 octets each (RFC 1035 3.3.14)
+        data = value.encode("ascii")
+        return TXT([data[i : i + 255] for i in range(0, len(data), 255)])
     return {"A": A, "AAAA": AAAA, "CNAME": CNAME}[rtype](value)
 
 

@@ -16,6 +16,7 @@ from typing import IO, Any, List, Optional, Tuple
 from ...client.delivery import Envelope
 from ...errors import ArgumentError, CertificateError, SenderRefusedError
 from ...message.addresses import check_address
+from ...message.dkim import DkimKey, signed
 from ...message.letter import LetterOptions, build_letter
 from ...spec.mailserver import MailServer, parse_mail_server, parse_transport
 from ...spec.options import check_auth_transport, check_connect_options, check_credentials
@@ -55,6 +56,18 @@ def _check_arguments(args: argparse.Namespace) -> None:
         check_input_file(path, "--attach")
     if args.file is not None:
         check_input_file(args.file, "--file")
+    args.dkim = _dkim_key(args)
+
+
+def _dkim_key(args: argparse.Namespace) -> Optional[DkimKey]:
+    """The key of ``--dkim-key/--dkim-selector/--dkim-domain``: all three, or none."""
+    given = [args.dkim_key, args.dkim_selector, args.dkim_domain]
+    if not any(given):
+        return None
+    if not all(given):
+        raise ArgumentError("--dkim-key, --dkim-selector and --dkim-domain go together")
+    check_input_file(args.dkim_key, "--dkim-key")
+    return DkimKey(args.dkim_domain, args.dkim_selector, args.dkim_key)
 
 
 def _open_input(args: argparse.Namespace, opened: List[IO[bytes]]) -> Tuple[IO[bytes], str]:
@@ -144,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
             send(
                 args.server,
                 envelope,
-                messages,
+                signed(messages, args.dkim),
                 options,
                 credentials,
                 allow_no_auth=args.allow_no_auth,
