@@ -30,7 +30,7 @@ import socketserver
 import threading
 from typing import Dict, List, Optional, Set, Tuple, Union
 
-from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, SOA, A, DNSLabel, DNSRecord
+from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, SOA, TXT, A, DNSLabel, DNSRecord
 
 Value = Union[str, Tuple[int, str]]
 Record = Tuple[str, Value]  # ("A", "127.0.0.1"), ("MX", (10, "mx.example")), ...
@@ -66,7 +66,7 @@ def _rdata(rtype: str, value: Value) -> object:
         assert isinstance(value, tuple)
         return MX(value[1] if value[1] != "." else ".", value[0])
     assert isinstance(value, str)
-    return {"A": A, "AAAA": AAAA, "CNAME": CNAME}[rtype](value)
+    return {"A": A, "AAAA": AAAA, "CNAME": CNAME, "TXT": TXT}[rtype](value)
 
 
 class DnsServer:
