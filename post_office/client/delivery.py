@@ -50,14 +50,34 @@ def open_session(
     if session is None:
         session = Session.for_server(server, options)
     session.close()
+    policy = None
+    if credentials is None and _may_follow_mx(session.server):
+        from .mta_sts import apply_policy  # only for MX delivery (README "MTA-STS")
+
+        policy = apply_policy(session)
     try:
         session.open(credentials=credentials is not None)
+        if policy is not None and policy.mode == "testing" and not session.encrypted:
+            from ..warn import warn
+
+            warn(f"{policy.describe()}: would refuse {session.reached}, which is not using TLS")
         if credentials is not None:
             session.authenticate(*credentials)
     except BaseException:
         session.close()
         raise
     return session
+
+
+def _may_follow_mx(server: MailServer) -> bool:
+    """Whether this connection may follow an MX answer and MTA-STS applies at all."""
+    from .. import specials
+    from .targets import literal_targets
+
+    if specials.value("mta_sts") == "off" or literal_targets(server.host) is not None:
+        return False
+    mode = specials.value("dns_mode")
+    return ":acldns" in ((mode,) if isinstance(mode, str) else tuple(mode))  # type: ignore[arg-type]
 
 
 def deliver(
