@@ -59,6 +59,11 @@ def _open_session(
     session = Session.prepare(server, timeout=args.timeout, local_hostname=args.local_hostname)
     if verify is not None:  # a second look: not part of the transcript --debug shows
         session.transcript = Transcript(use_global=False)
+    if args.login is None and verify is None:  # as send would: MTA-STS (README "MTA-STS")
+        from ..client.delivery import apply_mta_sts
+
+        policy = apply_mta_sts(session)
+        say(f"mta-sts:     {policy.describe() if policy is not None else 'no policy applies'}")
     # With --login the check goes where send --login would: the name as written (README "DNS").
     session.open(credentials=args.login is not None)
     return session

@@ -8,9 +8,11 @@ authenticates, for :func:`deliver` (send-smtp, send-smtp-auth, send-letter), for
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
+from ..errors import SMTPError
 from ..message.addresses import check_address, check_recipients
 from ..message.sources import iter_source_chunks
 from ..protocol.replies import Reply
@@ -18,7 +20,10 @@ from ..spec.mailserver import MailProgram, MailServer
 from ..spec.options import ConnectOptions, Credentials
 from .session import Session
 
-__all__ = ["Envelope", "check_envelope", "deliver", "open_session"]
+if TYPE_CHECKING:
+    from .mta_sts import Policy
+
+__all__ = ["Envelope", "apply_mta_sts", "check_envelope", "deliver", "open_session"]
 
 
 @dataclass(frozen=True)
@@ -50,13 +55,18 @@ def open_session(
     if session is None:
         session = Session.for_server(server, options)
     session.close()
-    policy = None
-    if credentials is None and _may_follow_mx(session.server):
-        from .mta_sts import apply_policy  # only for MX delivery (README "MTA-STS")
-
-        policy = apply_policy(session)
+    policy = apply_mta_sts(session) if credentials is None else None
     try:
-        session.open(credentials=credentials is not None)
+        try:
+            session.open(credentials=credentials is not None)
+        except SMTPError as exc:
+            if policy is None or policy.mode != "enforce":
+                raise
+            # The failure names the policy that made TLS required (README "MTA-STS").
+            named = copy.copy(exc)
+            named.message = f"{policy.describe()}: {exc.message}"
+            named.args = (named.message,)
+            raise named from exc
         if policy is not None and policy.mode == "testing" and not session.encrypted:
             from ..warn import warn
 
@@ -69,15 +79,21 @@ def open_session(
     return session
 
 
-def _may_follow_mx(server: MailServer) -> bool:
-    """Whether this connection may follow an MX answer and MTA-STS applies at all."""
+def apply_mta_sts(session: Session) -> Optional[Policy]:
+    """The MTA-STS policy for a session without credentials that may follow an MX answer,
+    applied to its spec (README "MTA-STS"); None when MTA-STS does not apply."""
     from .. import specials
     from .targets import literal_targets
 
-    if specials.value("mta_sts") == "off" or literal_targets(server.host) is not None:
-        return False
-    mode = specials.value("dns_mode")
-    return ":acldns" in ((mode,) if isinstance(mode, str) else tuple(mode))  # type: ignore[arg-type]
+    if specials.value("mta_sts") == "off" or literal_targets(session.server.host) is not None:
+        return None
+    from .resolve import check_dns_mode
+
+    if ":acldns" not in check_dns_mode(specials.value("dns_mode")):
+        return None  # no MX answer is followed
+    from .mta_sts import apply_policy  # only for MX delivery: not on import
+
+    return apply_policy(session)
 
 
 def deliver(

@@ -132,7 +132,7 @@ def test_enforce_delivers_over_verified_starttls(
 
 
 def test_enforce_refuses_stripped_starttls(sts: DnsServer, smtp_plain: Any, ca_file: str) -> None:
-    with pytest.raises(StartTLSError):
+    with pytest.raises(StartTLSError, match=r"^MTA-STS policy of sts\.example .*STARTTLS"):
         _send(smtp_plain.port, ca_file)
     assert smtp_plain.messages == []
 
