@@ -232,3 +232,21 @@ def test_untrusted_policy_certificate_is_no_policy(
 ) -> None:
     monkeypatch.setattr(post_office, "mta_sts_context", ssl.create_default_context())
     assert _policy() is None
+
+
+def test_check_shows_the_policy(
+    sts: DnsServer,
+    smtp_server_factory: Any,
+    names_context: ssl.SSLContext,
+    ca_file: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from post_office.cli import main
+
+    smtp = smtp_server_factory("starttls", tls_context=names_context)
+    spec = f'("{DOMAIN}" :port {smtp.port} :ca-file "{ca_file}")'
+    status = main(["check", spec, "--timeout", "5"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "mta-sts:     MTA-STS policy of sts.example (id one1): mode enforce" in out
+    assert smtp.messages == []
