@@ -287,7 +287,9 @@ def apply_policy(session: Session) -> Optional[Policy]:
     session.transcript.note(policy.describe())
     if policy.mode == "enforce":
         tls = dataclasses.replace(server.tls, server_name=None)
-        session.server = dataclasses.replace(server, ssl=False, starttls="required", tls=tls)
+        # Implicit TLS (:ssl) is TLS already; otherwise STARTTLS must succeed.
+        starttls = server.starttls if server.ssl else "required"
+        session.server = dataclasses.replace(server, starttls=starttls, tls=tls)
         session.context = _enforcing_context(tls)
     return policy
 
