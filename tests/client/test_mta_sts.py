@@ -250,3 +250,43 @@ def test_check_shows_the_policy(
     assert status == 0, out
     assert "mta-sts:     MTA-STS policy of sts.example (id one1): mode enforce" in out
     assert smtp.messages == []
+
+
+def test_testing_warns_about_plain_text(
+    sts: DnsServer, policy_server: PolicyServer, smtp_plain: Any, ca_file: str
+) -> None:
+    policy_server.body = POLICY.format(mode="testing", mx=MX).encode()
+    with pytest.warns(UserWarning, match="not using TLS"):
+        _send(smtp_plain.port, ca_file)
+    assert len(smtp_plain.messages) == 1
+
+
+def test_require_with_a_policy_delivers(
+    sts: DnsServer,
+    smtp_server_factory: Any,
+    names_context: ssl.SSLContext,
+    ca_file: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(post_office, "mta_sts", "require", raising=False)
+    smtp = smtp_server_factory("starttls", tls_context=names_context)
+    _send(smtp.port, ca_file)
+    assert len(smtp.messages) == 1
+
+
+def test_credentials_never_look_for_a_policy(
+    sts: DnsServer, policy_server: PolicyServer, smtp_auth: Any, ca_file: str
+) -> None:
+    # A connection carrying credentials goes to the name as written (README "DNS"), so
+    # MTA-STS, which is about MX answers, is not consulted.
+    with pytest.raises(ConnectError):  # sts.example has no A record: nothing to reach
+        post_office.send_smtp_auth(
+            (DOMAIN, ":port", smtp_auth.port, ":starttls", True, ":ca-file", ca_file),
+            "a@b.example",
+            "c@sts.example",
+            "user",
+            "pw",
+            MESSAGE,
+            timeout=5,
+        )
+    assert policy_server.requests == []
