@@ -4,7 +4,8 @@ Import everything from here; subpackages are an implementation detail (README
 "Architecture").  Each public name is loaded from its module on first use (PEP 562), so
 ``import post_office`` costs next to nothing and a program that only sends mail never loads
 the MIME, letter or sink modules (``bench/bench_import.py`` measures it).  Allegro's
-specials (``smtp_debug``, ``dns_mode``, ``dns_nameservers``, ``mx_address_limit``) are
+specials (``smtp_debug``, ``dns_mode``, ``dns_nameservers``, ``mx_address_limit``, and
+``mta_sts``, ``mta_sts_context``, ``mta_sts_port``) are
 attributes of the package that read and assign :mod:`post_office.specials`.
 """
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from . import specials as _specials
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each on first use
+    import ssl
     from typing import List, Optional, TextIO, Tuple, Union
 
     from .api import (
@@ -305,6 +307,14 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
     #: Python only, as Postfix's ``smtp_mx_address_limit``: at most this many addresses of
     #: a mail-server name are tried, however many DNS lists (README "DNS").
     mx_address_limit: int
+    #: Python only: MTA-STS (RFC 8461) for delivery through an MX answer: ``"auto"``
+    #: (applied where a domain publishes a policy), ``"off"`` or ``"require"`` (README
+    #: "MTA-STS").
+    mta_sts: str
+    #: The :class:`ssl.SSLContext` that fetches MTA-STS policies (None: the system's trust
+    #: store) and the HTTPS port they are fetched from (README "MTA-STS").
+    mta_sts_context: Optional[ssl.SSLContext]
+    mta_sts_port: int
 
 __version__ = "0.1.0"
 

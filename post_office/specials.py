@@ -2,7 +2,9 @@
 
 ``post_office.smtp_debug`` (Allegro's ``*smtp-debug*``), ``post_office.dns_mode``
 (``socket:*dns-mode*``), ``post_office.dns_nameservers`` (``socket:*dns-nameserver*``) and
-``post_office.mx_address_limit`` (Python only; Postfix's ``smtp_mx_address_limit``) are
+``post_office.mx_address_limit`` (Python only; Postfix's ``smtp_mx_address_limit``) and
+``post_office.mta_sts``, ``mta_sts_context``, ``mta_sts_port`` (Python only: README
+"MTA-STS") are
 attributes of the package for the user, as in Allegro, and live here: the package routes
 reading and assigning them to :func:`value` and :func:`assign` (README "API: Allegro ->
 Python"), so no module ever reads the package root.  Values are checked where they are used
@@ -25,6 +27,11 @@ _DEFAULTS: Dict[str, object] = {
     "dns_mode": DEFAULT_DNS_MODE,
     "dns_nameservers": None,
     "mx_address_limit": DEFAULT_MX_ADDRESS_LIMIT,
+    # MTA-STS (RFC 8461) for delivery through an MX answer: "auto", "off" or "require";
+    # the context fetching policies (None: the system's trust store) and its port.
+    "mta_sts": "auto",
+    "mta_sts_context": None,
+    "mta_sts_port": 443,
 }
 _values = dict(_DEFAULTS)
 #: The names of the specials, in README order.

@@ -9,9 +9,11 @@ encoded once on the way out (:mod:`post_office.protocol.data` via the transfer).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
-from typing import Callable, Literal, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Literal, Optional, Sequence, Tuple, Union
 
+from ..errors import SMTPError
 from ..message.addresses import check_address, check_recipients
 from ..message.sources import iter_source_chunks
 from ..protocol.replies import Reply
@@ -21,7 +23,18 @@ from .session import Session
 from .targets import Target
 from .transcript import Transcript
 
-__all__ = ["Delivery", "Envelope", "StartTLSOutcome", "check_envelope", "deliver", "open_session"]
+if TYPE_CHECKING:
+    from .mta_sts import Policy
+
+__all__ = [
+    "Delivery",
+    "Envelope",
+    "StartTLSOutcome",
+    "apply_mta_sts",
+    "check_envelope",
+    "deliver",
+    "open_session",
+]
 
 
 @dataclass(frozen=True)
@@ -88,14 +101,23 @@ def open_session(
     if session is None:
         session = Session.for_server(server, options, transcript)
     session.close()
+    policy = apply_mta_sts(session) if credentials is None else None
     try:
         opened = False
         try:
             session.open(credentials=credentials is not None)
             opened = True
+        except SMTPError as exc:
+            if policy is None or policy.mode != "enforce":
+                raise
+            raise _naming(policy, exc) from exc
         finally:  # also a greeting or TLS failure comes from a server that was reached
             if on_reached is not None and session.target is not None:
                 on_reached(session, opened)
+        if policy is not None and policy.mode == "testing" and not session.encrypted:
+            from ..warn import warn
+
+            warn(f"{policy.describe()}: would refuse {session.reached}, which is not using TLS")
         if credentials is not None:
             if before_auth is not None:
                 before_auth(session)
@@ -104,6 +126,34 @@ def open_session(
         session.close()
         raise
     return session
+
+
+def _naming(policy: Policy, exc: SMTPError) -> SMTPError:
+    """The failure, naming the policy that made TLS required (README "MTA-STS")."""
+    named = copy.copy(exc)
+    named.message = f"{policy.describe()}: {exc.message}"
+    named.args = (named.message,)
+    return named
+
+
+def apply_mta_sts(session: Session) -> Optional[Policy]:
+    """The MTA-STS policy for a session without credentials that may follow an MX answer,
+    applied to its spec (README "MTA-STS"); None when MTA-STS does not apply."""
+    from .. import specials
+    from .targets import literal_targets
+
+    mode = session.server.mta_sts  # the spec's :mta-sts, else the special
+    if (mode or specials.value("mta_sts")) == "off":
+        return None
+    if literal_targets(session.server.host) is not None:
+        return None
+    from .resolve import check_dns_mode
+
+    if ":acldns" not in check_dns_mode(specials.value("dns_mode")):
+        return None  # no MX answer is followed
+    from .mta_sts import apply_policy  # only for MX delivery: not on import
+
+    return apply_policy(session)
 
 
 def deliver(

@@ -109,6 +109,7 @@ class Answer:
     cnames: int  # how many aliases the answer followed
     mx: Tuple[Tuple[int, str], ...] = ()
     addresses: Tuple[str, ...] = ()
+    texts: Tuple[str, ...] = ()  # TXT records, each one string (RFC 8461 section 3.1)
 
 
 class DnsTimeout(Exception):
@@ -186,7 +187,9 @@ class Dns:
             if hops > max_cnames:
                 return Answer("nodata", answer.canonical, hops)
             if answer.status != "nodata" or answer.canonical.lower() == current.lower():
-                return Answer(answer.status, answer.canonical, hops, answer.mx, answer.addresses)
+                return Answer(
+                    answer.status, answer.canonical, hops, answer.mx, answer.addresses, answer.texts
+                )
             current = answer.canonical  # the server gave the alias only: ask for its target
 
     def _cached(self, name: str, rdtype: str) -> Answer:
@@ -222,6 +225,12 @@ class Dns:
         if rdtype == "MX":
             mx = tuple((int(r.preference), plain(r.exchange)) for r in reply.rrset)
             return Answer("ok", canonical, cnames, mx=mx), ttl
+        if rdtype == "TXT":
+            texts = tuple(
+                b"".join(r.strings).decode("utf-8", "replace")  # a record's strings are one
+                for r in reply.rrset
+            )
+            return Answer("ok", canonical, cnames, texts=texts), ttl
         addresses = tuple(str(r.address) for r in reply.rrset)
         return Answer("ok", canonical, cnames, addresses=addresses), ttl
 

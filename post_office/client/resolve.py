@@ -291,6 +291,10 @@ def _by_mx(lookup: Dns, name: str, *, system: bool, say: Note, limit: int) -> Li
         )
     if not exchangers:
         return _own_addresses(lookup, name, system=system, say=say, why="no MX record; ")
+    if specials.value("mta_sts") != "off":
+        from .mta_sts import filter_exchangers  # RFC 8461 section 4.1 (README "MTA-STS")
+
+        exchangers = filter_exchangers(name, exchangers, say)
     targets = _exchanger_targets(lookup, name, exchangers, system=system, say=say, limit=limit)
     if targets:
         return targets

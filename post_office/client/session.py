@@ -185,6 +185,11 @@ class Session:
             self.close()
             raise
 
+    def require_verified_tls(self, server: MailServer, context: ssl.SSLContext) -> None:
+        """Open with this stricter spec and context: STARTTLS required, the certificate
+        verified for the exchanger's name (an MTA-STS policy in enforce mode)."""
+        self.server, self.context = server, context
+
     def _connected(self, connection: Connection, target: Target) -> None:
         self.connection, self.target = connection, target
 

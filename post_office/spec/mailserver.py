@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Literal, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from .._checks import show
 from ..errors import ServerSpecError
@@ -27,8 +27,10 @@ __all__ = [
 ]
 
 StartTLS = Union[bool, Literal["required"]]
+#: ``:mta-sts``'s values, as ``post_office.mta_sts`` takes them (README "MTA-STS").
+MtaSts = Literal["auto", "off", "require"]
 
-_SERVER_KEYWORDS = ("port", "ssl", "starttls", "allow-plaintext-auth")
+_SERVER_KEYWORDS = ("port", "ssl", "starttls", "allow-plaintext-auth", "mta-sts")
 _KNOWN = _SERVER_KEYWORDS + TLS_KEYWORDS
 _HOST_PORT = re.compile(r"([^:\[\]]+):([0-9]+)\Z")
 _BRACKETED = re.compile(r"\[([0-9A-Fa-f:.%a-zA-Z0-9]+)\](?::([0-9]+))?\Z")
@@ -43,6 +45,8 @@ class MailServer:
     ``"required"`` (fail when the server does not offer STARTTLS).
     ``allow_plaintext_auth`` (``:allow-plaintext-auth t``, ours) lets credentials go to
     a server other than this machine without TLS (README "Reliability").
+    ``mta_sts`` (``:mta-sts :auto``, ``:off`` or ``:require``, ours) overrides
+    ``post_office.mta_sts`` for this server (README "MTA-STS"); None: the special decides.
     """
 
     host: str
@@ -51,6 +55,7 @@ class MailServer:
     starttls: StartTLS = False
     tls: TlsSettings = field(default_factory=TlsSettings)
     allow_plaintext_auth: bool = False
+    mta_sts: Optional[MtaSts] = None
 
     def __repr__(self) -> str:
         return f"MailServer({self.to_python()})"
@@ -93,6 +98,8 @@ class MailServer:
             ]
         if self.allow_plaintext_auth:
             items += [Keyword("allow-plaintext-auth"), True]
+        if self.mta_sts is not None:
+            items += [Keyword("mta-sts"), Keyword(self.mta_sts)]
         for key, value in self.tls.keywords():
             items += [key, value]
         if lisp:
@@ -264,13 +271,33 @@ def _from_options(
     plaintext_auth = bool(
         _flag("allow-plaintext-auth", values.pop("allow-plaintext-auth", None), spec)
     )
+    mta_sts = _mta_sts(values.pop("mta-sts", None), spec)
     port_value = values.pop("port", None)
     port = (465 if use_ssl else 25) if port_value is None else _port(port_value, spec)
     try:
         tls = tls_settings(values)
     except ServerSpecError as exc:
         raise ServerSpecError(f"mail-server argument {_show(spec)}: {exc}") from None
-    return MailServer(_host(host, spec), port, use_ssl, starttls, tls, plaintext_auth)
+    return MailServer(_host(host, spec), port, use_ssl, starttls, tls, plaintext_auth, mta_sts)
+
+
+def _mta_sts(value: object, spec: object) -> Optional[MtaSts]:
+    """``:mta-sts :auto``/``:off``/``:require`` (keyword or string), or None when absent."""
+    if value is None:
+        return None
+    name = value.name if isinstance(value, Keyword) else value
+    if isinstance(name, str):
+        folded = name.lstrip(":").lower()
+        if folded == "auto":
+            return "auto"
+        if folded == "off":
+            return "off"
+        if folded == "require":
+            return "require"
+    raise ServerSpecError(
+        f"mail-server argument {_show(spec)}: :mta-sts {_value(value)}: expected :auto (apply a "
+        "domain's MTA-STS policy where one is published), :off or :require"
+    )
 
 
 def _from_string(spec: str) -> MailServer:

@@ -62,6 +62,11 @@ def _open_session(
     # A second look (verify) is not part of the transcript --debug shows.
     transcript = Transcript(use_global=False) if verify is not None else args.transcript
     session = Session.for_server(server, options, transcript)
+    if args.login is None and verify is None:  # as send would: MTA-STS (README "MTA-STS")
+        from ...client.delivery import apply_mta_sts
+
+        policy = apply_mta_sts(session)
+        say(f"mta-sts:     {policy.describe() if policy is not None else 'no policy applies'}")
     # With --login the check goes where send --login would: the name as written (README "DNS").
     session.open(credentials=args.login is not None)
     return session
