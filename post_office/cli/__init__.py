@@ -108,6 +108,10 @@ def _main(argv: List[str]) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
+            if args.command in ("send", "check"):  # SERVER may be @name (README "Named servers")
+                from .config import apply_named_server
+
+                apply_named_server(args)
             module = importlib.import_module(f"{__name__}.commands.{args.command}")
             run: Callable[..., int] = module.run
             return run(args)

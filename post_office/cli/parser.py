@@ -235,7 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
         "      --login me --password-env SMTP_PASSWORD --attach report.pdf --file body.txt\n"
         "  post-office send mail.corp me@corp you@corp --raw < message.eml",
     )
-    p.add_argument("server", metavar="SERVER", help="the mail-server spec")
+    p.add_argument(
+        "server",
+        metavar="SERVER",
+        help="the mail-server spec, or @NAME: a named server of the config file ($POST_OFFICE_CONFIG, else ~/.config/post-office/servers.lisp)",
+    )
     p.add_argument("from_", metavar="FROM", help="the sender, a bare address (user@host)")
     p.add_argument("to", metavar="TO", nargs="+", help="recipients, bare addresses")
     p.add_argument("--cc", action="append", metavar="ADDRESS", help="a Cc recipient (repeatable)")
@@ -304,7 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
         "  post-office check '(\"mail.corp\" :port 587 :starttls t)'\n"
         '  post-office check \'("mail.corp" :ssl t :ca-file "corp-ca.pem")\' --login me',
     )
-    p.add_argument("server", metavar="SERVER", help="the mail-server spec")
+    p.add_argument(
+        "server",
+        metavar="SERVER",
+        help="the mail-server spec, or @NAME: a named server of the config file ($POST_OFFICE_CONFIG, else ~/.config/post-office/servers.lisp)",
+    )
     p.add_argument(
         "--from",
         dest="from_",

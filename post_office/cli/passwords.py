@@ -1,4 +1,5 @@
-"""The password for ``--login``: from ``--password-env VAR`` or asked on the terminal.
+"""The password for ``--login``: from ``--password-env VAR``, a named server's
+``:password-command``, or asked on the terminal.
 
 It is never taken on the command line, where other users could read it.
 """
@@ -24,6 +25,11 @@ def password(args: argparse.Namespace) -> Optional[str]:
         if variable is not None:
             raise ArgumentError("--password-env needs --login")
         return None
+    command = getattr(args, "password_command", None)
+    if variable is None and command is not None:  # a named server's :password-command
+        from ..client.password_command import run_password_command
+
+        return run_password_command(command)
     if variable is not None:
         value = os.environ.get(variable)
         if value is None:
