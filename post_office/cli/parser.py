@@ -78,6 +78,13 @@ def _add_mailbox_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--mbox", metavar="FILE", help="the sink's mbox file")
 
 
+#: SERVER of send and check (README "Named servers").
+_SERVER_HELP = (
+    "the mail-server spec, or @NAME: a named server of the config file "
+    "($POST_OFFICE_CONFIG, else ~/.config/post-office/servers.lisp)"
+)
+
+
 def _command(
     sub: argparse._SubParsersAction[_Parser],
     common: Optional[_Parser],
@@ -238,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "server",
         metavar="SERVER",
-        help="the mail-server spec, or @NAME: a named server of the config file ($POST_OFFICE_CONFIG, else ~/.config/post-office/servers.lisp)",
+        help=_SERVER_HELP,
     )
     p.add_argument("from_", metavar="FROM", help="the sender, a bare address (user@host)")
     p.add_argument("to", metavar="TO", nargs="+", help="recipients, bare addresses")
@@ -311,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "server",
         metavar="SERVER",
-        help="the mail-server spec, or @NAME: a named server of the config file ($POST_OFFICE_CONFIG, else ~/.config/post-office/servers.lisp)",
+        help=_SERVER_HELP,
     )
     p.add_argument(
         "--from",
@@ -319,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         default="",
         help="the sender for the MAIL FROM probe (default: the null sender <>)",
+    )
+    p.add_argument(
+        "--rcpt",
+        action="append",
+        metavar="ADDRESS",
+        help="also ask RCPT TO for ADDRESS (repeatable), then RSET: nothing is sent; the exit "
+        "status says accepted (0), refused (69) or temporarily refused (75)",
     )
     _add_login_options(p)
     _add_network_options(p)

@@ -150,6 +150,7 @@ def _probe_mail(session: Session, args: argparse.Namespace) -> None:
     reply = session.command(line)
     say(f"MAIL FROM:   {_reply_lines(reply)}")
     if 200 <= reply.code < 300:
+        _probe_recipients(session, args)
         session.reset()
         return
     hint = mail_refusal_hint(reply, session, args.login)
@@ -171,6 +172,27 @@ def _open_or_explain(server: MailServer, args: argparse.Namespace) -> Session:
         raise explain_certificate(exc, server, args, info) from exc.__cause__
 
 
+def _probe_recipients(session: Session, args: argparse.Namespace) -> None:
+    """``--rcpt ADDRESS`` (swaks' ``--quit-after RCPT``): would the server take mail for
+    each address?  RCPT TO, then (by the caller) RSET: no message is sent.  A refusal
+    ends the check with send's status: 69 refused (5xx), 75 temporary (4xx)."""
+    refused: List[str] = []
+    worst = 0
+    for address in args.rcpt or ():
+        reply = session.command(f"RCPT TO:<{address}>")
+        say(f"RCPT TO:     <{address}>: {_reply_lines(reply)}")
+        if not 200 <= reply.code < 300:
+            refused.append(f"<{address}> ({reply.code})")
+            worst = max(worst, reply.code)
+    if refused:
+        session.reset()
+        what = "temporarily refused" if worst < 500 else "refused"
+        raise Failure(
+            f"the server {what} {', '.join(refused)}: no message was sent",
+            status_of_code(worst) or EX_PROTOCOL,
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Connect, report, optionally log in, MAIL FROM and RSET, QUIT; a non-zero status
     when send with this spec and these options would fail."""
@@ -178,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
     server = parse_mail_server(server_argument(args.server))
     if args.from_:
         check_address(args.from_, "--from")
+    for address in args.rcpt or ():
+        check_address(address, "--rcpt")
     if args.login is not None:
         # A spec that would send the password in clear is refused before connecting,
         # and before the password is asked for.

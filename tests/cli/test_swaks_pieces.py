@@ -1,4 +1,5 @@
-"""``post-office send @work`` and ``check @work``: named servers from a config file in Lisp
+"""What swaks and msmtp had that we lacked: ``check --rcpt``, and named servers (``send @work``,
+``check @work``) from a config file in Lisp
 form (README "Named servers"): login, password from an environment variable or a command,
 DKIM key; unknown names and malformed files are usage errors naming the file and line."""
 
@@ -112,3 +113,28 @@ def test_a_named_server_signs_with_its_dkim_key(
     [received] = smtp_plain.messages
     assert b"DKIM-Signature: " in received.content and b"s=s2026" in received.content
     assert str(key) not in result.stdout + result.stderr
+
+
+def test_check_rcpt_asks_without_sending(cli: Any, smtp_plain: Any) -> None:
+    """``check --rcpt`` (swaks' --quit-after RCPT): RCPT TO, RSET, no message; the exit
+    status says accepted (0), refused (69) or temporarily refused (75)."""
+    spec = f"127.0.0.1:{smtp_plain.port}"
+    ok = cli("check", spec, "--rcpt", "you@example.org")
+    assert ok.returncode == 0, ok.stderr
+    assert "RCPT TO:     <you@example.org>: 250" in ok.stdout
+    smtp_plain.handler.refuse_recipients = {"gone@example.org"}
+    refused = cli("check", spec, "--rcpt", "you@example.org", "--rcpt", "gone@example.org")
+    assert refused.returncode == 69, refused.stderr
+    assert "refused <gone@example.org> (550): no message was sent" in refused.stderr
+    assert smtp_plain.messages == []
+    bad = cli("check", spec, "--rcpt", "not an address")
+    assert bad.returncode == 2
+
+
+def test_check_rcpt_temporary_refusal_is_75(cli: Any, fault_server_factory: Any) -> None:
+    from support.faultserver import reply
+
+    server = fault_server_factory({"RCPT": reply("450 4.2.0 try later")})
+    result = cli("check", f"127.0.0.1:{server.port}", "--rcpt", "you@example.org")
+    assert result.returncode == 75, result.stdout + result.stderr
+    assert "temporarily refused <you@example.org> (450)" in result.stderr
