@@ -104,7 +104,7 @@ def _main(argv: List[str]) -> int:
     from ..client.transcript import Transcript
 
     debug = cast(TextIO, EscapingStream(sys.stderr)) if getattr(args, "debug", False) else None
-    args.transcript = Transcript(debug, use_global=False)
+    args.transcript = Transcript(debug, use_global=False, arrows=True)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning

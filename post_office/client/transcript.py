@@ -58,25 +58,34 @@ def _debug_stream() -> Optional[TextIO]:
 class Transcript:
     """Where one conversation's command and reply lines go."""
 
-    def __init__(self, stream: Optional[TextIO] = None, *, use_global: bool = True) -> None:
+    def __init__(
+        self, stream: Optional[TextIO] = None, *, use_global: bool = True, arrows: bool = False
+    ) -> None:
         self.stream = stream if stream is not None else (_debug_stream() if use_global else None)
         self._log = _debug_logging()
         self.enabled = self.stream is not None or self._log
+        # Allegro's format (``to smtp command: '...'``, replies as sent, ``-- note``), or
+        # the command line's direction markers: ``-> `` sent, ``<- `` received, ``~~ ``
+        # our own events (TLS, the body's size), as swaks marks them.
+        self._sent, self._received, self._event = (
+            ("-> ", "<- ", "~~ ") if arrows else ("to smtp command: ", "", "-- ")
+        )
+        self._quote = not arrows
 
     def command(self, shown: str) -> None:
         """Record a command we sent; ``shown`` is already redacted."""
         if self.enabled:
-            self._emit(f"to smtp command: {shown!r}")
+            self._emit(self._sent + (repr(shown) if self._quote else shown))
 
     def reply(self, line: str) -> None:
         """Record one reply line as the server sent it."""
         if self.enabled:
-            self._emit(line)
+            self._emit(self._received + line)
 
     def note(self, text: str) -> None:
         """Record something that is neither command nor reply (TLS upgrade, body size)."""
         if self.enabled:
-            self._emit(f"-- {text}")
+            self._emit(self._event + text)
 
     def _emit(self, line: str) -> None:
         if self.stream is not None:

@@ -320,9 +320,10 @@ def test_debug_shows_the_transcript_on_stderr_redacted(
         "--login", USER, "--password-env", "PW", "--debug", env={"PW": PASSWORD},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "to smtp command: 'STARTTLS'" in result.stderr
-    assert "to smtp command: 'AUTH CRAM-MD5'" in result.stderr
-    assert "to smtp command: '<redacted>'" in result.stderr
+    assert "-> STARTTLS\n" in result.stderr  # the command line's direction markers
+    assert "-> AUTH CRAM-MD5\n" in result.stderr
+    assert "-> <redacted>\n" in result.stderr
+    assert "<- 250 " in result.stderr and "~~ TLS established" in result.stderr
     assert "250 2.0.0 OK: stored" in result.stderr
     assert PASSWORD not in result.stderr
     assert "subject 'debug'" in received(sink).summary
