@@ -9,24 +9,21 @@ itself is under test (Ctrl-C, a closed pipe, a terminal).
 from __future__ import annotations
 
 import datetime
-import io
 import json
 import os
 import re
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator
 
 import pytest
 import trustme
 from support.faultserver import DISCONNECT, FaultServer, reply
 
 from post_office import CertificateError, send_smtp
-from post_office.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = "user"
@@ -42,23 +39,7 @@ def env_with_tree(**extra: str) -> Dict[str, str]:
     return env
 
 
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """``cli(*argv, input=b"", env={})``: main() in this process; status, stdout, stderr."""
-
-    def call(
-        *args: str, input: bytes = b"", env: Optional[Dict[str, str]] = None
-    ) -> subprocess.CompletedProcess[str]:
-        capsys.readouterr()
-        with monkeypatch.context() as patch:
-            for name, value in (env or {}).items():
-                patch.setenv(name, value)
-            patch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(input), encoding="utf-8"))
-            status = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(["post-office", *args], status, out, err)
-
-    return call
+# ``cli``: the shared fixture of tests/support/cli.py (main() in this process).
 
 
 def one_error(result: subprocess.CompletedProcess[str], status: int) -> str:

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import subprocess
-import sys
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable
 
 import pytest
 
-from post_office.cli import main
 from post_office.cli.parser import build_parser
 
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """``cli(*argv, input=b"", env={})``: main() in this process; status, stdout, stderr."""
-
-    def call(
-        *args: str, input: bytes = b"", env: Optional[Dict[str, str]] = None
-    ) -> subprocess.CompletedProcess[str]:
-        capsys.readouterr()
-        with monkeypatch.context() as patch:
-            for name, value in (env or {}).items():
-                patch.setenv(name, value)
-            patch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(input), encoding="utf-8"))
-            status = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(["post-office", *args], status, out, err)
-
-    return call
+# ``cli``: the shared fixture of tests/support/cli.py (main() in this process).
 
 
 BAD = '("localhost" :port 2525 :strattls t :certificate-password "hunter2")'
