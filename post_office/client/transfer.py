@@ -11,19 +11,20 @@ arrives while the body is being sent, and a refusal then is a
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 from ..errors import DataError, ProtocolError, SMTPError, from_failure, with_stage
 from ..message.sources import encode_content, known_7bit
 from ..protocol.extensions import Extensions
 from ..protocol.failures import Failure
 from ..protocol.replies import Reply
+from ..protocol.stage import Stage
 from ..protocol.transaction import END_OF_DATA, Transaction
 from .connection import Connection, command_bytes
 from .driver import check_quiet, exchange
 from .transcript import Transcript
 
-__all__ = ["BODY_CHUNK_SIZE", "send_transaction"]
+__all__ = ["BODY_CHUNK_SIZE", "Item", "Outcome", "send_batch", "send_transaction"]
 
 #: Bytes of raw message per encoder chunk and ``sendall`` on the DATA path: large enough
 #: that the syscalls are few, small enough that memory stays a small constant.
@@ -165,3 +166,159 @@ def _check_nothing_follows(connection: Connection, transcript: Transcript) -> No
         reply=f"{second.code} {second.text}",
         command=END_OF_DATA,
     )
+
+
+# --------------------------------------------------------------------------- a batch
+
+#: One message of a batch: its reverse path, forward paths and message arguments.
+Item = Tuple[str, Sequence[str], Sequence[object]]
+#: What became of one message of a batch: the server's acceptance, or the error.
+Outcome = Union[Reply, SMTPError]
+
+
+def send_batch(
+    connection: Connection,
+    transcript: Transcript,
+    extensions: Extensions,
+    server_host: str,
+    items: Sequence[Item],
+) -> List[Outcome]:
+    """Send ``items`` one transaction each, with one round trip per message (RFC 2920
+    3.1: the end of a message's data opens the next pipelined group, so its ``.`` and the
+    next MAIL/RCPT/DATA go in one write).  Returns one outcome per item, in order, as far
+    as the connection lasted: a refused message is reported with its stage and the next
+    one still goes (after RSET when the refusal came before the data); when the
+    connection is lost, the items not reached are missing from the list (never sent).
+    Requires PIPELINING (the caller falls back to one message at a time without it)."""
+    outcomes: List[Outcome] = []
+    written: Optional[Transaction] = None  # its envelope already went with the last "."
+    for index, (sender, recipients, messages) in enumerate(items):
+        try:
+            transaction = written or Transaction(
+                sender,
+                recipients,
+                extensions,
+                eight_bit=not known_7bit(messages),
+                server_name=f"the server {server_host}",
+            )
+        except Failure as failure:  # SMTPUTF8 needed and not offered: nothing sent
+            outcomes.append(_as_smtp_error(from_failure(failure)))
+            continue
+        following = _following(items, index + 1, extensions, server_host)
+        try:
+            try:
+                if written is None:
+                    _negotiate(connection, transcript, transaction)
+                else:
+                    _read_group(connection, transcript, transaction)
+                written = None
+                reply, written = _send_body_then(
+                    connection, transcript, transaction, messages, following
+                )
+                transaction.finish(reply)  # a refusal here leaves the next envelope sent
+            except Failure as failure:
+                raise from_failure(failure) from None
+        except SMTPError as exc:
+            with_stage(exc, transaction.stage)
+            outcomes.append(exc)
+            if not connection.open:
+                return outcomes  # the rest was never sent: the caller decides
+            if transaction.stage is not Stage.BODY_SENT:
+                written = None  # refused before its end: the next envelope never went
+                if not _reset(connection):
+                    return outcomes
+            continue
+        outcomes.append(reply)
+    return outcomes
+
+
+def _as_smtp_error(error: object) -> SMTPError:
+    assert isinstance(error, SMTPError)
+    return error
+
+
+def _following(
+    items: Sequence[Item], index: int, extensions: Extensions, server_host: str
+) -> Optional[Transaction]:
+    """The next item's transaction, when its envelope can go with this message's end."""
+    if index >= len(items) or not extensions.pipelining:
+        return None
+    sender, recipients, messages = items[index]
+    try:
+        return Transaction(
+            sender,
+            recipients,
+            extensions,
+            eight_bit=not known_7bit(messages),
+            server_name=f"the server {server_host}",
+        )
+    except Failure:
+        return None  # it fails on its own turn, before anything is written
+
+
+def _read_group(connection: Connection, transcript: Transcript, transaction: Transaction) -> None:
+    """The replies to an envelope group written with the previous message's end."""
+    [group] = transaction.groups()
+    replies: List[Reply] = []
+    for command in group:
+        try:
+            replies.append(connection.read_reply(to=command.line))
+        except SMTPError:
+            failure, _ = transaction.answer_group(group, replies)
+            if failure is not None:
+                raise failure from None
+            raise
+    failure, drop = transaction.answer_group(group, replies)
+    if failure is not None:
+        if drop:
+            transcript.note("DATA was accepted after a refusal: dropping the line")
+            connection.close()
+        raise failure
+
+
+def _send_body_then(
+    connection: Connection,
+    transcript: Transcript,
+    transaction: Transaction,
+    messages: Sequence[object],
+    following: Optional[Transaction],
+) -> Tuple[Reply, Optional[Transaction]]:
+    """The body, its end with ``following``'s envelope in the same write, and the reply
+    to the end; ``following`` when its envelope went out."""
+    check_quiet(connection, "(message body)")
+    transaction.body_started()
+    chunks, end = encode_content(messages, BODY_CHUNK_SIZE)
+    next_group = b""
+    if following is not None:
+        [group] = following.groups()
+        next_group = b"".join(command_bytes(command.line, command.line) for command in group)
+
+    def end_and_next() -> bytes:
+        return end() + next_group
+
+    try:
+        early = connection.send_body(chunks, end_and_next)
+    except SMTPError as exc:
+        late = connection.late_reply
+        if late is None:
+            raise
+        raise _refused_during_body(late, transaction) from exc
+    if early is not None:
+        raise _answered_early(early, transaction)
+    transaction.body_sent()
+    transcript.note(f"message body sent: {connection.body_bytes} bytes")
+    if following is not None:
+        transcript.command("(pipelined) " + " / ".join(c.line for c in following.commands))
+    return connection.read_reply(to=END_OF_DATA), following
+
+
+def _reset(connection: Connection) -> bool:
+    """RSET after a refusal before the data; False when the line had to be dropped."""
+    try:
+        reply = exchange(connection, "RSET", "RSET")
+    except SMTPError:
+        reply = None
+    if reply is None or not 200 <= reply.code < 300:
+        connection.close()
+        return False
+    return True
