@@ -19,7 +19,7 @@ from ..protocol.extensions import Extensions
 from ..protocol.failures import Failure
 from ..protocol.replies import Reply
 from ..protocol.stage import Stage
-from ..protocol.transaction import END_OF_DATA, Transaction
+from ..protocol.transaction import END_OF_DATA, Command, Transaction
 from .connection import Connection, command_bytes
 from .driver import check_quiet, exchange
 from .transcript import Transcript
@@ -78,21 +78,7 @@ def _negotiate(connection: Connection, transcript: Transcript, transaction: Tran
         data = b"".join(command_bytes(command.line, command.line) for command in group)
         check_quiet(connection, group[0].line)
         connection.write(data, [command.line for command in group])
-        replies: List[Reply] = []
-        for command in group:
-            try:
-                replies.append(connection.read_reply(to=command.line))
-            except SMTPError:
-                failure, _ = transaction.answer_group(group, replies)
-                if failure is not None:
-                    raise failure from None  # e.g. 421, then the server hung up
-                raise
-        failure, drop = transaction.answer_group(group, replies)
-        if failure is not None:
-            if drop:
-                transcript.note("DATA was accepted after a refusal: dropping the line")
-                connection.close()
-            raise failure
+        _read_group(connection, transcript, transaction, group)
 
 
 def _send_body(
@@ -101,21 +87,7 @@ def _send_body(
     transaction: Transaction,
     messages: Sequence[object],
 ) -> Reply:
-    # A reply already waiting (a "250" sent along with the 354) would be taken for the
-    # answer to a body the server has not read: refuse before sending a byte.
-    check_quiet(connection, "(message body)")
-    transaction.body_started()
-    try:
-        early = connection.send_body(*encode_content(messages, BODY_CHUNK_SIZE))
-    except SMTPError as exc:
-        late = connection.late_reply
-        if late is None:
-            raise
-        raise _refused_during_body(late, transaction) from exc
-    if early is not None:
-        raise _answered_early(early, transaction)
-    transaction.body_sent()
-    transcript.note(f"message body sent: {connection.body_bytes} bytes")
+    _stream_body(connection, transcript, transaction, messages)
     reply = connection.read_reply(to=END_OF_DATA)
     if 200 <= reply.code < 300:
         _check_nothing_follows(connection, transcript)
@@ -256,9 +228,16 @@ def _following(
         return None  # it fails on its own turn, before anything is written
 
 
-def _read_group(connection: Connection, transcript: Transcript, transaction: Transaction) -> None:
-    """The replies to an envelope group written with the previous message's end."""
-    [group] = transaction.groups()
+def _read_group(
+    connection: Connection,
+    transcript: Transcript,
+    transaction: Transaction,
+    group: Optional[Sequence[Command]] = None,
+) -> None:
+    """The replies to a pipelined envelope group (written just now, or with the previous
+    message's end); the first refusal raises, as without PIPELINING."""
+    if group is None:
+        [group] = transaction.groups()
     replies: List[Reply] = []
     for command in group:
         try:
@@ -266,7 +245,7 @@ def _read_group(connection: Connection, transcript: Transcript, transaction: Tra
         except SMTPError:
             failure, _ = transaction.answer_group(group, replies)
             if failure is not None:
-                raise failure from None
+                raise failure from None  # e.g. 421, then the server hung up
             raise
     failure, drop = transaction.answer_group(group, replies)
     if failure is not None:
@@ -274,6 +253,33 @@ def _read_group(connection: Connection, transcript: Transcript, transaction: Tra
             transcript.note("DATA was accepted after a refusal: dropping the line")
             connection.close()
         raise failure
+
+
+def _stream_body(
+    connection: Connection,
+    transcript: Transcript,
+    transaction: Transaction,
+    messages: Sequence[object],
+    after_end: bytes = b"",
+) -> None:
+    """The body and its end (with ``after_end`` in the same write: the next envelope
+    of a batch); a reply before the end raises (README "Reliability")."""
+    # A reply already waiting (a "250" sent along with the 354) would be taken for the
+    # answer to a body the server has not read: refuse before sending a byte.
+    check_quiet(connection, "(message body)")
+    transaction.body_started()
+    chunks, end = encode_content(messages, BODY_CHUNK_SIZE)
+    try:
+        early = connection.send_body(chunks, (lambda: end() + after_end) if after_end else end)
+    except SMTPError as exc:
+        late = connection.late_reply
+        if late is None:
+            raise
+        raise _refused_during_body(late, transaction) from exc
+    if early is not None:
+        raise _answered_early(early, transaction)
+    transaction.body_sent()
+    transcript.note(f"message body sent: {connection.body_bytes} bytes")
 
 
 def _send_body_then(
@@ -285,28 +291,11 @@ def _send_body_then(
 ) -> Tuple[Reply, Optional[Transaction]]:
     """The body, its end with ``following``'s envelope in the same write, and the reply
     to the end; ``following`` when its envelope went out."""
-    check_quiet(connection, "(message body)")
-    transaction.body_started()
-    chunks, end = encode_content(messages, BODY_CHUNK_SIZE)
     next_group = b""
     if following is not None:
         [group] = following.groups()
         next_group = b"".join(command_bytes(command.line, command.line) for command in group)
-
-    def end_and_next() -> bytes:
-        return end() + next_group
-
-    try:
-        early = connection.send_body(chunks, end_and_next)
-    except SMTPError as exc:
-        late = connection.late_reply
-        if late is None:
-            raise
-        raise _refused_during_body(late, transaction) from exc
-    if early is not None:
-        raise _answered_early(early, transaction)
-    transaction.body_sent()
-    transcript.note(f"message body sent: {connection.body_bytes} bytes")
+    _stream_body(connection, transcript, transaction, messages, next_group)
     if following is not None:
         transcript.command("(pipelined) " + " / ".join(c.line for c in following.commands))
     return connection.read_reply(to=END_OF_DATA), following
