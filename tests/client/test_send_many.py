@@ -35,9 +35,13 @@ def test_every_message_in_one_round_trip(fault_server_factory: Any) -> None:
     assert all(result.code == 250 for result in results if isinstance(result, Reply))
     [record] = server.wait_for(1)
     assert record.verbs.count("MAIL") == 3 and len(record.messages) == 3
-    # The second and third envelopes came in the same read as the previous end of data.
-    mails = [i for i, verb in enumerate(record.verbs) if verb == "MAIL"]
-    assert all(b"body" not in record.commands[i] for i in mails)
+    # One round trip a message: the second and third MAIL arrived in the very read that
+    # carried the previous message's body and end of data (the read after its DATA),
+    # not in a later one after the server's reply to that end.
+    reads = {arrival.line.split(b" ")[0]: [] for arrival in record.arrivals}
+    for arrival in record.arrivals:
+        reads[arrival.line.split(b" ")[0]].append(arrival.recv)
+    assert reads[b"MAIL"][1:] == [recv + 1 for recv in reads[b"DATA"][:-1]], reads
     assert [b"body 1" in message for message in record.messages] == [False, True, False]
 
 
