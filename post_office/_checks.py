@@ -131,6 +131,26 @@ def stream_problem(stream: object) -> Optional[str]:
 MAX_TIMEOUT = 365 * 24 * 3600.0
 
 
+#: The most connections ``smtp_session(connections=N)`` opens: more would be a flood
+#: that servers answer with 421 (a server limits the connections per client).
+MAX_CONNECTIONS = 64
+
+
+def check_connections(connections: object) -> int:
+    """``connections`` of :func:`~post_office.smtp_session`: an int from 1 to
+    :data:`MAX_CONNECTIONS` (not a bool), else :class:`~post_office.OptionError`."""
+    if (
+        isinstance(connections, int)
+        and not isinstance(connections, bool)
+        and 1 <= connections <= MAX_CONNECTIONS
+    ):
+        return connections
+    raise OptionError(
+        f"connections {show(connections)} is not a whole number of connections from 1 to "
+        f"{MAX_CONNECTIONS}"
+    )
+
+
 def check_timeout(
     timeout: object, waits_for: str = "a dead server", argument: str = "timeout"
 ) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import IO, TYPE_CHECKING, Any, Optional, Sequence, Tuple, Union
 
+from ._checks import check_connections
 from .client.delivery import Envelope, check_envelope, deliver, open_session
 from .client.session import Session
 from .errors import AddressError, ServerSpecError, SMTPError
@@ -221,6 +222,7 @@ def smtp_session(
     local_hostname: Optional[str] = None,
     source_address: Optional[Tuple[str, int]] = None,
     dkim: Optional[DkimKey] = None,
+    connections: int = 1,
 ) -> SmtpSession:
     """A connection for many messages: ``with smtp_session(server) as s: s.send_smtp(...)``.
 
@@ -239,6 +241,10 @@ def smtp_session(
     :param source_address: ``(host, port)`` to bind the socket to (Python only).
     :param dkim: a :class:`~post_office.DkimKey`: every message of the session is
         DKIM-signed with it (Python only, README "DKIM signing").
+    :param connections: how many connections :meth:`~SmtpSession.send_many` may open to
+        the server (Python only, README "Bulk sending"): up to this many, as the batch
+        needs them, all driven from the calling thread.  ``send_smtp`` and
+        ``send_letter`` on the session use the first.
 
     Every argument is checked here, before any connection; the ``with`` statement
     connects.  See :class:`SmtpSession` for what the session does between messages.
@@ -251,7 +257,7 @@ def smtp_session(
     )
     credentials = optional_credentials(login, password)
     check_auth_transport(parsed, credentials)
-    return SmtpSession(session, credentials, _dkim_key(dkim))
+    return SmtpSession(session, credentials, _dkim_key(dkim), check_connections(connections))
 
 
 def test_email_address(

@@ -16,6 +16,7 @@ import threading
 from types import TracebackType
 from typing import IO, Any, List, Optional, Sequence, Tuple, Type, Union
 
+from .._checks import check_timeout
 from ..errors import (
     MessageArgumentError,
     ServerDisconnectedError,
@@ -58,8 +59,11 @@ class SmtpSession:
         session: Session,
         credentials: Optional[Credentials],
         dkim: Optional[DkimKey] = None,
+        connections: int = 1,
     ) -> None:
         self._session = session
+        self._sessions = [session]  # slot 0 is this one; send_many may open more
+        self._limit = connections
         self._credentials = credentials
         self._dkim = dkim  # every message is signed with it (README "DKIM signing")
         self._state = "new"  # "new", "open" (inside the with block), "closed"
@@ -102,7 +106,7 @@ class SmtpSession:
             self._state = "closed"
             if self._busy:
                 return
-        self._session.quit()
+        self._quit()
 
     def _begin(self) -> None:
         """Take the connection for one call, or refuse at once if another call has it."""
@@ -124,12 +128,30 @@ class SmtpSession:
             self._busy = False
             closed = self._state == "closed"
         if closed:
-            self._session.quit()
+            self._quit()
 
     def _connect(self) -> None:
         session = self._session
         self.connections += 1
         open_session(session.server, session.options, self._credentials, session=session)
+
+    def _open_slot(self, slot: int) -> Session:
+        """The live connection of one slot of ``send_many``, opened if it must be."""
+        if slot == 0:
+            self._ready()
+            return self._session
+        first = self._session
+        while len(self._sessions) <= slot:
+            self._sessions.append(Session.for_server(first.server, first.options, first.transcript))
+        session = self._sessions[slot]
+        if not session.idle_alive():
+            self.connections += 1
+            open_session(session.server, session.options, self._credentials, session=session)
+        return session
+
+    def _quit(self) -> None:
+        for session in self._sessions:
+            session.quit()
 
     def _ready(self) -> bool:
         """Make sure there is a live connection; True when a new one had to be opened."""
@@ -156,7 +178,9 @@ class SmtpSession:
         check_messages(messages)
         self._transaction(envelope.sender, envelope.recipients, messages)
 
-    def send_many(self, messages: Sequence[Tuple[Any, ...]]) -> List[Union[Reply, SMTPError]]:
+    def send_many(
+        self, messages: Sequence[Tuple[Any, ...]], *, total_timeout: Optional[float] = None
+    ) -> List[Union[Reply, SMTPError]]:
         """Send many messages, each ``(from_, to, *messages)`` as :meth:`send_smtp` takes
         them, with one round trip per message where the server offers PIPELINING (the end
         of one message's data goes with the next one's MAIL, RCPT and DATA, RFC 2920 3.1).
@@ -166,8 +190,10 @@ class SmtpSession:
         (with its ``stage``); a refusal never marks a message sent and never loses the
         next one.  Python only (README "Bulk sending").
         """
-        from .batch import run_batch
+        from .fleet import Fleet
 
+        if total_timeout is not None:
+            total_timeout = check_timeout(total_timeout, argument="total_timeout")
         items = []
         for position, item in enumerate(messages):
             if not isinstance(item, tuple) or len(item) < 2:
@@ -180,7 +206,7 @@ class SmtpSession:
             items.append((envelope.sender, envelope.recipients, body))
         self._begin()
         try:
-            return run_batch(self._session, self._ready, items)
+            return Fleet(self._open_slot, self._limit, items, total_timeout).run()
         finally:
             self._end()
 

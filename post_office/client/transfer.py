@@ -11,20 +11,19 @@ arrives while the body is being sent, and a refusal then is a
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Sequence, Tuple, Union
 
 from ..errors import DataError, ProtocolError, SMTPError, from_failure, with_stage
 from ..message.sources import encode_content, known_7bit
 from ..protocol.extensions import Extensions
 from ..protocol.failures import Failure
 from ..protocol.replies import Reply
-from ..protocol.stage import Stage
 from ..protocol.transaction import END_OF_DATA, Command, Transaction
 from .connection import Connection, command_bytes
 from .driver import check_quiet, exchange
 from .transcript import Transcript
 
-__all__ = ["BODY_CHUNK_SIZE", "Item", "Outcome", "send_batch", "send_transaction"]
+__all__ = ["BODY_CHUNK_SIZE", "Item", "Outcome", "answered_early", "send_transaction"]
 
 #: Bytes of raw message per encoder chunk and ``sendall`` on the DATA path: large enough
 #: that the syscalls are few, small enough that memory stays a small constant.
@@ -105,7 +104,7 @@ def _refused_during_body(reply: Reply, transaction: Transaction) -> DataError:
     )
 
 
-def _answered_early(reply: Reply, transaction: Transaction) -> SMTPError:
+def answered_early(reply: Reply, transaction: Transaction) -> SMTPError:
     """A reply that came before our end of data: a refusal stays a refusal with its
     code; a 2xx cannot be the acceptance of a message the server had not read to its
     end (RFC 5321 4.1.1.4, 4.3.2), so it is a :class:`ProtocolError`, never success."""
@@ -140,104 +139,20 @@ def _check_nothing_follows(connection: Connection, transcript: Transcript) -> No
     )
 
 
-# --------------------------------------------------------------------------- a batch
-
 #: One message of a batch: its reverse path, forward paths and message arguments.
 Item = Tuple[str, Sequence[str], Sequence[object]]
 #: What became of one message of a batch: the server's acceptance, or the error.
 Outcome = Union[Reply, SMTPError]
 
 
-def send_batch(
-    connection: Connection,
-    transcript: Transcript,
-    extensions: Extensions,
-    server_host: str,
-    items: Sequence[Item],
-) -> List[Outcome]:
-    """Send ``items`` one transaction each, with one round trip per message (RFC 2920
-    3.1: the end of a message's data opens the next pipelined group, so its ``.`` and the
-    next MAIL/RCPT/DATA go in one write).  Returns one outcome per item, in order, as far
-    as the connection lasted: a refused message is reported with its stage and the next
-    one still goes (after RSET when the refusal came before the data); when the
-    connection is lost, the items not reached are missing from the list (never sent).
-    Requires PIPELINING (the caller falls back to one message at a time without it)."""
-    outcomes: List[Outcome] = []
-    written: Optional[Transaction] = None  # its envelope already went with the last "."
-    for index, (sender, recipients, messages) in enumerate(items):
-        try:
-            transaction = written or Transaction(
-                sender,
-                recipients,
-                extensions,
-                eight_bit=not known_7bit(messages),
-                server_name=f"the server {server_host}",
-            )
-        except Failure as failure:  # SMTPUTF8 needed and not offered: nothing sent
-            outcomes.append(_as_smtp_error(from_failure(failure)))
-            continue
-        following = _following(items, index + 1, extensions, server_host)
-        try:
-            try:
-                if written is None:
-                    _negotiate(connection, transcript, transaction)
-                else:
-                    _read_group(connection, transcript, transaction)
-                written = None
-                reply, written = _send_body_then(
-                    connection, transcript, transaction, messages, following
-                )
-                transaction.finish(reply)  # a refusal here leaves the next envelope sent
-            except Failure as failure:
-                raise from_failure(failure) from None
-        except SMTPError as exc:
-            with_stage(exc, transaction.stage)
-            outcomes.append(exc)
-            if not connection.open:
-                return outcomes  # the rest was never sent: the caller decides
-            if transaction.stage is not Stage.BODY_SENT:
-                written = None  # refused before its end: the next envelope never went
-                if not _reset(connection):
-                    return outcomes
-            continue
-        outcomes.append(reply)
-    return outcomes
-
-
-def _as_smtp_error(error: object) -> SMTPError:
-    assert isinstance(error, SMTPError)
-    return error
-
-
-def _following(
-    items: Sequence[Item], index: int, extensions: Extensions, server_host: str
-) -> Optional[Transaction]:
-    """The next item's transaction, when its envelope can go with this message's end."""
-    if index >= len(items) or not extensions.pipelining:
-        return None
-    sender, recipients, messages = items[index]
-    try:
-        return Transaction(
-            sender,
-            recipients,
-            extensions,
-            eight_bit=not known_7bit(messages),
-            server_name=f"the server {server_host}",
-        )
-    except Failure:
-        return None  # it fails on its own turn, before anything is written
-
-
 def _read_group(
     connection: Connection,
     transcript: Transcript,
     transaction: Transaction,
-    group: Optional[Sequence[Command]] = None,
+    group: Sequence[Command],
 ) -> None:
-    """The replies to a pipelined envelope group (written just now, or with the previous
-    message's end); the first refusal raises, as without PIPELINING."""
-    if group is None:
-        [group] = transaction.groups()
+    """The replies to a pipelined envelope group; the first refusal raises, as without
+    PIPELINING."""
     replies: List[Reply] = []
     for command in group:
         try:
@@ -260,54 +175,21 @@ def _stream_body(
     transcript: Transcript,
     transaction: Transaction,
     messages: Sequence[object],
-    after_end: bytes = b"",
 ) -> None:
-    """The body and its end (with ``after_end`` in the same write: the next envelope
-    of a batch); a reply before the end raises (README "Reliability")."""
+    """The body and its end; a reply before the end raises (README "Reliability")."""
     # A reply already waiting (a "250" sent along with the 354) would be taken for the
     # answer to a body the server has not read: refuse before sending a byte.
     check_quiet(connection, "(message body)")
     transaction.body_started()
     chunks, end = encode_content(messages, BODY_CHUNK_SIZE)
     try:
-        early = connection.send_body(chunks, (lambda: end() + after_end) if after_end else end)
+        early = connection.send_body(chunks, end)
     except SMTPError as exc:
         late = connection.late_reply
         if late is None:
             raise
         raise _refused_during_body(late, transaction) from exc
     if early is not None:
-        raise _answered_early(early, transaction)
+        raise answered_early(early, transaction)
     transaction.body_sent()
     transcript.note(f"message body sent: {connection.body_bytes} bytes")
-
-
-def _send_body_then(
-    connection: Connection,
-    transcript: Transcript,
-    transaction: Transaction,
-    messages: Sequence[object],
-    following: Optional[Transaction],
-) -> Tuple[Reply, Optional[Transaction]]:
-    """The body, its end with ``following``'s envelope in the same write, and the reply
-    to the end; ``following`` when its envelope went out."""
-    next_group = b""
-    if following is not None:
-        [group] = following.groups()
-        next_group = b"".join(command_bytes(command.line, command.line) for command in group)
-    _stream_body(connection, transcript, transaction, messages, next_group)
-    if following is not None:
-        transcript.command("(pipelined) " + " / ".join(c.line for c in following.commands))
-    return connection.read_reply(to=END_OF_DATA), following
-
-
-def _reset(connection: Connection) -> bool:
-    """RSET after a refusal before the data; False when the line had to be dropped."""
-    try:
-        reply = exchange(connection, "RSET", "RSET")
-    except SMTPError:
-        reply = None
-    if reply is None or not 200 <= reply.code < 300:
-        connection.close()
-        return False
-    return True

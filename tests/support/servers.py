@@ -104,6 +104,8 @@ class RecordingHandler:
       one puts the message in :attr:`rejected` instead of :attr:`messages`;
     - ``hide_extensions``: EHLO keywords to leave out of the EHLO reply (``{"SMTPUTF8"}``,
       ``{"8BITMIME"}``, ``{"SIZE"}``...); the server still accepts them if used;
+    - ``pipelining``: also advertise PIPELINING (aiosmtpd reads pipelined commands one
+      after another, as RFC 2920 lets a server);
     - ``refuse_ehlo``: answer EHLO with 502 so that the client falls back to HELO;
     - ``vrfy_replies``: address -> reply for VRFY (default ``252``);
     - ``quit_reply``: the reply to QUIT;
@@ -132,6 +134,7 @@ class RecordingHandler:
         self.recipient_reply = "550 5.1.1 Recipient refused"
         self.data_reply: Optional[str] = None
         self.hide_extensions: Set[str] = set()
+        self.pipelining = False
         self.refuse_ehlo = False
         self.vrfy_replies: Dict[str, str] = {}
         self.quit_reply = "221 2.0.0 Bye"
@@ -183,11 +186,14 @@ class RecordingHandler:
             return ["502 5.5.2 Error: command not recognized"]
         session.host_name = hostname
         hidden = {keyword.upper() for keyword in self.hide_extensions}
-        return [
+        lines = [
             line
             for index, line in enumerate(responses)
             if index in (0, len(responses) - 1) or line[4:].split()[0].upper() not in hidden
         ]
+        if self.pipelining:
+            lines.insert(1, "250-PIPELINING")
+        return lines
 
     async def handle_HELO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str

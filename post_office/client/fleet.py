@@ -1,0 +1,188 @@
+"""Many messages over up to N connections, driven from one thread (README "Bulk sending").
+
+:class:`Fleet` is what ``SmtpSession.send_many`` runs: it opens connections as the batch
+needs them (up to the session's ``connections``), gives each a
+:class:`~post_office.client.lane.Lane`, and waits on all their sockets at once with
+:mod:`selectors`: no thread per connection, and a lane takes the next message as soon as
+its connection is free, so a slow connection holds back only its own messages.
+
+Every message gets one outcome, in the caller's order.  A message lost with its
+connection (dropped, a 421, or a timeout) goes again, once, on another connection when
+its stage says the server certainly does not have it (:attr:`Stage.may_have_delivered`
+is false: the server discards a transaction whose data never ended, RFC 5321 4.1.1.4);
+any other is reported as it is, so nothing is sent twice.  The waits are bounded: each
+connection's ``timeout`` without progress, and the batch's ``total_timeout``.
+"""
+
+from __future__ import annotations
+
+import collections
+import selectors
+from time import monotonic
+from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple
+
+from ..errors import ServerDisconnectedError, SMTPError, SMTPTimeoutError, with_stage
+from ..protocol.stage import Stage
+from .lane import Flight, Lane, copy_error
+from .session import Session
+from .transfer import Item, Outcome
+
+__all__ = ["Fleet"]
+
+#: Opens (or reuses, when still alive) the connection of one slot: 0 is the session's own.
+Opener = Callable[[int], Session]
+
+
+def _resend(error: SMTPError) -> bool:
+    """Whether a message lost with its connection can go again: the connection is gone
+    (or was closing), and the message had not started its body."""
+    if error.stage is None or error.stage.may_have_delivered:
+        return False
+    gone = isinstance(error, (ServerDisconnectedError, SMTPTimeoutError))
+    return gone or error.code == 421
+
+
+class Fleet:
+    """One batch (see the module's text)."""
+
+    def __init__(
+        self,
+        opener: Opener,
+        limit: int,
+        items: Sequence[Item],
+        total_timeout: Optional[float] = None,
+    ) -> None:
+        self.opener = opener
+        self.limit = limit
+        self.queue: Deque[Tuple[int, Item]] = collections.deque(enumerate(items))
+        self.results: List[Optional[Outcome]] = [None] * len(items)
+        self.retried: set[int] = set()
+        self.lanes: Dict[int, Lane] = {}  # by slot
+        self.opens_left = limit + len(items)  # every reopen follows a lost message
+        self.cannot_open: Optional[SMTPError] = None
+        self.deadline = monotonic() + total_timeout if total_timeout is not None else None
+        self.expired = False
+        self.selector = selectors.DefaultSelector()
+
+    # ------------------------------------------------------------------ what lanes call
+    def take(self) -> Optional[Tuple[int, Item]]:
+        return self.queue.popleft() if self.queue else None
+
+    def done(self, index: int, outcome: Outcome) -> None:
+        self.results[index] = outcome
+
+    def lost(self, flight: Flight, error: SMTPError) -> None:
+        if not self.expired and flight.index not in self.retried and _resend(error):
+            self.retried.add(flight.index)
+            self.queue.appendleft((flight.index, flight.item))
+            return
+        self.done(flight.index, error)
+
+    def want_write(self, lane: Lane, on: bool) -> None:
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if on else 0)
+        self.selector.modify(lane.sock, events, lane)
+        lane.writing = on
+
+    def closing(self, lane: Lane) -> None:
+        self.selector.unregister(lane.sock)
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> List[Outcome]:
+        """Send every item; one outcome per item, in order."""
+        try:
+            while self._staff():
+                busy = [lane for lane in self.lanes.values() if not lane.dead and lane.busy]
+                wait = min(lane.last + lane.timeout for lane in busy) - monotonic()
+                if self.deadline is not None:
+                    wait = min(wait, self.deadline - monotonic())
+                for key, mask in self.selector.select(max(wait, 0.0)):
+                    lane = key.data
+                    if mask & selectors.EVENT_READ and not lane.dead:
+                        lane.readable()
+                    if mask & selectors.EVENT_WRITE and not lane.dead:
+                        lane.flush()
+                self._check_time(busy)
+        except BaseException:
+            for lane in self.lanes.values():
+                lane.abandon()
+            raise
+        finally:
+            for lane in self.lanes.values():
+                lane.detach()
+            self.selector.close()
+        outcomes = [outcome for outcome in self.results if outcome is not None]
+        assert len(outcomes) == len(self.results)
+        return outcomes
+
+    def _staff(self) -> bool:
+        """Give idle lanes the queued messages, opening connections as the queue needs
+        them; False when all is done."""
+        while True:
+            live = [lane for lane in self.lanes.values() if not lane.dead]
+            for lane in live:
+                if self.queue and not lane.busy:
+                    lane.start_next()
+            if any(not lane.dead and lane.busy for lane in live):
+                if not self.queue or len(live) >= self.limit or not self._open():
+                    return True
+                continue
+            if not self.queue:
+                return False
+            if not self._open():  # nothing live, messages waiting, no connection to be had
+                self._give_up()
+                return False
+
+    def _open(self) -> bool:
+        """One more connection, in the first free slot (blocking: greeting, EHLO, TLS,
+        AUTH); False when none can be opened."""
+        if self.cannot_open is not None or self.opens_left <= 0:
+            return False
+        slot = next(slot for slot in range(self.limit + 1) if self._free(slot))
+        if slot >= self.limit:
+            return False
+        self.opens_left -= 1
+        try:
+            session = self.opener(slot)
+        except SMTPError as exc:
+            self.cannot_open = exc
+            return False
+        lane = Lane(session, self)
+        self.lanes[slot] = lane
+        self.selector.register(lane.sock, selectors.EVENT_READ, lane)
+        lane.start_next()
+        return True
+
+    def _free(self, slot: int) -> bool:
+        lane = self.lanes.get(slot)
+        return lane is None or lane.dead
+
+    def _give_up(self) -> None:
+        """No connection can be had: every message still queued is reported unsent."""
+        error = self.cannot_open or ServerDisconnectedError(
+            "no connection to the server could be kept open; the message was not sent"
+        )
+        while self.queue:
+            index, _ = self.queue.popleft()
+            self.done(index, with_stage(copy_error(error), Stage.BEFORE_MAIL))
+
+    def _check_time(self, busy: Sequence[Lane]) -> None:
+        now = monotonic()
+        if self.deadline is not None and now >= self.deadline:
+            self.expired = True
+            for lane in busy:
+                if not lane.dead:
+                    lane.fail(
+                        SMTPTimeoutError(
+                            "the time for the whole batch (total_timeout) ran out",
+                            command=lane.connection.last_command,
+                        )
+                    )
+            self.cannot_open = SMTPTimeoutError(
+                "the time for the whole batch (total_timeout) ran out before this message "
+                "was sent; it was not sent"
+            )
+            self._give_up()
+            return
+        for lane in busy:
+            if not lane.dead and lane.busy and now - lane.last >= lane.timeout:
+                lane.time_out()

@@ -1,0 +1,473 @@
+"""One connection of a batch, driven without ever blocking (README "Bulk sending").
+
+A :class:`Lane` carries messages over one connection of an ``smtp_session``: it writes
+what :class:`~post_office.protocol.transaction.Transaction` says, in the writes RFC 2920
+allows (with PIPELINING the end of one message's data goes with the next message's
+MAIL, RCPT and DATA, section 3.1: one round trip a message), and takes each reply as it
+comes.  It never waits: :mod:`post_office.client.fleet` tells it when its socket can be
+read or written, so one thread drives many lanes.  What becomes of each message goes to
+the fleet as it is known: the server's acceptance, a refusal, or a message the lane lost
+with its connection (the fleet decides whether that one goes again, by its stage).
+
+The rules are those of one message sent alone (README "Reliability"): success only for
+a 2xx to our own end of data; a reply while the body is still going out is a refusal
+or, if a 2xx, a protocol error, and the line is dropped; a 354 after a refused command
+drops the line, which is the only way to deliver nothing.
+"""
+
+from __future__ import annotations
+
+import collections
+import ssl
+from time import monotonic
+from typing import TYPE_CHECKING, Callable, Deque, Iterator, List, Optional, Tuple
+
+from ..errors import ProtocolError, ServerDisconnectedError, SMTPError, from_failure, with_stage
+from ..message.sources import encode_content, known_7bit
+from ..protocol.failures import Failure
+from ..protocol.replies import Reply, ReplyFormatError
+from ..protocol.transaction import END_OF_DATA, Transaction
+from .connection import RECV_SIZE, command_bytes, io_error, said
+from .transfer import BODY_CHUNK_SIZE, Item, answered_early
+
+if TYPE_CHECKING:
+    from .fleet import Fleet
+    from .session import Session
+
+__all__ = ["Flight", "Lane", "copy_error"]
+
+#: What a reply we wait for answers: a command of an envelope group, the end of a
+#: message's data, or RSET.
+_GROUP, _END, _RSET = 0, 1, 2
+_WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+
+class Flight:
+    """One message on its way: its place in the batch, its transaction, and the replies
+    to the envelope group in progress."""
+
+    __slots__ = ("group", "groups", "index", "item", "replies", "transaction")
+
+    def __init__(self, index: int, item: Item, transaction: Transaction) -> None:
+        self.index = index
+        self.item = item
+        self.transaction = transaction
+        self.groups = transaction.groups()
+        self.group = 0
+        self.replies: List[Reply] = []
+
+    def error(self, error: SMTPError) -> SMTPError:
+        return with_stage(error, self.transaction.stage)
+
+
+class Lane:
+    """One connection of a batch (see the module's text)."""
+
+    def __init__(self, session: Session, fleet: Fleet) -> None:
+        self.session = session
+        self.fleet = fleet
+        connection = session.connected_connection()
+        self.connection = connection
+        assert connection.sock is not None
+        self.sock = connection.sock
+        self.parser = connection.parser
+        self.transcript = session.transcript
+        self.timeout = connection.timeout
+        self.expected: Deque[Tuple[int, Optional[Flight]]] = collections.deque()
+        self.out = b""  # what is to be written, from ``self.sent`` on
+        self.sent = 0
+        self.body: Optional[Iterator[bytes]] = None  # the content still to be read
+        self.end: Callable[[], bytes] = bytes
+        self.streaming: Optional[Flight] = None  # whose body is going out
+        self.early = False  # the server spoke while a body was going out
+        self.writing = False  # the fleet watches the socket for room to write
+        self.dead = False
+        self.last = monotonic()  # when the server last read or said something
+        self.sock.setblocking(False)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def busy(self) -> bool:
+        """Waiting for a reply or for room to write: the timeout runs."""
+        return bool(self.expected or self.streaming or self.out or self.early)
+
+    def abandon(self) -> None:
+        """The batch was interrupted mid-message: the line cannot be used again."""
+        self.dead = True
+        self.session.close()
+
+    def detach(self) -> None:
+        """The batch is over: the socket goes back to the session, blocking again."""
+        if not self.dead:
+            self.sock.settimeout(self.timeout)
+
+    # ------------------------------------------------------------------ writing
+    def start_next(self) -> None:
+        """Take the next message from the fleet and write its envelope (an idle lane)."""
+        flight = self._take()
+        if flight is not None:
+            self._write_group(flight)
+
+    def _take(self) -> Optional[Flight]:
+        while True:
+            taken = self.fleet.take()
+            if taken is None:
+                return None
+            index, item = taken
+            try:
+                return Flight(index, item, self._transaction(item))
+            except Failure as failure:  # SMTPUTF8 needed and not offered: nothing sent
+                self.fleet.done(index, _refusal(failure))
+
+    def _transaction(self, item: Item) -> Transaction:
+        sender, recipients, messages = item
+        return Transaction(
+            sender,
+            recipients,
+            self.session.extensions,
+            eight_bit=not known_7bit(messages),
+            server_name=f"the server {self.session.server.host}",
+        )
+
+    def _group_bytes(self, flight: Flight) -> bytes:
+        group = flight.groups[flight.group]
+        for command in group:
+            self.expected.append((_GROUP, flight))
+            self.transcript.command(command.line)
+        return b"".join(command_bytes(command.line, command.line) for command in group)
+
+    def _write_group(self, flight: Flight) -> None:
+        if self.parser.buffered:  # RFC 5321 4.3.1: no reply before its command
+            self._unasked(flight, flight.groups[flight.group][0].line)
+            return
+        self._write(self._group_bytes(flight))
+
+    def _write(self, data: bytes) -> None:
+        self.last = monotonic()  # the wait for this server starts now
+        self.out = self.out[self.sent :] + data if self.out else data
+        self.sent = 0
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what the socket takes now; the body is read a chunk at a time as the
+        socket drains, so a lane holds one chunk of it, whatever its size."""
+        while not self.dead:
+            if self.sent >= len(self.out) and not self._refill():
+                break
+            try:
+                self.sent += self.sock.send(memoryview(self.out)[self.sent :])
+            except _WOULD_BLOCK:
+                self.fleet.want_write(self, True)
+                return
+            except OSError as exc:
+                self.fail(io_error(exc, self._sending(), "sending"))
+                return
+            self.last = monotonic()
+        if self.writing:
+            self.fleet.want_write(self, False)
+
+    def _sending(self) -> str:
+        return "(message body)" if self.streaming is not None else self.connection.last_command
+
+    def _refill(self) -> bool:
+        """The next piece to write, from the body being sent; False when all is out."""
+        self.out, self.sent = b"", 0
+        flight = self.streaming
+        if flight is None:
+            return False
+        if self.body is None:  # the end of the data (and what went with it) is out
+            flight.transaction.body_sent()
+            self.streaming = None
+            return False
+        pieces: List[bytes] = []
+        size = 0
+        for chunk in self.body:
+            pieces.append(chunk)
+            size += len(chunk)
+            if size >= BODY_CHUNK_SIZE:
+                break
+        else:  # the content is all read: its end, and the next envelope behind it
+            self.body = None
+            pieces.append(self.end())
+            self.expected.append((_END, flight))
+            following = self._take() if flight.transaction.pipelining else None
+            if following is not None:
+                pieces.append(self._group_bytes(following))
+        self.out = b"".join(pieces)
+        return True
+
+    def _start_body(self, flight: Flight) -> None:
+        if self.parser.buffered:
+            self._unasked(flight, "(message body)")
+            return
+        flight.transaction.body_started()
+        chunks, self.end = encode_content(flight.item[2], BODY_CHUNK_SIZE)
+        self.body = iter(chunks)
+        self.streaming = flight
+        self.connection.last_command = "(message body)"
+        self.flush()
+
+    def _write_rset(self) -> None:
+        if self.parser.buffered:
+            self.close()
+            return
+        self.expected.append((_RSET, None))
+        self.transcript.command("RSET")
+        self._write(b"RSET\r\n")
+
+    # ------------------------------------------------------------------ reading
+    def readable(self) -> None:
+        """Read what the server sent and act on every complete reply in it."""
+        try:
+            data = self.sock.recv(RECV_SIZE)
+            while isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+                data += self.sock.recv(RECV_SIZE)
+        except _WOULD_BLOCK:
+            return  # a TLS record with no data in it (a session ticket)
+        except OSError as exc:
+            self.fail(io_error(exc, self._waiting_for(), "waiting for the reply"))
+            return
+        if not data:
+            self._hung_up()
+            return
+        self.last = monotonic()
+        self.parser.feed(data)
+        if self.streaming is not None or self.early:
+            self._spoke_during_body()
+            return
+        self._take_replies()
+        if not self.dead and not self.busy:
+            self.start_next()
+
+    def _take_replies(self) -> None:
+        while not self.dead:
+            try:
+                reply = self.parser.next_reply()
+            except ReplyFormatError as exc:
+                self._show()
+                command = self._waiting_for()
+                self.fail(ProtocolError(exc.what + said(command), command=command, reply=exc.text))
+                return
+            if reply is None:
+                return
+            self._show()
+            if not self.expected:
+                self._unasked_reply(reply)
+                return
+            self._dispatch(reply)
+
+    def _dispatch(self, reply: Reply) -> None:
+        kind, flight = self.expected.popleft()
+        if kind == _RSET or flight is None:
+            if not 200 <= reply.code < 300:
+                self.close()
+        elif kind == _GROUP:
+            self._group_reply(flight, reply)
+        else:
+            self._end_reply(flight, reply)
+
+    def _group_reply(self, flight: Flight, reply: Reply) -> None:
+        flight.replies.append(reply)
+        group = flight.groups[flight.group]
+        if len(flight.replies) < len(group):
+            return
+        failure, drop = flight.transaction.answer_group(group, flight.replies)
+        flight.replies = []
+        if failure is not None:
+            error = flight.error(_refusal(failure))
+            if failure.code == 421:  # the server is closing (RFC 5321 3.8)
+                self.fail(error, flight)
+            elif drop:
+                self.transcript.note("DATA was accepted after a refusal: dropping the line")
+                self.fleet.done(flight.index, error)
+                self.close()
+            else:
+                self.fleet.done(flight.index, error)
+                self._write_rset()
+            return
+        flight.group += 1
+        if flight.group < len(flight.groups):
+            self._write_group(flight)
+        else:
+            self._start_body(flight)
+
+    def _end_reply(self, flight: Flight, reply: Reply) -> None:
+        try:
+            flight.transaction.finish(reply)
+        except Failure as failure:
+            self.fleet.done(flight.index, flight.error(_refusal(failure)))
+            return
+        if not self.expected and self.parser.buffered:
+            # A second reply behind the 2xx: the 2xx came before the server read our
+            # end of data, unless the second is a 421 (it is closing, RFC 5321 3.8).
+            second = self._next_reply()
+            if second is None or second.code != 421:
+                self.fleet.done(flight.index, flight.error(self._two_replies(second)))
+                self.close()
+                return
+            self.transcript.note("the server is closing the connection (421)")
+            self.close()
+        self.fleet.done(flight.index, reply)
+
+    def _next_reply(self) -> Optional[Reply]:
+        try:
+            reply = self.parser.next_reply()
+        except ReplyFormatError:
+            return None
+        self._show()
+        return reply
+
+    @staticmethod
+    def _two_replies(second: Optional[Reply]) -> ProtocolError:
+        shown = f"{second.code} {second.text}" if second is not None else ""
+        return ProtocolError(
+            "the server sent two replies to the end of the message; the first came before it",
+            reply=shown,
+            command=END_OF_DATA,
+        )
+
+    def _spoke_during_body(self) -> None:
+        """Bytes while the body was going out: no answer to our end of data.  Stop
+        writing, read that reply (within the timeout) and drop the line."""
+        self.early = True
+        self.body, self.out, self.sent = None, b"", 0
+        flight = self.streaming
+        reply = self._next_reply()
+        if reply is None or flight is None:
+            return  # the rest of the reply is still coming
+        self.fleet.done(flight.index, answered_early(reply, flight.transaction))
+        self.streaming = None
+        self.expected = collections.deque(
+            entry for entry in self.expected if entry[1] is not flight
+        )
+        self.close()
+
+    def _unasked(self, flight: Flight, about_to: str) -> None:
+        """Bytes no command asked for, before we say ``about_to``: refuse to go on."""
+        self.fleet.done(
+            flight.index,
+            flight.error(
+                ProtocolError(
+                    f"the server sent a reply before we said {about_to!r}; refusing to go on",
+                    command=about_to,
+                    reply=self.parser.partial,
+                )
+            ),
+        )
+        self.close()
+
+    def _unasked_reply(self, reply: Reply) -> None:
+        """A reply while nothing was asked: a 421 is a server closing, anything else a
+        server out of step; either way no message of ours is under way."""
+        if reply.code == 421:
+            self.transcript.note("the server is closing the connection (421)")
+        self.close()
+
+    def _show(self) -> None:
+        if self.transcript.enabled:
+            for line in self.parser.take_raw_lines():
+                self.transcript.reply(line)
+
+    def _waiting_for(self) -> str:
+        if self.expected:
+            kind, flight = self.expected[0]
+            if kind == _RSET or flight is None:
+                return "RSET"
+            if kind == _END:
+                return END_OF_DATA
+            return flight.groups[flight.group][len(flight.replies)].line
+        return self._sending()
+
+    # ------------------------------------------------------------------ the end
+    def _hung_up(self) -> None:
+        try:
+            last = self.parser.end_of_input()  # a last reply without its line end
+        except ReplyFormatError:
+            last = None
+        if last is not None and self.expected and self.streaming is None:
+            self._dispatch(last)
+            if self.dead:
+                return
+        command = self._waiting_for()
+        self.fail(
+            ServerDisconnectedError(
+                "the server closed the connection" + said(command),
+                command=command,
+                reply=self.parser.partial,
+            )
+        )
+
+    def time_out(self) -> None:
+        self.fail(_timed_out(self._waiting_for()))
+
+    def fail(self, error: SMTPError, first: Optional[Flight] = None) -> None:
+        """The connection is gone (or must go): every message on it is lost, each with
+        its own stage, to the fleet, which resends those certainly not delivered."""
+        flights: List[Flight] = [first] if first is not None else []
+        if self.streaming is not None and self.streaming not in flights:
+            flights.append(self.streaming)
+        for _, flight in self.expected:
+            if flight is not None and flight not in flights:
+                flights.append(flight)
+        self.expected.clear()
+        self.streaming = None
+        self.close()
+        for number, flight in enumerate(flights):
+            lost = error if number == 0 else copy_error(error)
+            if flight.replies:  # a reply to part of a group (a 421 and the end) says more
+                group = flight.groups[flight.group]
+                failure, _ = flight.transaction.answer_group(group, flight.replies)
+                if failure is not None:
+                    lost = _refusal(failure)
+            self.fleet.lost(flight, flight.error(lost))
+
+    def close(self) -> None:
+        """Drop the line; a message still on it is the fleet's through :meth:`fail`."""
+        if self.dead:
+            return
+        self.dead = True
+        self.early = False
+        self.body, self.out, self.sent = None, b"", 0
+        pending = [flight for _, flight in self.expected if flight is not None]
+        if self.streaming is not None:
+            pending.append(self.streaming)
+        self.expected.clear()
+        self.streaming = None
+        self.fleet.closing(self)
+        self.session.close()
+        for flight in dict.fromkeys(pending):  # behind a message whose failure dropped it
+            self.fleet.lost(
+                flight,
+                flight.error(
+                    ServerDisconnectedError(
+                        "the connection was dropped after a failure of an earlier message; "
+                        "this one was not sent",
+                        command=flight.groups[0][0].line,
+                    )
+                ),
+            )
+
+
+def _refusal(failure: Failure) -> SMTPError:
+    """A transaction's failure as its error (an SMTP one: options were checked before)."""
+    error = from_failure(failure)
+    assert isinstance(error, SMTPError)
+    return error
+
+
+def _timed_out(command: str) -> SMTPError:
+    from ..errors import SMTPTimeoutError
+
+    return SMTPTimeoutError(
+        "the server did not answer in time while waiting for the reply" + said(command),
+        command=command,
+    )
+
+
+def copy_error(error: SMTPError) -> SMTPError:
+    """The same failure for another message, which gets its own stage."""
+    import copy
+
+    twin = copy.copy(error)
+    twin.stage = None
+    return twin
