@@ -1,13 +1,15 @@
-"""A session for bulk sending: many messages over one connection (issue 7).
+"""A session for bulk sending: many messages over open connections (README "Bulk sending").
 
 Allegro's ``send-smtp`` opens a connection per message.  :func:`smtp_session` keeps one
-open, with TLS and AUTH done once, and sends each message as one transaction on it:
-``MAIL FROM``, ``RCPT TO``, ``DATA`` (in one write when the server offers PIPELINING,
-RFC 2920), the body streamed, the final reply.  A refused message raises for that
-message only; the transaction is reset (RSET) and the next message goes out on the same
-connection.  A connection the server dropped while it sat idle is replaced once before
-the next message; a message whose body was (even partly) sent is never sent again, since
-the server may have delivered it even if its final reply was lost.
+open (up to ``connections`` for :meth:`SmtpSession.send_many`), with TLS and AUTH done
+once per connection, and sends every message through
+:class:`~post_office.client.fleet.Fleet`: ``send_smtp`` and ``send_letter`` are a batch
+of one.  A refused message raises (or, in ``send_many``, is reported) for that message
+only; after a refusal before the data the transaction is reset (RSET) and the next
+message goes out on the same connection.  A connection the server dropped while it sat
+idle shows at the next ``MAIL FROM``, and that message goes once more on a new one; a
+message whose body was (even partly) sent is never sent again, since the server may have
+delivered it even if its final reply was lost.
 """
 
 from __future__ import annotations
@@ -19,10 +21,8 @@ from typing import IO, Any, List, Optional, Sequence, Tuple, Type, Union
 from .._checks import check_timeout
 from ..errors import (
     MessageArgumentError,
-    ServerDisconnectedError,
     SessionStateError,
     SMTPError,
-    SMTPTimeoutError,
 )
 from ..message.addresses import Recipients
 from ..message.dkim import DkimKey, signed
@@ -30,7 +30,6 @@ from ..message.letter import Attachment, LetterOptions, build_letter
 from ..message.sources import check_messages
 from ..mime.build import MimePart
 from ..protocol.replies import Reply
-from ..protocol.stage import Stage
 from ..spec.options import (
     Credentials,
 )
@@ -136,29 +135,27 @@ class SmtpSession:
         open_session(session.server, session.options, self._credentials, session=session)
 
     def _open_slot(self, slot: int) -> Session:
-        """The live connection of one slot of ``send_many``, opened if it must be."""
-        if slot == 0:
-            self._ready()
-            return self._session
+        """The connection of one slot (0: the session's own), opened if it is closed.
+
+        No look whether an open one is still alive: that would cost a system call per
+        message, and a connection the server dropped while idle shows at the next MAIL
+        FROM, which the fleet then sends once more on a new one (README "Bulk sending")."""
         first = self._session
         while len(self._sessions) <= slot:
             self._sessions.append(Session.for_server(first.server, first.options, first.transcript))
         session = self._sessions[slot]
-        if not session.idle_alive():
+        if not session.connected:
             self.connections += 1
             open_session(session.server, session.options, self._credentials, session=session)
         return session
 
     def _quit(self) -> None:
         for session in self._sessions:
+            connection = session.connection
+            if connection is not None and connection.sock is not None:
+                # The lanes left the socket non-blocking; QUIT waits as any reply does.
+                connection.sock.settimeout(connection.timeout)
             session.quit()
-
-    def _ready(self) -> bool:
-        """Make sure there is a live connection; True when a new one had to be opened."""
-        if self._session.idle_alive():
-            return False
-        self._connect()
-        return True
 
     # ------------------------------------------------------------------ sending
     def send_smtp(self, from_: str, to: Recipients, *messages: object) -> None:
@@ -247,28 +244,15 @@ class SmtpSession:
     def _transaction(
         self, sender: str, recipients: Sequence[str], messages: Tuple[object, ...]
     ) -> None:
-        messages = signed(messages, self._dkim)
+        """One message as a batch of one on the first connection: the same rules and
+        the same resend-once of a message the server certainly did not take."""
+        from .fleet import Fleet
+
+        item = (sender, recipients, signed(messages, self._dkim))
         self._begin()
         try:
-            reconnected = self._ready()
-            try:
-                self._session.send_message(sender, recipients, messages)
-            except SMTPError as exc:
-                if reconnected or not self._dropped_before_mail(exc):
-                    raise
-                # The server hung up just as the message began (its idle timeout raced
-                # our check): nothing of it was accepted, so it is safe to send again.
-                self._session.transcript.note("the server dropped the connection; reconnecting")
-                self._connect()
-                self._session.send_message(sender, recipients, messages)
+            [outcome] = Fleet(self._open_slot, 1, [item]).run()
         finally:
             self._end()
-
-    @staticmethod
-    def _dropped_before_mail(exc: SMTPError) -> bool:
-        """The server went away (EOF, reset, or 421 "closing") in answer to MAIL FROM."""
-        if exc.stage is not Stage.BEFORE_MAIL:
-            return False
-        if isinstance(exc, SMTPTimeoutError):
-            return False  # a slow server is not a closed one; waiting again would double it
-        return isinstance(exc, ServerDisconnectedError) or exc.code == 421
+        if isinstance(outcome, SMTPError):
+            raise outcome

@@ -433,20 +433,6 @@ class Connection:
         """Whether the server sent bytes that no reply we waited for has used."""
         return self.parser.buffered
 
-    def idle_alive(self) -> bool:
-        """Whether the connection is open and the server has not hung up on it.
-
-        Between transactions a server says nothing unless it is closing (an idle
-        timeout: a 421 and/or end of file), so anything readable means the connection
-        is gone.  One non-blocking poll: no round trip, unlike NOOP.
-        """
-        sock = self.sock
-        if sock is None:
-            return False
-        if self.parser.buffered or (isinstance(sock, ssl.SSLSocket) and sock.pending()):
-            return False  # the server said something we have not read: it is closing
-        return not _readable(sock)
-
     # ------------------------------------------------------------------ TLS facts
     def tls_facts(self) -> Dict[str, Any]:
         """The TLS version, cipher and peer certificate (DER and decoded), when encrypted."""

@@ -62,7 +62,13 @@ class Fleet:
         self.cannot_open: Optional[SMTPError] = None
         self.deadline = monotonic() + total_timeout if total_timeout is not None else None
         self.expired = False
-        self.selector = selectors.DefaultSelector()
+        # poll(2) where there is one: registering costs no system call (epoll's would,
+        # two per connection per batch), and a batch watches a few sockets at most.
+        self.selector: selectors.BaseSelector = (
+            selectors.PollSelector()
+            if hasattr(selectors, "PollSelector")
+            else selectors.SelectSelector()
+        )
 
     # ------------------------------------------------------------------ what lanes call
     def take(self) -> Optional[Tuple[int, Item]]:
@@ -107,8 +113,6 @@ class Fleet:
                 lane.abandon()
             raise
         finally:
-            for lane in self.lanes.values():
-                lane.detach()
             self.selector.close()
         outcomes = [outcome for outcome in self.results if outcome is not None]
         assert len(outcomes) == len(self.results)

@@ -83,7 +83,8 @@ class Lane:
         self.writing = False  # the fleet watches the socket for room to write
         self.dead = False
         self.last = monotonic()  # when the server last read or said something
-        self.sock.setblocking(False)
+        if self.sock.gettimeout() != 0.0:  # non-blocking from the first batch on
+            self.sock.setblocking(False)
 
     # ------------------------------------------------------------------ state
     @property
@@ -95,11 +96,6 @@ class Lane:
         """The batch was interrupted mid-message: the line cannot be used again."""
         self.dead = True
         self.session.close()
-
-    def detach(self) -> None:
-        """The batch is over: the socket goes back to the session, blocking again."""
-        if not self.dead:
-            self.sock.settimeout(self.timeout)
 
     # ------------------------------------------------------------------ writing
     def start_next(self) -> None:
@@ -163,8 +159,28 @@ class Lane:
                 self.fail(io_error(exc, self._sending(), "sending"))
                 return
             self.last = monotonic()
-        if self.writing:
+        if self.writing and not self.dead:
             self.fleet.want_write(self, False)
+
+    def _look(self) -> bool:
+        """One look at the socket that never blocks (as before every write of a body
+        sent alone, README "Reliability"): True when the server sent bytes no reply we
+        waited for has used.  An end of file or a reset is left to the next read."""
+        if self.parser.buffered:
+            return True
+        try:
+            data = self.sock.recv(RECV_SIZE)
+            while isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+                data += self.sock.recv(RECV_SIZE)
+        except _WOULD_BLOCK:
+            return False
+        except OSError:
+            return False
+        if not data:
+            return False
+        self.last = monotonic()
+        self.parser.feed(data)
+        return True
 
     def _sending(self) -> str:
         return "(message body)" if self.streaming is not None else self.connection.last_command
@@ -173,7 +189,7 @@ class Lane:
         """The next piece to write, from the body being sent; False when all is out."""
         self.out, self.sent = b"", 0
         flight = self.streaming
-        if flight is None:
+        if flight is None or self.early:
             return False
         if self.body is None:  # the end of the data (and what went with it) is out
             flight.transaction.body_sent()
@@ -194,6 +210,9 @@ class Lane:
             if following is not None:
                 pieces.append(self._group_bytes(following))
         self.out = b"".join(pieces)
+        if self._look():  # a reply before this piece of the body: not an answer to it
+            self._spoke_during_body()
+            return False
         return True
 
     def _start_body(self, flight: Flight) -> None:
@@ -292,12 +311,7 @@ class Lane:
             self._start_body(flight)
 
     def _end_reply(self, flight: Flight, reply: Reply) -> None:
-        try:
-            flight.transaction.finish(reply)
-        except Failure as failure:
-            self.fleet.done(flight.index, flight.error(_refusal(failure)))
-            return
-        if not self.expected and self.parser.buffered:
+        if 200 <= reply.code < 300 and not self.expected and self._look():
             # A second reply behind the 2xx: the 2xx came before the server read our
             # end of data, unless the second is a 421 (it is closing, RFC 5321 3.8).
             second = self._next_reply()
@@ -307,6 +321,11 @@ class Lane:
                 return
             self.transcript.note("the server is closing the connection (421)")
             self.close()
+        try:
+            flight.transaction.finish(reply)
+        except Failure as failure:
+            self.fleet.done(flight.index, flight.error(_refusal(failure)))
+            return
         self.fleet.done(flight.index, reply)
 
     def _next_reply(self) -> Optional[Reply]:
@@ -427,6 +446,7 @@ class Lane:
             return
         self.dead = True
         self.early = False
+        self.writing = False
         self.body, self.out, self.sent = None, b"", 0
         pending = [flight for _, flight in self.expected if flight is not None]
         if self.streaming is not None:

@@ -287,10 +287,6 @@ class Session:
                 self.reset()  # RSET, or drop the line if that fails too
             raise
 
-    def idle_alive(self) -> bool:
-        """Whether the connection is open and the server has not hung up on it."""
-        return self.connection is not None and self.connection.idle_alive()
-
     def reset(self) -> None:
         """RSET after a refused transaction; if that fails too, drop the connection."""
         if not self.connected:
