@@ -184,7 +184,8 @@ def main(argv: List[str]) -> int:
             print(f"preparing {size_mb} MB...", file=sys.stderr, flush=True)
             files = write_files(Path(directory), size_mb, args.prose)
             nbytes = Path(files["path"]).stat().st_size
-            with Sink(args.server) as sink:
+            # end_only: the floor client does not dot-stuff (see sink.py read_data).
+            with Sink(args.server, end_only=True) as sink:
 
                 def run(variant: str, files: Dict[str, str] = files, port: int = sink.port) -> Any:
                     task = {"task": "large", "variant": variant, "port": port}

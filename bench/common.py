@@ -29,8 +29,12 @@ START_TIMEOUT = 30.0
 class Sink:
     """A benchmark server (``bench/sink.py``) in a child process."""
 
-    def __init__(self, kind: str = "fast", *, pipelining: Optional[bool] = None) -> None:
+    def __init__(
+        self, kind: str = "fast", *, pipelining: Optional[bool] = None, end_only: bool = False
+    ) -> None:
         command = [sys.executable, str(SINK), "--kind", kind]
+        if end_only:  # only for clients that send nothing after the data (sink.py)
+            command.append("--end-only")
         if pipelining is True:
             command.append("--pipelining")
         elif pipelining is False:
