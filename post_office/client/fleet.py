@@ -17,9 +17,10 @@ connection's ``timeout`` without progress, and the batch's ``total_timeout``.
 from __future__ import annotations
 
 import collections
-import selectors
+import math
+import select
 from time import monotonic
-from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..errors import ServerDisconnectedError, SMTPError, SMTPTimeoutError, with_stage
 from ..protocol.stage import Stage
@@ -62,13 +63,7 @@ class Fleet:
         self.cannot_open: Optional[SMTPError] = None
         self.deadline = monotonic() + total_timeout if total_timeout is not None else None
         self.expired = False
-        # poll(2) where there is one: registering costs no system call (epoll's would,
-        # two per connection per batch), and a batch watches a few sockets at most.
-        self.selector: selectors.BaseSelector = (
-            selectors.PollSelector()
-            if hasattr(selectors, "PollSelector")
-            else selectors.SelectSelector()
-        )
+        self.watch = Watch()
 
     # ------------------------------------------------------------------ what lanes call
     def take(self) -> Optional[Tuple[int, Item]]:
@@ -85,12 +80,11 @@ class Fleet:
         self.done(flight.index, error)
 
     def want_write(self, lane: Lane, on: bool) -> None:
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if on else 0)
-        self.selector.modify(lane.sock, events, lane)
+        self.watch.write(lane, on)
         lane.writing = on
 
     def closing(self, lane: Lane) -> None:
-        self.selector.unregister(lane.sock)
+        self.watch.remove(lane)
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> List[Outcome]:
@@ -101,19 +95,16 @@ class Fleet:
                 wait = min(lane.last + lane.timeout for lane in busy) - monotonic()
                 if self.deadline is not None:
                     wait = min(wait, self.deadline - monotonic())
-                for key, mask in self.selector.select(max(wait, 0.0)):
-                    lane = key.data
-                    if mask & selectors.EVENT_READ and not lane.dead:
+                for lane, readable, writable in self.watch.wait(wait):
+                    if readable and not lane.dead:
                         lane.readable()
-                    if mask & selectors.EVENT_WRITE and not lane.dead:
+                    if writable and not lane.dead:
                         lane.flush()
                 self._check_time(busy)
         except BaseException:
             for lane in self.lanes.values():
                 lane.abandon()
             raise
-        finally:
-            self.selector.close()
         outcomes = [outcome for outcome in self.results if outcome is not None]
         assert len(outcomes) == len(self.results)
         return outcomes
@@ -152,7 +143,7 @@ class Fleet:
             return False
         lane = Lane(session, self)
         self.lanes[slot] = lane
-        self.selector.register(lane.sock, selectors.EVENT_READ, lane)
+        self.watch.add(lane)
         lane.start_next()
         return True
 
@@ -190,3 +181,48 @@ class Fleet:
         for lane in busy:
             if not lane.dead and lane.busy and now - lane.last >= lane.timeout:
                 lane.time_out()
+
+
+_IN = getattr(select, "POLLIN", 1) | getattr(select, "POLLPRI", 2)
+_OUT = getattr(select, "POLLOUT", 4)
+
+
+class Watch:
+    """The sockets of a batch and one wait on all of them: ``poll(2)``, whose
+    registrations cost no system call (epoll's would cost two per connection per
+    batch), or ``select()`` where there is no poll.  An end of file, a reset or an error
+    counts as readable: the lane's read says which."""
+
+    def __init__(self) -> None:
+        self.lanes: Dict[int, Lane] = {}  # by file descriptor
+        self.writing: Set[int] = set()
+        self.poll = select.poll() if hasattr(select, "poll") else None
+
+    def add(self, lane: Lane) -> None:
+        self.lanes[lane.fd] = lane
+        if self.poll is not None:
+            self.poll.register(lane.fd, _IN)
+
+    def write(self, lane: Lane, on: bool) -> None:
+        if on:
+            self.writing.add(lane.fd)
+        else:
+            self.writing.discard(lane.fd)
+        if self.poll is not None:
+            self.poll.modify(lane.fd, _IN | _OUT if on else _IN)
+
+    def remove(self, lane: Lane) -> None:
+        if self.lanes.pop(lane.fd, None) is not None and self.poll is not None:
+            self.poll.unregister(lane.fd)
+        self.writing.discard(lane.fd)
+
+    def wait(self, timeout: float) -> List[Tuple[Lane, bool, bool]]:
+        """Up to ``timeout`` seconds for the lanes with something to do: each with
+        whether it can be read and whether written."""
+        lanes = self.lanes
+        if self.poll is not None:
+            events = self.poll.poll(math.ceil(max(timeout, 0.0) * 1000))
+            return [(lanes[fd], bool(mask & ~_OUT), bool(mask & _OUT)) for fd, mask in events]
+        readable, writable, _ = select.select(list(lanes), list(self.writing), [], max(timeout, 0))
+        ready = set(readable) | set(writable)
+        return [(lanes[fd], fd in readable, fd in writable) for fd in ready]

@@ -40,6 +40,7 @@ __all__ = ["Flight", "Lane", "copy_error"]
 #: message's data, or RSET.
 _GROUP, _END, _RSET = 0, 1, 2
 _WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+_IN_MEMORY = (str, bytes, bytearray, memoryview, type(None))
 
 
 class Flight:
@@ -70,6 +71,7 @@ class Lane:
         self.connection = connection
         assert connection.sock is not None
         self.sock = connection.sock
+        self.fd = self.sock.fileno()
         self.parser = connection.parser
         self.transcript = session.transcript
         self.timeout = connection.timeout
@@ -80,6 +82,8 @@ class Lane:
         self.end: Callable[[], bytes] = bytes
         self.streaming: Optional[Flight] = None  # whose body is going out
         self.early = False  # the server spoke while a body was going out
+        self.drained = False  # in the read that emptied the socket just now
+        self.unread = False  # the next piece of body needs no look first (see _start_body)
         self.writing = False  # the fleet watches the socket for room to write
         self.dead = False
         self.last = monotonic()  # when the server last read or said something
@@ -210,7 +214,9 @@ class Lane:
             if following is not None:
                 pieces.append(self._group_bytes(following))
         self.out = b"".join(pieces)
-        if self._look():  # a reply before this piece of the body: not an answer to it
+        if self.unread:  # the read that brought the 354 emptied the socket just now
+            self.unread = False
+        elif self._look():  # a reply before this piece of the body: not an answer to it
             self._spoke_during_body()
             return False
         return True
@@ -220,6 +226,11 @@ class Lane:
             self._unasked(flight, "(message body)")
             return
         flight.transaction.body_started()
+        # A body in memory goes out within microseconds of the read that brought its
+        # 354 and found nothing behind it: a look now could see only what arrived in
+        # those microseconds, at the cost of a system call a message.  A stream, a
+        # Message or a MIME part takes its time: look first, as for every later piece.
+        self.unread = self.drained and all(isinstance(part, _IN_MEMORY) for part in flight.item[2])
         chunks, self.end = encode_content(flight.item[2], BODY_CHUNK_SIZE)
         self.body = iter(chunks)
         self.streaming = flight
@@ -254,9 +265,14 @@ class Lane:
         if self.streaming is not None or self.early:
             self._spoke_during_body()
             return
-        self._take_replies()
-        if not self.dead and not self.busy:
-            self.start_next()
+        # This read took all there was (less than it asked, nothing held by TLS).
+        self.drained = len(data) < RECV_SIZE and not isinstance(self.sock, ssl.SSLSocket)
+        try:
+            self._take_replies()
+            if not self.dead and not self.busy:
+                self.start_next()
+        finally:
+            self.drained = False
 
     def _take_replies(self) -> None:
         while not self.dead:
