@@ -131,7 +131,7 @@ def connect(
             raise _connect_failure(targets, port, failures, timed_out, untried)
         where = f"{target.name} ({target.address}) port {port}"
         try:
-            sock = socket.create_connection((target.address, port), wait, source_address)
+            sock = _open_socket(target.address, port, wait, source_address)
         except socket.timeout:
             failures.append(f"{where}: timed out")
         except OSError as exc:
@@ -146,6 +146,24 @@ def connect(
             return connection, target
         transcript.note(f"could not connect to {failures[-1]}")
     raise _connect_failure(targets, port, failures, timed_out, 0)
+
+
+def _open_socket(
+    address: str, port: int, timeout: float, source_address: Optional[Tuple[str, int]]
+) -> socket.socket:
+    """A TCP connection to an IP address (what resolving gave): socket.create_connection
+    without its getaddrinfo, which for an address already numeric only costs time."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        if source_address is not None:
+            sock.bind(source_address)
+        sock.connect((address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _readable(sock: socket.socket) -> bool:
