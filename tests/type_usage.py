@@ -44,6 +44,14 @@ def session(server: ServerArgument) -> None:
     with smtp_session(server, login="me", password="secret", timeout=30) as s:
         s.send_smtp("me@example.org", ["you@example.org"], "x")
         s.send_letter("me@example.org", "you@example.org", "Hello", subject="hi")
+    with smtp_session(server, connections=4) as s:
+        for result in s.send_many([("me@example.org", "you@example.org", "x")], total_timeout=60):
+            if isinstance(result, SMTPError):
+                failed: Optional[Stage] = result.stage
+                assert failed is None or not failed.may_have_delivered
+            else:
+                accepted: int = result.code
+                assert accepted
 
 
 def the_retry_rule(server: ServerArgument) -> str:
