@@ -25,6 +25,7 @@ from typing import Callable, Deque, Dict, List, Optional, Sequence, Set, Tuple
 from ..errors import ServerDisconnectedError, SMTPError, SMTPTimeoutError, with_stage
 from ..protocol.stage import Stage
 from .lane import Flight, Lane, copy_error
+from .lane_writer import LaneWriter
 from .session import Session
 from .transfer import Item, Outcome
 
@@ -79,7 +80,7 @@ class Fleet:
             return
         self.done(flight.index, error)
 
-    def want_write(self, lane: Lane, on: bool) -> None:
+    def want_write(self, lane: LaneWriter, on: bool) -> None:
         self.watch.write(lane, on)
         lane.writing = on
 
@@ -203,7 +204,7 @@ class Watch:
         if self.poll is not None:
             self.poll.register(lane.fd, _IN)
 
-    def write(self, lane: Lane, on: bool) -> None:
+    def write(self, lane: LaneWriter, on: bool) -> None:
         if on:
             self.writing.add(lane.fd)
         else:

@@ -20,239 +20,33 @@ from __future__ import annotations
 import collections
 import ssl
 from time import monotonic
-from typing import TYPE_CHECKING, Callable, Deque, Iterator, List, Optional, Tuple
+from typing import List, Optional
 
-from ..errors import ProtocolError, ServerDisconnectedError, SMTPError, from_failure, with_stage
-from ..message.sources import encode_content, known_7bit
+from ..errors import ProtocolError, ServerDisconnectedError, SMTPError
 from ..protocol.failures import Failure
 from ..protocol.replies import Reply, ReplyFormatError
-from ..protocol.transaction import END_OF_DATA, Transaction
-from .connection import RECV_SIZE, command_bytes, io_error, said
-from .transfer import BODY_CHUNK_SIZE, Item, answered_early
-
-if TYPE_CHECKING:
-    from .fleet import Fleet
-    from .session import Session
+from ..protocol.transaction import END_OF_DATA
+from .connection import RECV_SIZE, io_error, said
+from .lane_writer import END, GROUP, RSET, WOULD_BLOCK, Flight, LaneWriter, refusal
+from .transfer import answered_early
 
 __all__ = ["Flight", "Lane", "copy_error"]
 
-#: What a reply we wait for answers: a command of an envelope group, the end of a
-#: message's data, or RSET.
-_GROUP, _END, _RSET = 0, 1, 2
-_WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
-_IN_MEMORY = (str, bytes, bytearray, memoryview, type(None))
 
-
-class Flight:
-    """One message on its way: its place in the batch, its transaction, and the replies
-    to the envelope group in progress."""
-
-    __slots__ = ("group", "groups", "index", "item", "replies", "transaction")
-
-    def __init__(self, index: int, item: Item, transaction: Transaction) -> None:
-        self.index = index
-        self.item = item
-        self.transaction = transaction
-        self.groups = transaction.groups()
-        self.group = 0
-        self.replies: List[Reply] = []
-
-    def error(self, error: SMTPError) -> SMTPError:
-        return with_stage(error, self.transaction.stage)
-
-
-class Lane:
-    """One connection of a batch (see the module's text)."""
-
-    def __init__(self, session: Session, fleet: Fleet) -> None:
-        self.session = session
-        self.fleet = fleet
-        connection = session.connected_connection()
-        self.connection = connection
-        assert connection.sock is not None
-        self.sock = connection.sock
-        self.fd = self.sock.fileno()
-        self.parser = connection.parser
-        self.transcript = session.transcript
-        self.timeout = connection.timeout
-        self.expected: Deque[Tuple[int, Optional[Flight]]] = collections.deque()
-        self.out = b""  # what is to be written, from ``self.sent`` on
-        self.sent = 0
-        self.body: Optional[Iterator[bytes]] = None  # the content still to be read
-        self.end: Callable[[], bytes] = bytes
-        self.streaming: Optional[Flight] = None  # whose body is going out
-        self.early = False  # the server spoke while a body was going out
-        self.drained = False  # in the read that emptied the socket just now
-        self.unread = False  # the next piece of body needs no look first (see _start_body)
-        self.writing = False  # the fleet watches the socket for room to write
-        self.dead = False
-        self.last = monotonic()  # when the server last read or said something
-        if self.sock.gettimeout() != 0.0:  # non-blocking from the first batch on
-            self.sock.setblocking(False)
-
-    # ------------------------------------------------------------------ state
-    @property
-    def busy(self) -> bool:
-        """Waiting for a reply or for room to write: the timeout runs."""
-        return bool(self.expected or self.streaming or self.out or self.early)
+class Lane(LaneWriter):
+    """One connection of a batch (see the module's text): what its writer wrote, read
+    back reply by reply, and what becomes of each message."""
 
     def abandon(self) -> None:
         """The batch was interrupted mid-message: the line cannot be used again."""
         self.dead = True
         self.session.close()
 
-    # ------------------------------------------------------------------ writing
-    def start_next(self) -> None:
-        """Take the next message from the fleet and write its envelope (an idle lane)."""
-        flight = self._take()
-        if flight is not None:
-            self._write_group(flight)
-
-    def _take(self) -> Optional[Flight]:
-        while True:
-            taken = self.fleet.take()
-            if taken is None:
-                return None
-            index, item = taken
-            try:
-                return Flight(index, item, self._transaction(item))
-            except Failure as failure:  # SMTPUTF8 needed and not offered: nothing sent
-                self.fleet.done(index, _refusal(failure))
-
-    def _transaction(self, item: Item) -> Transaction:
-        sender, recipients, messages = item
-        return Transaction(
-            sender,
-            recipients,
-            self.session.extensions,
-            eight_bit=not known_7bit(messages),
-            server_name=f"the server {self.session.server.host}",
-        )
-
-    def _group_bytes(self, flight: Flight) -> bytes:
-        group = flight.groups[flight.group]
-        for command in group:
-            self.expected.append((_GROUP, flight))
-            self.transcript.command(command.line)
-        return b"".join(command_bytes(command.line, command.line) for command in group)
-
-    def _write_group(self, flight: Flight) -> None:
-        if self.parser.buffered:  # RFC 5321 4.3.1: no reply before its command
-            self._unasked(flight, flight.groups[flight.group][0].line)
-            return
-        self._write(self._group_bytes(flight))
-
-    def _write(self, data: bytes) -> None:
-        self.last = monotonic()  # the wait for this server starts now
-        self.out = self.out[self.sent :] + data if self.out else data
-        self.sent = 0
-        self.flush()
-
-    def flush(self) -> None:
-        """Write what the socket takes now; the body is read a chunk at a time as the
-        socket drains, so a lane holds one chunk of it, whatever its size."""
-        while not self.dead:
-            if self.sent >= len(self.out) and not self._refill():
-                break
-            try:
-                self.sent += self.sock.send(memoryview(self.out)[self.sent :])
-            except _WOULD_BLOCK:
-                self.fleet.want_write(self, True)
-                return
-            except OSError as exc:
-                self.fail(io_error(exc, self._sending(), "sending"))
-                return
-            self.last = monotonic()
-        if self.writing and not self.dead:
-            self.fleet.want_write(self, False)
-
-    def _look(self) -> bool:
-        """One look at the socket that never blocks (as before every write of a body
-        sent alone, README "Reliability"): True when the server sent bytes no reply we
-        waited for has used.  An end of file or a reset is left to the next read."""
-        if self.parser.buffered:
-            return True
-        try:
-            data = self.sock.recv(RECV_SIZE)
-            while isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
-                data += self.sock.recv(RECV_SIZE)
-        except _WOULD_BLOCK:
-            return False
-        except OSError:
-            return False
-        if not data:
-            return False
-        self.last = monotonic()
-        self.parser.feed(data)
-        return True
-
-    def _sending(self) -> str:
-        return "(message body)" if self.streaming is not None else self.connection.last_command
-
-    def _refill(self) -> bool:
-        """The next piece to write, from the body being sent; False when all is out."""
-        self.out, self.sent = b"", 0
-        flight = self.streaming
-        if flight is None or self.early:
-            return False
-        if self.body is None:  # the end of the data (and what went with it) is out
-            flight.transaction.body_sent()
-            self.streaming = None
-            return False
-        pieces: List[bytes] = []
-        size = 0
-        for chunk in self.body:
-            pieces.append(chunk)
-            size += len(chunk)
-            if size >= BODY_CHUNK_SIZE:
-                break
-        else:  # the content is all read: its end, and the next envelope behind it
-            self.body = None
-            pieces.append(self.end())
-            self.expected.append((_END, flight))
-            following = self._take() if flight.transaction.pipelining else None
-            if following is not None:
-                pieces.append(self._group_bytes(following))
-        self.out = b"".join(pieces)
-        if self.unread:  # the read that brought the 354 emptied the socket just now
-            self.unread = False
-        elif self._look():  # a reply before this piece of the body: not an answer to it
-            self._spoke_during_body()
-            return False
-        return True
-
-    def _start_body(self, flight: Flight) -> None:
-        if self.parser.buffered:
-            self._unasked(flight, "(message body)")
-            return
-        flight.transaction.body_started()
-        # A body in memory goes out within microseconds of the read that brought its
-        # 354 and found nothing behind it: a look now could see only what arrived in
-        # those microseconds, at the cost of a system call a message.  A stream, a
-        # Message or a MIME part takes its time: look first, as for every later piece.
-        self.unread = self.drained and all(isinstance(part, _IN_MEMORY) for part in flight.item[2])
-        chunks, self.end = encode_content(flight.item[2], BODY_CHUNK_SIZE)
-        self.body = iter(chunks)
-        self.streaming = flight
-        self.connection.last_command = "(message body)"
-        self.flush()
-
-    def _write_rset(self) -> None:
-        if self.parser.buffered:
-            self.close()
-            return
-        self.expected.append((_RSET, None))
-        self.transcript.command("RSET")
-        self._write(b"RSET\r\n")
-
-    # ------------------------------------------------------------------ reading
     def readable(self) -> None:
         """Read what the server sent and act on every complete reply in it."""
         try:
-            data = self.sock.recv(RECV_SIZE)
-            while isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
-                data += self.sock.recv(RECV_SIZE)
-        except _WOULD_BLOCK:
+            data = self.receive()
+        except WOULD_BLOCK:
             return  # a TLS record with no data in it (a session ticket)
         except OSError as exc:
             self.fail(io_error(exc, self._waiting_for(), "waiting for the reply"))
@@ -293,10 +87,10 @@ class Lane:
 
     def _dispatch(self, reply: Reply) -> None:
         kind, flight = self.expected.popleft()
-        if kind == _RSET or flight is None:
+        if kind == RSET or flight is None:
             if not 200 <= reply.code < 300:
                 self.close()
-        elif kind == _GROUP:
+        elif kind == GROUP:
             self._group_reply(flight, reply)
         else:
             self._end_reply(flight, reply)
@@ -309,7 +103,7 @@ class Lane:
         failure, drop = flight.transaction.answer_group(group, flight.replies)
         flight.replies = []
         if failure is not None:
-            error = flight.error(_refusal(failure))
+            error = flight.error(refusal(failure))
             if failure.code == 421:  # the server is closing (RFC 5321 3.8)
                 self.fail(error, flight)
             elif drop:
@@ -340,7 +134,7 @@ class Lane:
         try:
             flight.transaction.finish(reply)
         except Failure as failure:
-            self.fleet.done(flight.index, flight.error(_refusal(failure)))
+            self.fleet.done(flight.index, flight.error(refusal(failure)))
             return
         self.fleet.done(flight.index, reply)
 
@@ -406,9 +200,9 @@ class Lane:
     def _waiting_for(self) -> str:
         if self.expected:
             kind, flight = self.expected[0]
-            if kind == _RSET or flight is None:
+            if kind == RSET or flight is None:
                 return "RSET"
-            if kind == _END:
+            if kind == END:
                 return END_OF_DATA
             return flight.groups[flight.group][len(flight.replies)].line
         return self._sending()
@@ -453,7 +247,7 @@ class Lane:
                 group = flight.groups[flight.group]
                 failure, _ = flight.transaction.answer_group(group, flight.replies)
                 if failure is not None:
-                    lost = _refusal(failure)
+                    lost = refusal(failure)
             self.fleet.lost(flight, flight.error(lost))
 
     def close(self) -> None:
@@ -482,13 +276,6 @@ class Lane:
                     )
                 ),
             )
-
-
-def _refusal(failure: Failure) -> SMTPError:
-    """A transaction's failure as its error (an SMTP one: options were checked before)."""
-    error = from_failure(failure)
-    assert isinstance(error, SMTPError)
-    return error
 
 
 def _timed_out(command: str) -> SMTPError:
