@@ -10,8 +10,12 @@ encoded once on the way out (:mod:`post_office.protocol.data` via the transfer).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Literal, Optional, Sequence, Tuple, Union
+
+if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time (no inspect)
+    from dataclasses import dataclass
+else:
+    from .._record import dataclass
 
 from ..errors import SMTPError
 from ..message.addresses import check_address, check_recipients

@@ -8,8 +8,23 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time (no inspect)
+    from dataclasses import dataclass, field
+else:
+    from .._record import dataclass, field
 
 from .._checks import show
 from ..errors import ServerSpecError

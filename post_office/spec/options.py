@@ -8,8 +8,12 @@ argument as the caller wrote it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Tuple, Union
+
+if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time (no inspect)
+    from dataclasses import dataclass
+else:
+    from .._record import dataclass
 
 from .._checks import check_timeout, is_loopback_host
 from ..errors import OptionError

@@ -15,7 +15,6 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any, Iterator, List, Mapping, Tuple
 
@@ -62,6 +61,8 @@ def is_secret_key(key: object) -> bool:
         return False
     if any(word in name for word in _SECRET_WORDS):
         return True
+    import difflib  # only for a key that is neither known nor secret: not loaded to send
+
     return difflib.SequenceMatcher(None, name, SECRET_KEYWORD).ratio() >= _CLOSE
 
 

@@ -10,12 +10,15 @@ smtplib, which verify nothing): ``:verify nil`` is the explicit opt-out.
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 import os
 import ssl
-from dataclasses import dataclass
-from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional, Tuple
+
+if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time (no inspect)
+    from dataclasses import dataclass, field
+else:
+    from .._record import dataclass, field
 
 from .._checks import show
 from ..errors import ServerSpecError
@@ -128,7 +131,7 @@ class TlsSettings:
     ciphers: Optional[str] = None
     ciphersuites: Optional[str] = None
     server_name: Optional[str] = None
-    context: Optional[ssl.SSLContext] = dataclasses.field(default=None, compare=True)
+    context: Optional[ssl.SSLContext] = field(default=None, compare=True)
 
     def __post_init__(self) -> None:
         password: object = self.certificate_password
