@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["send_letter", "send_smtp", "send_smtp_auth", "smtp_session", "test_email_address"]
 
 #: Unicode categories Cc and Cs: C0, DEL, C1, and lone surrogates.
-_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: (A pattern compiled on first use: only test_email_address needs it.)
+_CONTROL_OR_SURROGATE = "[\x00-\x1f\x7f-\x9f\ud800-\udfff]"
 
 
 def send_smtp(
@@ -285,7 +286,7 @@ def test_email_address(
     if not isinstance(address, str) or not address:
         shown = repr(address) if isinstance(address, str) else type(address).__name__
         raise AddressError(f"mail address should be a non-empty string: {shown}")
-    if _CONTROL_OR_SURROGATE.search(address):
+    if re.search(_CONTROL_OR_SURROGATE, address):
         return False  # a control character cannot be sent in a command: bogus, not asked
     at = address.find("@")
     if at in (0, len(address) - 1):

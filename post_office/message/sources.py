@@ -46,7 +46,7 @@ _ACCEPTED = (
 )
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 _BytesLike = Union[bytes, bytearray, memoryview]
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = "[\ud800-\udfff]"  # compiled when non-ASCII text first comes (re's cache)
 _REPR_LIMIT = 60  # characters of a refused value shown in an error message
 
 
@@ -74,7 +74,7 @@ def _check_str(position: int, text: str) -> None:
     """
     if text.isascii():
         return
-    found = _SURROGATE.search(text)
+    found = re.search(_SURROGATE, text)
     if found is not None:
         raise MessageArgumentError(
             f"{_describe(position, text)}: contains the lone surrogate "

@@ -47,8 +47,9 @@ MtaSts = Literal["auto", "off", "require"]
 
 _SERVER_KEYWORDS = ("port", "ssl", "starttls", "allow-plaintext-auth", "mta-sts")
 _KNOWN = _SERVER_KEYWORDS + TLS_KEYWORDS
-_HOST_PORT = re.compile(r"([^:\[\]]+):([0-9]+)\Z")
-_BRACKETED = re.compile(r"\[([0-9A-Fa-f:.%a-zA-Z0-9]+)\](?::([0-9]+))?\Z")
+# Compiled on first use (re's cache), not on import: a (host, port) spec needs neither.
+_HOST_PORT = r"([^:\[\]]+):([0-9]+)\Z"
+_BRACKETED = r"\[([0-9A-Fa-f:.%a-zA-Z0-9]+)\](?::([0-9]+))?\Z"
 _BAD_HOST_CHARS = set(" \t\r\n\x00\x0b\x0c@<>()[],;\"'\\/")
 
 
@@ -200,7 +201,7 @@ def _host(value: object, spec: object) -> str:
         raise _spec_error(spec, "the host as a string, integer or ipaddress object")
     if not value:
         raise _spec_error(spec, "a non-empty host name")
-    bracketed = _BRACKETED.match(value)
+    bracketed = re.match(_BRACKETED, value)
     if bracketed and not bracketed.group(2):
         value = bracketed.group(1)
     # Checked before the IPv6 test so that "mail.corp:25\n" names the LF, not IPv6.
@@ -326,10 +327,10 @@ def _from_string(spec: str) -> MailServer:
             raise ServerSpecError(str(exc).replace(_show(form), _show(spec), 1)) from None
     # The other forms are not stripped: white space around a host name is as wrong as
     # inside it, and must not be accepted in "host:port" yet refused in "host".
-    bracketed = _BRACKETED.match(spec)
+    bracketed = re.match(_BRACKETED, spec)
     if bracketed and bracketed.group(2):
         return MailServer(_host(bracketed.group(1), spec), _port_digits(bracketed.group(2), spec))
-    match = _HOST_PORT.match(spec)
+    match = re.match(_HOST_PORT, spec)
     if match:
         return MailServer(_host(match.group(1), spec), _port_digits(match.group(2), spec))
     return MailServer(_host(spec, spec))

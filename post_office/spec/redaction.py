@@ -32,12 +32,13 @@ _SECRET_WORDS = ("pass", "pwd", "secret")
 _CLOSE = 0.8
 
 # Lisp tokens, as lisp.py's reader splits text: white space, a ; comment, a string (maybe
-# unterminated: then it runs to the end), a parenthesis, a quote, or an atom.
-_TOKEN = re.compile(
+# unterminated: then it runs to the end), a parenthesis, a quote, or an atom.  Compiled on
+# first use (re's cache): only redacting text needs it.
+_TOKEN = (
     r'(?P<blank>\s+)|(?P<comment>;[^\n]*)|(?P<string>"(?:[^"\\]|\\.|\\\Z)*"?)'
-    r"|(?P<open>\()|(?P<close>\))|(?P<quote>')|(?P<atom>[^\s()\";']+)",
-    re.DOTALL,
+    r"|(?P<open>\()|(?P<close>\))|(?P<quote>')|(?P<atom>[^\s()\";']+)"
 )
+_TOKEN_FLAGS = re.DOTALL
 
 
 def _name(key: object) -> str:
@@ -67,7 +68,7 @@ def is_secret_key(key: object) -> bool:
 
 
 def _tokens(text: str) -> Iterator[Tuple[str, str]]:
-    for match in _TOKEN.finditer(text):
+    for match in re.finditer(_TOKEN, text, _TOKEN_FLAGS):
         kind = match.lastgroup
         assert kind is not None
         yield kind, match.group()
