@@ -1,4 +1,5 @@
-"""Frozen dataclasses without :mod:`dataclasses` on the send path.
+"""Frozen dataclasses and NamedTuples without :mod:`dataclasses` and :mod:`typing`'s class
+machinery on the send path.
 
 Importing :mod:`dataclasses` loads :mod:`inspect` (and with it :mod:`ast`, :mod:`dis`,
 :mod:`tokenize`, :mod:`linecache`), and each ``@dataclass`` compiles five or six methods
@@ -21,6 +22,11 @@ tell: the same ``__init__`` (signature, defaults, ``default_factory``, ``__post_
 ``__dataclass_fields__`` and ``__dataclass_params__`` are made by the real decorator, on
 a stand-in class, the first time something asks for them.  Only what those classes use
 is supported: frozen classes, no inheritance between them, no ``ClassVar``/``InitVar``.
+
+:class:`NamedTuple` is ``typing.NamedTuple`` (same class: a :func:`collections.namedtuple`
+with the body's defaults, methods and docstring) except that ``__annotations__`` keeps the
+annotations as the strings they are under ``from __future__ import annotations``, where
+``typing`` compiles a ``ForwardRef`` for each (``typing.get_type_hints`` reads either).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-__all__ = ["dataclass", "field"]
+__all__ = ["NamedTuple", "dataclass", "field"]
 
 
 class _Missing:
@@ -209,3 +215,69 @@ def dataclass(*, frozen: bool = True, repr: bool = True) -> Callable[[T], T]:
         return cls
 
     return wrap
+
+
+# ``typing.NamedTuple``'s rules: these names cannot be defined in the body, these are not
+# copied from it.
+_PROHIBITED = frozenset(
+    {
+        "__new__",
+        "__init__",
+        "__slots__",
+        "__getnewargs__",
+        "_fields",
+        "_field_defaults",
+        "_make",
+        "_replace",
+        "_asdict",
+        "_source",
+    }
+)
+_SPECIAL = frozenset({"__module__", "__name__", "__annotations__"})
+
+
+class _NamedTupleMeta(type):
+    def __new__(cls, typename: str, bases: Tuple[type, ...], namespace: Dict[str, Any]) -> Any:
+        import collections
+
+        if bases != (_NamedTupleBase,):
+            raise TypeError("can only inherit from a NamedTuple type")
+        annotations: Dict[str, Any] = namespace.get("__annotations__", {})
+        default_names: List[str] = []
+        for name in annotations:
+            if name in namespace:
+                default_names.append(name)
+            elif default_names:
+                raise TypeError(
+                    f"Non-default namedtuple field {name} cannot follow default field"
+                    f"{'s' if len(default_names) > 1 else ''} {', '.join(default_names)}"
+                )
+        factory: Any = collections.namedtuple  # (mypy checks only literal calls)
+        made: Any = factory(
+            typename,
+            list(annotations),
+            defaults=[namespace[name] for name in default_names],
+            module=namespace["__module__"],
+        )
+        made.__annotations__ = made.__new__.__annotations__ = dict(annotations)
+        for key, value in namespace.items():
+            if key in _PROHIBITED:
+                raise AttributeError("Cannot overwrite NamedTuple attribute " + key)
+            if key not in _SPECIAL and key not in made._fields:
+                setattr(made, key, value)
+        return made
+
+
+_NamedTupleBase = type.__new__(_NamedTupleMeta, "NamedTuple", (), {})
+
+
+def NamedTuple(typename: str, fields: Any = None, /, **kwargs: Any) -> Any:
+    """Only as a base class here (``class Reply(NamedTuple): ...``)."""
+    raise TypeError("post_office._record.NamedTuple is for class statements only")
+
+
+def _mro_entries(bases: Tuple[Any, ...]) -> Tuple[type, ...]:
+    return (_NamedTupleBase,)
+
+
+NamedTuple.__mro_entries__ = _mro_entries  # type: ignore[attr-defined]

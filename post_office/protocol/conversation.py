@@ -25,7 +25,12 @@ the errors of :mod:`post_office.errors` (which this package cannot import: READM
 
 from __future__ import annotations
 
-from typing import Any, Dict, Literal, NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Literal, Optional, Union
+
+if TYPE_CHECKING:  # typing's class for type checkers; ours at run time (no ForwardRefs)
+    from typing import NamedTuple
+else:
+    from .._record import NamedTuple
 
 from .auth import AuthExchange, choose_mechanism
 from .extensions import NO_EXTENSIONS, Extensions, parse_ehlo

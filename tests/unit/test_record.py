@@ -7,11 +7,13 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
+import typing
 from typing import Any, List, Optional, Tuple
 
 import pytest
 
 from post_office import Delivery, MailServer, TlsSettings, parse_mail_server
+from post_office._record import NamedTuple as record_named_tuple
 from post_office._record import dataclass as record
 from post_office._record import field as record_field
 from post_office.client.delivery import Envelope
@@ -85,3 +87,61 @@ def test_a_mail_server_round_trips() -> None:
         ("mail.corp", ":starttls", True, ":ca-file", "/c")
     )
     assert len({server, parse_mail_server(server.to_lisp())}) == 1
+
+
+def _pair_of_named_tuples() -> Tuple[Any, Any]:
+    made = []
+    for base in (typing.NamedTuple, record_named_tuple):
+
+        class Pair(base):  # type: ignore[misc, valid-type]
+            """Two things."""
+
+            first: int
+            second: Optional[str] = None
+
+            @property
+            def both(self) -> str:
+                return f"{self.first}{self.second}"
+
+        made.append(Pair)
+    return made[0], made[1]
+
+
+def test_a_record_named_tuple_is_what_typing_makes() -> None:
+    real, ours = _pair_of_named_tuples()
+    for cls in (real, ours):
+        pair: Any = cls(1)
+        assert isinstance(cls(1), tuple) and cls.__mro__[1:] == (tuple, object)
+        assert (pair, pair.both, cls(1, "x")) == ((1, None), "1None", (1, "x"))
+        assert repr(cls(2, "y")) == "Pair(first=2, second='y')"
+        assert cls._fields == ("first", "second") and cls._field_defaults == {"second": None}
+        assert cls.__doc__ == "Two things." and pair._replace(first=5) == (5, None)
+        assert typing.get_type_hints(cls) == {"first": int, "second": Optional[str]}
+        parameters = inspect.signature(cls).parameters
+        assert [(p.name, p.default) for p in parameters.values()] == [
+            ("first", inspect.Parameter.empty),
+            ("second", None),
+        ]
+    with pytest.raises(TypeError, match="Non-default namedtuple field"):
+
+        class Bad(record_named_tuple):  # type: ignore[misc, valid-type]
+            first: int = 1
+            second: int
+
+    with pytest.raises(AttributeError, match="Cannot overwrite NamedTuple attribute _make"):
+
+        class Worse(record_named_tuple):  # type: ignore[misc, valid-type]
+            first: int
+
+            def _make(self) -> None: ...
+
+
+def test_reply_target_and_facts_are_named_tuples() -> None:
+    from post_office.client.targets import Target
+    from post_office.protocol.conversation import Facts
+    from post_office.protocol.replies import Reply
+
+    reply = Reply(250, ("ok", "fine"))
+    assert tuple(reply) == (250, ("ok", "fine")) and pickle.loads(pickle.dumps(reply)) == reply
+    assert repr(reply) == "Reply(250, ('ok', 'fine'))" and reply.text == "ok\nfine"
+    assert Target("a", "b") == ("a", "b", None) and Facts().used_helo is False
