@@ -33,7 +33,6 @@ from ..spec.mailserver import MailServer
 from ..spec.options import ConnectOptions
 from .connection import Connection, command_bytes, connect
 from .targets import Target, literal_targets
-from .tls_hints import certificate_error, greeting_error, handshake_error
 from .transcript import Transcript
 
 __all__ = [
@@ -154,8 +153,12 @@ def start_tls(
         else:
             connection.wrap(context, checked, doing, command)
     except ssl.SSLCertVerificationError as exc:
+        from .tls_hints import certificate_error  # what to change: only when it failed
+
         raise certificate_error(exc, server, checked=checked, reached=reached) from exc
     except TLSError as exc:
+        from .tls_hints import handshake_error
+
         raise handshake_error(exc, server, reached) from exc.__cause__
     return tls_facts(connection)
 
@@ -165,6 +168,8 @@ def greet(connection: Connection, server: MailServer, reached: str, timeout: flo
     try:
         return connection.read_reply("waiting for the greeting")
     except SMTPTimeoutError as exc:
+        from .tls_hints import greeting_error  # a silent port: only when it was silent
+
         raise greeting_error(exc, server, reached, timeout) from exc
 
 

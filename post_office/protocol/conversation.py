@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Any, Dict, Literal, Optional, Union
 
 if TYPE_CHECKING:  # typing's class for type checkers; ours at run time (no ForwardRefs)
     from typing import NamedTuple
+
+    from .auth import AuthExchange
 else:
     from .._record import NamedTuple
 
-from .auth import AuthExchange, choose_mechanism
 from .extensions import NO_EXTENSIONS, Extensions, parse_ehlo
 from .failures import Failure
 from .hosts import is_loopback_host
@@ -254,6 +255,8 @@ class Conversation:
                 warning=f"the server {rules.host} does not offer AUTH{hint}: sending without "
                 "authenticating, as Allegro does"
             )
+        from .auth import AuthExchange, choose_mechanism  # only with credentials
+
         mechanism = choose_mechanism(offered, token=token)
         if mechanism is None:
             ours = "XOAUTH2" if token else "CRAM-MD5, PLAIN or LOGIN"
