@@ -24,6 +24,7 @@ from .spec.lisp import Keyword
 
 __all__ = [
     "CONTROL_CHARACTERS",
+    "REDACTED",
     "check_timeout",
     "is_loopback_host",
     "is_stream",
@@ -32,6 +33,11 @@ __all__ = [
     "stream_problem",
     "type_name",
 ]
+
+#: What is shown in place of a secret, everywhere (transcripts, errors, the CLI).  Here
+#: rather than in :mod:`post_office.spec.redaction` (which names it too) so that the
+#: modules that only show it do not load the redaction rules to send mail.
+REDACTED = "<redacted>"
 
 #: Longest text :func:`show` returns by default.
 SHOW_LIMIT = 120

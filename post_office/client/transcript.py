@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 from .. import specials
-from ..spec.redaction import REDACTED
+from .._checks import REDACTED
 
 if TYPE_CHECKING:
     import logging

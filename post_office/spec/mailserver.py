@@ -26,10 +26,9 @@ if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time 
 else:
     from .._record import dataclass, field
 
-from .._checks import show
+from .._checks import REDACTED, show
 from ..errors import ServerSpecError
 from .lisp import Keyword, read_lisp, to_lisp
-from .redaction import REDACTED, redact_spec
 from .tls import TLS_KEYWORDS, Secret, TlsSettings, tls_settings
 
 __all__ = [
@@ -153,6 +152,8 @@ def _show(spec: object) -> str:
     """How an error message shows the caller's argument: its secret hidden
     (:func:`~post_office.spec.redaction.redact_spec`), cut when long, and never by running the
     caller's own ``__repr__`` (:func:`~post_office._checks.show`)."""
+    from .redaction import redact_spec  # only for an error message
+
     return show(redact_spec(spec), 200)
 
 

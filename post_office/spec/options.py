@@ -15,10 +15,9 @@ if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time 
 else:
     from .._record import dataclass
 
-from .._checks import check_timeout, is_loopback_host
+from .._checks import REDACTED, check_timeout, is_loopback_host
 from ..errors import OptionError
 from ..protocol.conversation import plaintext_refusal
-from .redaction import REDACTED
 
 if TYPE_CHECKING:
     from .mailserver import MailServer

@@ -18,10 +18,9 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, List, Mapping, Tuple
 
-__all__ = ["REDACTED", "is_secret_key", "mentions_secret", "redact_spec", "redact_text"]
+from .._checks import REDACTED  # defined there, the one text for every secret shown
 
-#: What is shown in place of a secret, everywhere (transcripts, errors, the CLI).
-REDACTED = "<redacted>"
+__all__ = ["REDACTED", "is_secret_key", "mentions_secret", "redact_spec", "redact_text"]
 
 #: The canonical name of the one secret keyword of a mail-server spec.
 SECRET_KEYWORD = "certificate-password"

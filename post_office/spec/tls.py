@@ -20,11 +20,10 @@ if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time 
 else:
     from .._record import dataclass, field
 
-from .._checks import show
+from .._checks import REDACTED, show
 from ..errors import ServerSpecError
 from ..warn import warn
 from .lisp import Keyword
-from .redaction import REDACTED, is_secret_key
 
 __all__ = ["TLS_KEYWORDS", "Secret", "TlsSettings", "make_ssl_context", "tls_settings"]
 
@@ -175,6 +174,8 @@ class TlsSettings:
 
 
 def _fail(keyword: str, value: object, expected: str) -> ServerSpecError:
+    from .redaction import is_secret_key  # only for an error message
+
     shown = (
         REDACTED
         if is_secret_key(keyword)
