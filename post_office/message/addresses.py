@@ -18,7 +18,6 @@ Pure: no socket, no smtplib.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import List, Optional, Sequence, Union
 
 from .._checks import show as _show
@@ -77,6 +76,8 @@ def _character_fault(address: str) -> Optional[str]:
 
 def _scan_characters(address: str) -> Optional[str]:
     """The first control, whitespace, surrogate or invisible format character, or None."""
+    import unicodedata  # an extension module: loaded for non-ASCII addresses only
+
     for index, c in enumerate(address):
         category = unicodedata.category(c)
         if category == "Cc":
