@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import TYPE_CHECKING
 
 from . import specials as _specials
+
+TYPE_CHECKING = False  # not typing's: `import post_office` does not load typing
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each on first use
     import ssl
