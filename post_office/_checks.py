@@ -16,11 +16,14 @@ import math
 import re
 import reprlib
 import sys
-from typing import Any, Optional
 
 from .errors import OptionError
 from .protocol.hosts import is_loopback_host
 from .spec.lisp import Keyword
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 __all__ = [
     "CONTROL_CHARACTERS",

@@ -35,7 +35,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Tuple, TypeVar
 
-    T = TypeVar("T")
+    _T = TypeVar("_T")
 
 __all__ = ["NamedTuple", "dataclass", "field"]
 
@@ -154,12 +154,12 @@ def _make_init(cls: type, items: List[Tuple[str, str, Any]]) -> Callable[..., No
     return init
 
 
-def dataclass(*, frozen: bool = True, repr: bool = True) -> Callable[[T], T]:
+def dataclass(*, frozen: bool = True, repr: bool = True) -> Callable[[_T], _T]:
     """``dataclasses.dataclass(frozen=True)`` (``repr=False`` keeps the class's own)."""
     if not frozen:
         raise TypeError("post_office._record.dataclass makes frozen classes only")
 
-    def wrap(cls: T) -> T:
+    def wrap(cls: _T) -> _T:
         assert isinstance(cls, type)
         annotations: Dict[str, str] = vars(cls).get("__annotations__", {})
         items: List[Tuple[str, str, Any]] = []

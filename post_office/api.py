@@ -8,19 +8,15 @@ server accepted the message (README "Reliability").
 from __future__ import annotations
 
 import re
-from typing import IO, TYPE_CHECKING, Any, Optional, Sequence, Tuple, Union
 
 from .client.delivery import Envelope, check_envelope, deliver, open_session
 from .client.session import Session
 from .errors import AddressError, ServerSpecError, SMTPError
-from .message.addresses import Recipients
 from .message.sources import check_messages
 from .protocol.replies import Reply
 from .spec.mailserver import (
     MailProgram,
     MailServer,
-    ServerArgument,
-    TransportArgument,
     parse_mail_server,
     parse_transport,
 )
@@ -33,11 +29,16 @@ from .spec.options import (
 )
 from .warn import warn
 
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
+    from typing import IO, Any, Optional, Sequence, Tuple, Union
+
     from .client.bulk import SmtpSession
+    from .message.addresses import Recipients
     from .message.dkim import DkimKey
     from .message.letter import Attachment, HeaderValue
     from .mime.build import MimePart
+    from .spec.mailserver import ServerArgument, TransportArgument
 
 __all__ = ["send_letter", "send_smtp", "send_smtp_auth", "smtp_session", "test_email_address"]
 

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Type
 
 from .protocol.failures import Failure
 from .protocol.stage import Stage
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional, Tuple, Type
 
 
 class PostOfficeError(Exception):

@@ -15,11 +15,9 @@ import functools
 import socket
 import ssl
 import time
-from typing import Callable, Optional
 
 from ..errors import ProtocolError, SMTPTimeoutError, TLSError, from_failure
 from ..protocol.conversation import (
-    Action,
     Conversation,
     Proceed,
     Send,
@@ -34,6 +32,12 @@ from ..spec.options import ConnectOptions
 from .connection import Connection, command_bytes, connect
 from .targets import Target, literal_targets
 from .transcript import Transcript
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Callable, Optional
+
+    from ..protocol.conversation import Action
 
 __all__ = [
     "CONNECT_TIMEOUTS",

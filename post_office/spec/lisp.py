@@ -21,9 +21,12 @@ A leading quote (``'(...)``) and ``;`` comments are accepted, as a Lisp reader w
 from __future__ import annotations
 
 import re
-from typing import Any, List, Tuple
 
 from ..errors import LispSyntaxError
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Any, List, Tuple
 
 __all__ = ["Keyword", "read_lisp", "to_lisp"]
 

@@ -13,17 +13,20 @@ from __future__ import annotations
 import hmac
 import os
 import ssl
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional, Tuple
-
-if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time (no inspect)
-    from dataclasses import dataclass, field
-else:
-    from .._record import dataclass, field
 
 from .._checks import REDACTED, show
 from ..errors import ServerSpecError
 from ..warn import warn
 from .lisp import Keyword
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
+
+if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time (no inspect)
+    from dataclasses import dataclass, field
+else:
+    from .._record import dataclass, field
 
 __all__ = ["TLS_KEYWORDS", "Secret", "TlsSettings", "make_ssl_context", "tls_settings"]
 
@@ -104,8 +107,19 @@ class Secret:
         return self._value if reveal_secrets else REDACTED
 
 
-#: Allegro's ``:verify``: ``:required`` (the default here), ``:optional`` or ``nil`` (none).
-Verify = Literal["required", "optional", "none"]
+if TYPE_CHECKING:
+    #: Allegro's ``:verify``: ``:required`` (the default), ``:optional`` or ``nil`` (none).
+    Verify = Literal["required", "optional", "none"]
+else:  # at run time each alias is made, with typing, when first asked for
+
+    def __getattr__(name: str) -> object:
+        """The type aliases above, made on first use: sending mail does not load typing."""
+        if name == "Verify":
+            from typing import Literal
+
+            globals()[name] = Literal["required", "optional", "none"]
+            return globals()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, repr=False)
