@@ -59,6 +59,7 @@ NOT_TO_SEND = (
     "dis",
     "tokenize",
     "difflib",
+    "importlib",  # the package's lazy names are loaded with __import__
 )
 NOT_ON_IMPORT = (*NOT_TO_SEND, "typing", "unicodedata", "smtplib", "socket", "ssl")
 
