@@ -86,7 +86,9 @@ class _LazyDataclassAttribute:
     def __get__(self, instance: object, owner: type) -> Any:
         import dataclasses
 
-        spec: Tuple[List[Tuple[str, str, Any]], Dict[str, Any]] = owner.__dict__["_record_spec"]
+        # the record itself, also when asked through a subclass (which inherits its fields)
+        owner = next(cls for cls in owner.__mro__ if "_record_spec" in vars(cls))
+        spec: Tuple[List[Tuple[str, str, Any]], Dict[str, Any]] = vars(owner)["_record_spec"]
         items, options = spec
         namespace: Dict[str, Any] = {"__annotations__": {}, "__module__": owner.__module__}
         for name, annotation, value in items:
@@ -107,16 +109,26 @@ class _LazyDataclassAttribute:
         return getattr(owner, self.name)
 
 
-def _frozen_setattr(self: object, name: str, value: object) -> None:
-    import dataclasses
+def _frozen(cls: type, names: Tuple[str, ...]) -> Tuple[Any, Any]:
+    """``__setattr__`` and ``__delattr__`` as dataclasses writes them for a frozen class:
+    refused on the class's own instances and for its fields; a subclass's other attributes
+    are set as usual."""
 
-    raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+    def __setattr__(self: Any, name: str, value: object) -> None:
+        if type(self) is cls or name in names:
+            import dataclasses
 
+            raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+        object.__setattr__(self, name, value)  # what super() is: records derive from object
 
-def _frozen_delattr(self: object, name: str) -> None:
-    import dataclasses
+    def __delattr__(self: Any, name: str) -> None:
+        if type(self) is cls or name in names:
+            import dataclasses
 
-    raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+            raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+        object.__delattr__(self, name)
+
+    return __setattr__, __delattr__
 
 
 def _make_init(cls: type, items: List[Tuple[str, str, Any]]) -> Callable[..., None]:
@@ -161,6 +173,8 @@ def dataclass(*, frozen: bool = True, repr: bool = True) -> Callable[[_T], _T]:
 
     def wrap(cls: _T) -> _T:
         assert isinstance(cls, type)
+        if cls.__bases__ != (object,):  # no fields to inherit, and object is super()
+            raise TypeError("post_office._record.dataclass makes classes without bases only")
         annotations: Dict[str, str] = vars(cls).get("__annotations__", {})
         items: List[Tuple[str, str, Any]] = []
         for name, annotation in annotations.items():
@@ -189,12 +203,13 @@ def dataclass(*, frozen: bool = True, repr: bool = True) -> Callable[[_T], _T]:
             shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
             return f"{self.__class__.__qualname__}({shown})"
 
+        setter, deleter = _frozen(cls, names)
         methods: Dict[str, Any] = {
             "__init__": _make_init(cls, items),
             "__eq__": __eq__,
             "__hash__": __hash__,
-            "__setattr__": _frozen_setattr,
-            "__delattr__": _frozen_delattr,
+            "__setattr__": setter,
+            "__delattr__": deleter,
         }
         if repr:
             methods["__repr__"] = __repr__

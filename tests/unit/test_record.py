@@ -73,6 +73,18 @@ def test_a_record_is_what_dataclasses_makes() -> None:
     assert ours.__dataclass_params__.frozen  # type: ignore[attr-defined]
 
 
+def test_a_subclass_of_a_record_is_a_dataclass_as_one_of_a_dataclass_is() -> None:
+    real, ours = _twins()
+    for cls in (real, ours):
+        sub: Any = type("Sub", (cls,), {})
+        one = sub(1)
+        one.extra = "set"  # not a field: a subclass may
+        assert one.extra == "set" and dataclasses.is_dataclass(sub)
+        assert [f.name for f in dataclasses.fields(sub)] == ["x", "y", "tags", "note"]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            one.x = 2
+
+
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
 def test_the_send_path_records_are_dataclasses(cls: type) -> None:
     assert dataclasses.is_dataclass(cls)
