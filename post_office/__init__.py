@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import TYPE_CHECKING
 
 from . import specials as _specials
+
+TYPE_CHECKING = False  # not typing's: `import post_office` does not load typing
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each on first use
     import ssl
@@ -443,8 +444,8 @@ if not TYPE_CHECKING:  # hidden from type checkers: a misspelt name fails mypy
         module = _PUBLIC.get(name)
         if module is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        import importlib
-
-        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        qualified = f"{__name__}.{module}"
+        __import__(qualified)  # not importlib.import_module: importlib is one more module to load
+        value = getattr(sys.modules[qualified], name)
         globals()[name] = value
         return value

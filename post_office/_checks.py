@@ -16,14 +16,18 @@ import math
 import re
 import reprlib
 import sys
-from typing import Any, Optional
 
 from .errors import OptionError
 from .protocol.hosts import is_loopback_host
 from .spec.lisp import Keyword
 
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
 __all__ = [
     "CONTROL_CHARACTERS",
+    "REDACTED",
     "check_timeout",
     "is_loopback_host",
     "is_stream",
@@ -32,6 +36,11 @@ __all__ = [
     "stream_problem",
     "type_name",
 ]
+
+#: What is shown in place of a secret, everywhere (transcripts, errors, the CLI).  Here
+#: rather than in :mod:`post_office.spec.redaction` (which names it too) so that the
+#: modules that only show it do not load the redaction rules to send mail.
+REDACTED = "<redacted>"
 
 #: Longest text :func:`show` returns by default.
 SHOW_LIMIT = 120
@@ -185,7 +194,9 @@ CONTROL_CHARACTERS = (
 # escape (before another backslash, ``xHH``, ``uHHHH`` or a control character): only
 # those backslashes are doubled, so that ``C:\Users`` stays as it is and the escaped
 # text still reads back one way only.
-_ESCAPED = re.compile(
+# Compiled when first used (re's own cache), not on import: its Unicode ranges take a
+# millisecond to compile, and sending mail never prints.
+_ESCAPED = (
     rf"\\(?=\\|x[0-9a-fA-F]{{2}}|u[0-9a-fA-F]{{4}}|[{CONTROL_CHARACTERS}])"
     rf"|[{CONTROL_CHARACTERS}]"
 )
@@ -208,4 +219,4 @@ def printable(text: str) -> str:
             return "\\\\"
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
-    return _ESCAPED.sub(escape, text)
+    return re.sub(_ESCAPED, escape, text)

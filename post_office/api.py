@@ -8,20 +8,16 @@ server accepted the message (README "Reliability").
 from __future__ import annotations
 
 import re
-from typing import IO, TYPE_CHECKING, Any, Optional, Sequence, Tuple, Union
 
 from ._checks import check_connections
 from .client.delivery import Envelope, check_envelope, deliver, open_session
 from .client.session import Session
 from .errors import AddressError, ServerSpecError, SMTPError
-from .message.addresses import Recipients
 from .message.sources import check_messages
 from .protocol.replies import Reply
 from .spec.mailserver import (
     MailProgram,
     MailServer,
-    ServerArgument,
-    TransportArgument,
     parse_mail_server,
     parse_transport,
 )
@@ -34,16 +30,22 @@ from .spec.options import (
 )
 from .warn import warn
 
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
+    from typing import IO, Any, Optional, Sequence, Tuple, Union
+
     from .client.bulk import SmtpSession
+    from .message.addresses import Recipients
     from .message.dkim import DkimKey
     from .message.letter import Attachment, HeaderValue
     from .mime.build import MimePart
+    from .spec.mailserver import ServerArgument, TransportArgument
 
 __all__ = ["send_letter", "send_smtp", "send_smtp_auth", "smtp_session", "test_email_address"]
 
 #: Unicode categories Cc and Cs: C0, DEL, C1, and lone surrogates.
-_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: (A pattern compiled on first use: only test_email_address needs it.)
+_CONTROL_OR_SURROGATE = "[\x00-\x1f\x7f-\x9f\ud800-\udfff]"
 
 
 def send_smtp(
@@ -291,7 +293,7 @@ def test_email_address(
     if not isinstance(address, str) or not address:
         shown = repr(address) if isinstance(address, str) else type(address).__name__
         raise AddressError(f"mail address should be a non-empty string: {shown}")
-    if _CONTROL_OR_SURROGATE.search(address):
+    if re.search(_CONTROL_OR_SURROGATE, address):
         return False  # a control character cannot be sent in a command: bogus, not asked
     at = address.find("@")
     if at in (0, len(address) - 1):

@@ -13,7 +13,9 @@ Python"), so no module ever reads the package root.  Values are checked where th
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+TYPE_CHECKING = False  # not typing's: `import post_office` does not load typing
+if TYPE_CHECKING:
+    from typing import Dict, Tuple
 
 __all__ = ["DEFAULT_DNS_MODE", "DEFAULT_MX_ADDRESS_LIMIT", "NAMES", "assign", "reset", "value"]
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from typing import Type
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Type
 
 __all__ = ["warn"]
 

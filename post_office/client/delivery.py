@@ -10,18 +10,27 @@ encoded once on the way out (:mod:`post_office.protocol.data` via the transfer).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Literal, Optional, Sequence, Tuple, Union
 
 from ..errors import SMTPError
 from ..message.addresses import check_address, check_recipients
 from ..message.sources import iter_source_chunks
 from ..protocol.replies import Reply
 from ..spec.mailserver import MailProgram, MailServer
-from ..spec.options import ConnectOptions, Credentials
+from ..spec.options import ConnectOptions
 from .session import Session
 from .targets import Target
 from .transcript import Transcript
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Callable, Literal, Optional, Sequence, Tuple, Union
+
+    from ..spec.options import Credentials
+
+if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time (no inspect)
+    from dataclasses import dataclass
+else:
+    from .._record import dataclass
 
 if TYPE_CHECKING:
     from .mta_sts import Policy
@@ -45,9 +54,27 @@ class Envelope:
     recipients: Tuple[str, ...]
 
 
-#: What became of STARTTLS: with ``:starttls t``, upgraded or not offered (went on in
-#: plain text); without it, "not used" when the server offered it.
-StartTLSOutcome = Literal["upgraded", "not offered", "not used"]
+if TYPE_CHECKING:
+    #: What became of STARTTLS: with ``:starttls t``, upgraded or not offered (went on in
+    #: plain text); without it, "not used" when the server offered it.
+    StartTLSOutcome = Literal["upgraded", "not offered", "not used"]
+else:  # at run time each alias is made, with typing, when first asked for
+
+    def __getattr__(name: str) -> object:
+        """The type aliases above, made on first use: sending mail does not load typing."""
+        if name == "StartTLSOutcome":
+            from typing import Literal
+
+            globals()[name] = Literal["upgraded", "not offered", "not used"]
+            return globals()[name]
+        if name in ("OnReached", "BeforeAuth"):
+            from typing import Callable
+
+            globals().update(
+                OnReached=Callable[[Session, bool], None], BeforeAuth=Callable[[Session], None]
+            )
+            return globals()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -71,10 +98,11 @@ class Delivery:
     auth_mechanism: Optional[str] = None
 
 
-#: Called with the session and whether it opened, once a connection attempt ended.
-OnReached = Callable[[Session, bool], None]
-#: Called with the open session before AUTH: may raise to send nothing.
-BeforeAuth = Callable[[Session], None]
+if TYPE_CHECKING:
+    #: Called with the session and whether it opened, once a connection attempt ended.
+    OnReached = Callable[[Session, bool], None]
+    #: Called with the open session before AUTH: may raise to send nothing.
+    BeforeAuth = Callable[[Session], None]
 
 
 def check_envelope(from_: object, to: object) -> Envelope:

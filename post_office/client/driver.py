@@ -15,11 +15,9 @@ import functools
 import socket
 import ssl
 import time
-from typing import Callable, Optional
 
 from ..errors import ProtocolError, SMTPTimeoutError, TLSError, from_failure
 from ..protocol.conversation import (
-    Action,
     Conversation,
     Proceed,
     Send,
@@ -33,8 +31,13 @@ from ..spec.mailserver import MailServer
 from ..spec.options import ConnectOptions
 from .connection import Connection, command_bytes, connect
 from .targets import Target, literal_targets
-from .tls_hints import certificate_error, greeting_error, handshake_error
 from .transcript import Transcript
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Callable, Optional
+
+    from ..protocol.conversation import Action
 
 __all__ = [
     "CONNECT_TIMEOUTS",
@@ -154,8 +157,12 @@ def start_tls(
         else:
             connection.wrap(context, checked, doing, command)
     except ssl.SSLCertVerificationError as exc:
+        from .tls_hints import certificate_error  # what to change: only when it failed
+
         raise certificate_error(exc, server, checked=checked, reached=reached) from exc
     except TLSError as exc:
+        from .tls_hints import handshake_error
+
         raise handshake_error(exc, server, reached) from exc.__cause__
     return tls_facts(connection)
 
@@ -165,6 +172,8 @@ def greet(connection: Connection, server: MailServer, reached: str, timeout: flo
     try:
         return connection.read_reply("waiting for the greeting")
     except SMTPTimeoutError as exc:
+        from .tls_hints import greeting_error  # a silent port: only when it was silent
+
         raise greeting_error(exc, server, reached, timeout) from exc
 
 

@@ -11,7 +11,6 @@ certificate, and :meth:`Session.vrfy`.
 from __future__ import annotations
 
 import ssl
-from typing import Any, Dict, Optional, Sequence, Union
 
 from ..errors import ServerDisconnectedError, SMTPError, from_failure, with_stage
 from ..protocol.conversation import Conversation, Facts, StartTLS, TlsFacts
@@ -27,6 +26,10 @@ from .connection import Connection
 from .driver import default_local_hostname
 from .targets import Target
 from .transcript import Transcript, log_warning
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional, Sequence, Union
 
 __all__ = ["Session", "default_local_hostname"]
 

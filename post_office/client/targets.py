@@ -8,7 +8,15 @@ Pure.  :func:`literal_targets` answers without DNS for what needs none (an IP ad
 from __future__ import annotations
 
 import ipaddress
-from typing import List, NamedTuple, Optional
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import List, Optional
+
+if TYPE_CHECKING:  # typing's class for type checkers; ours at run time (no ForwardRefs)
+    from typing import NamedTuple
+else:
+    from .._record import NamedTuple
 
 __all__ = ["Target", "ip_literal", "literal_targets"]
 

@@ -7,7 +7,6 @@ that never greets suggests ``:ssl t``.
 
 from __future__ import annotations
 
-import dataclasses
 import ssl
 from typing import Any, Callable, Dict, Optional, Sequence
 
@@ -30,6 +29,8 @@ SpecForm = Callable[[str, str], str]
 
 def _spec_with(server: MailServer, keyword: str, value: str) -> str:
     """``server`` with one more TLS keyword, in its Python form (secrets redacted)."""
+    import dataclasses  # only to explain a failure: not loaded to send
+
     field = keyword.lstrip(":").replace("-", "_")
     changes: Dict[str, Any] = {field: value}
     changed = dataclasses.replace(server, tls=dataclasses.replace(server.tls, **changes))

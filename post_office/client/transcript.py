@@ -10,13 +10,14 @@ caller before a line is shown (see :data:`REDACTED`).
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 from .. import specials
-from ..spec.redaction import REDACTED
+from .._checks import REDACTED
 
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
     import logging
+    from typing import Any, Optional, TextIO
 
 __all__ = ["LOGGER_NAME", "REDACTED", "Transcript", "log_warning", "logger"]
 

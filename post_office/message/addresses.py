@@ -18,17 +18,31 @@ Pure: no socket, no smtplib.
 from __future__ import annotations
 
 import re
-import unicodedata
-from typing import List, Optional, Sequence, Union
 
 from .._checks import show as _show
 from ..errors import AddressError, AddressTypeError
 from ..protocol.commands import needs_smtputf8, smtp_path
 
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import List, Optional, Sequence, Union
+
 __all__ = ["Recipients", "check_address", "check_recipients", "needs_smtputf8", "smtp_path"]
 
-#: Allegro's ``to`` (and send-letter's ``:cc``/``:bcc``): one bare address or a list of them.
-Recipients = Union[str, Sequence[str]]
+if TYPE_CHECKING:
+    #: Allegro's ``to`` (and send-letter's ``:cc``/``:bcc``): one bare address or a list.
+    Recipients = Union[str, Sequence[str]]
+else:  # at run time each alias is made, with typing, when first asked for
+
+    def __getattr__(name: str) -> object:
+        """The type aliases above, made on first use: sending mail does not load typing."""
+        if name == "Recipients":
+            from typing import Sequence, Union
+
+            globals()[name] = Union[str, Sequence[str]]
+            return globals()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _EXAMPLE = "user@host"
 
@@ -77,6 +91,8 @@ def _character_fault(address: str) -> Optional[str]:
 
 def _scan_characters(address: str) -> Optional[str]:
     """The first control, whitespace, surrogate or invisible format character, or None."""
+    import unicodedata  # an extension module: loaded for non-ASCII addresses only
+
     for index, c in enumerate(address):
         category = unicodedata.category(c)
         if category == "Cc":

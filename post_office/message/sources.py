@@ -17,12 +17,17 @@ import email.generator
 import email.message
 import io
 import re
-from typing import Any, Callable, Iterator, Sequence, Tuple, Union
 
 from .._checks import is_stream as _is_stream
 from .._checks import show, stream_problem
 from ..errors import MessageArgumentError
 from ..protocol.data import DotStuffer, encode_chunks
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterator, Sequence, Tuple, Union
+
+    _BytesLike = Union[bytes, bytearray, memoryview]
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -45,8 +50,7 @@ _ACCEPTED = (
     "text stream, an email.message.Message, or a constructed MIME part"
 )
 _BYTES_LIKE = (bytes, bytearray, memoryview)
-_BytesLike = Union[bytes, bytearray, memoryview]
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = "[\ud800-\udfff]"  # compiled when non-ASCII text first comes (re's cache)
 _REPR_LIMIT = 60  # characters of a refused value shown in an error message
 
 
@@ -74,7 +78,7 @@ def _check_str(position: int, text: str) -> None:
     """
     if text.isascii():
         return
-    found = _SURROGATE.search(text)
+    found = re.search(_SURROGATE, text)
     if found is not None:
         raise MessageArgumentError(
             f"{_describe(position, text)}: contains the lone surrogate "

@@ -25,13 +25,21 @@ the errors of :mod:`post_office.errors` (which this package cannot import: READM
 
 from __future__ import annotations
 
-from typing import Any, Dict, Literal, NamedTuple, Optional, Union
-
-from .auth import AuthExchange, choose_mechanism
 from .extensions import NO_EXTENSIONS, Extensions, parse_ehlo
 from .failures import Failure
 from .hosts import is_loopback_host
 from .replies import Reply
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Any, Dict, Literal, Optional, Union
+
+if TYPE_CHECKING:  # typing's class for type checkers; ours at run time (no ForwardRefs)
+    from typing import NamedTuple
+
+    from .auth import AuthExchange
+else:
+    from .._record import NamedTuple
 
 __all__ = [
     "Action",
@@ -105,9 +113,19 @@ class Proceed(NamedTuple):
     warning: Optional[str] = None
 
 
-Action = Union[Send, StartTLS, Proceed]
+if TYPE_CHECKING:
+    Action = Union[Send, StartTLS, Proceed]
+    _Phase = Literal["greeting", "ehlo", "helo", "starttls", "tls", "open", "auth", "done"]
+else:  # at run time each alias is made, with typing, when first asked for
 
-_Phase = Literal["greeting", "ehlo", "helo", "starttls", "tls", "open", "auth", "done"]
+    def __getattr__(name: str) -> object:
+        """The type aliases above, made on first use: sending mail does not load typing."""
+        if name == "Action":
+            from typing import Union
+
+            globals()[name] = Union[Send, StartTLS, Proceed]
+            return globals()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Conversation:
@@ -249,6 +267,8 @@ class Conversation:
                 warning=f"the server {rules.host} does not offer AUTH{hint}: sending without "
                 "authenticating, as Allegro does"
             )
+        from .auth import AuthExchange, choose_mechanism  # only with credentials
+
         mechanism = choose_mechanism(offered, token=token)
         if mechanism is None:
             ours = "XOAUTH2" if token else "CRAM-MD5, PLAIN or LOGIN"

@@ -17,7 +17,10 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Iterator
 
 __all__ = ["TERMINATOR", "DotStuffer", "encode_chunks"]
 

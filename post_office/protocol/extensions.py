@@ -8,9 +8,12 @@ be advertised in the obsolete ``AUTH=`` form some servers still send.
 from __future__ import annotations
 
 import re
-from typing import Dict, FrozenSet, Optional, Tuple
 
 from .replies import Reply
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Dict, FrozenSet, Optional, Tuple
 
 __all__ = ["NO_EXTENSIONS", "Extensions", "parse_ehlo"]
 

@@ -8,27 +8,51 @@ loads the socket layer, so the pure protocol package never raises them: it raise
 
 from __future__ import annotations
 
-from typing import Dict, Literal, Optional
-
 from .stage import Stage
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Dict, Literal, Optional
 
 __all__ = ["Failure", "FailureKind"]
 
-#: Which post_office error a failure becomes: SenderRefusedError, RecipientRefusedError,
-#: DataError, SMTPUTF8Error, AuthenticationError, ProtocolError, HeloError, StartTLSError,
-#: ConnectError, OptionError (a rule of ours refused to go on, no reply involved).
-FailureKind = Literal[
-    "sender",
-    "recipient",
-    "data",
-    "smtputf8",
-    "auth",
-    "protocol",
-    "helo",
-    "starttls",
-    "connect",
-    "option",
-]
+if TYPE_CHECKING:
+    #: Which post_office error a failure becomes: SenderRefusedError, RecipientRefusedError,
+    #: DataError, SMTPUTF8Error, AuthenticationError, ProtocolError, HeloError, StartTLSError,
+    #: ConnectError, OptionError (a rule of ours refused to go on, no reply involved).
+    FailureKind = Literal[
+        "sender",
+        "recipient",
+        "data",
+        "smtputf8",
+        "auth",
+        "protocol",
+        "helo",
+        "starttls",
+        "connect",
+        "option",
+    ]
+else:  # at run time each alias is made, with typing, when first asked for
+
+    def __getattr__(name: str) -> object:
+        """The type aliases above, made on first use: sending mail does not load typing."""
+        if name in ("FailureKind",):
+            from typing import Literal
+
+            globals()["FailureKind"] = Literal[
+                "sender",
+                "recipient",
+                "data",
+                "smtputf8",
+                "auth",
+                "protocol",
+                "helo",
+                "starttls",
+                "connect",
+                "option",
+            ]
+            return globals()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Failure(Exception):

@@ -10,7 +10,14 @@ the same code on every line of a multi-line reply.
 
 from __future__ import annotations
 
-from typing import List, NamedTuple, Optional, Tuple
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple
+
+if TYPE_CHECKING:  # typing's class for type checkers; ours at run time (no ForwardRefs)
+    from typing import NamedTuple
+else:
+    from .._record import NamedTuple
 
 __all__ = ["MAX_LINE", "MAX_REPLY_LINES", "Reply", "ReplyFormatError", "ReplyParser"]
 

@@ -12,13 +12,17 @@ delivered the message even if its final reply was lost.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
-
 from .commands import needs_smtputf8, smtp_path
 from .extensions import Extensions
-from .failures import Failure, FailureKind
+from .failures import Failure
 from .replies import Reply
 from .stage import Stage
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+    from .failures import FailureKind
 
 __all__ = [
     "END_OF_DATA",

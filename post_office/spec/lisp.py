@@ -21,9 +21,12 @@ A leading quote (``'(...)``) and ``;`` comments are accepted, as a Lisp reader w
 from __future__ import annotations
 
 import re
-from typing import Any, List, Tuple
 
 from ..errors import LispSyntaxError
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Any, List, Tuple
 
 __all__ = ["Keyword", "read_lisp", "to_lisp"]
 
@@ -67,7 +70,7 @@ class Keyword:
 
 
 _DELIMITERS = set("()\"';")
-_INTEGER = re.compile(r"[+-]?[0-9]+\.?\Z")
+_INTEGER = r"[+-]?[0-9]+\.?\Z"  # compiled on first use (re's cache): only to read Lisp
 # Deeper text is not a mail-server spec; refusing it keeps a RecursionError (or Python's
 # int-from-text digit limit) from escaping as something other than LispSyntaxError.
 _MAX_DEPTH = 100
@@ -202,7 +205,7 @@ class _Reader:
             if len(token) == 1:
                 raise self.error("a keyword needs a name after ':'", start)
             return Keyword(token)
-        if _INTEGER.match(token):
+        if re.match(_INTEGER, token):
             if len(token) > _MAX_DIGITS:
                 raise self.error(f"an integer of more than {_MAX_DIGITS} digits", start)
             return int(token.rstrip("."))

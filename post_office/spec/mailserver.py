@@ -6,16 +6,23 @@ Pure: nothing here opens a socket, so a bad spec is reported before any connecti
 
 from __future__ import annotations
 
+import collections.abc
 import ipaddress
 import re
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
-from .._checks import show
+from .._checks import REDACTED, show
 from ..errors import ServerSpecError
 from .lisp import Keyword, read_lisp, to_lisp
-from .redaction import REDACTED, redact_spec
 from .tls import TLS_KEYWORDS, Secret, TlsSettings, tls_settings
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
+
+if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time (no inspect)
+    from dataclasses import dataclass, field
+else:
+    from .._record import dataclass, field
 
 __all__ = [
     "MailProgram",
@@ -26,14 +33,16 @@ __all__ = [
     "parse_transport",
 ]
 
-StartTLS = Union[bool, Literal["required"]]
-#: ``:mta-sts``'s values, as ``post_office.mta_sts`` takes them (README "MTA-STS").
-MtaSts = Literal["auto", "off", "require"]
+if TYPE_CHECKING:
+    StartTLS = Union[bool, Literal["required"]]
+    #: ``:mta-sts``'s values, as ``post_office.mta_sts`` takes them (README "MTA-STS").
+    MtaSts = Literal["auto", "off", "require"]
 
 _SERVER_KEYWORDS = ("port", "ssl", "starttls", "allow-plaintext-auth", "mta-sts")
 _KNOWN = _SERVER_KEYWORDS + TLS_KEYWORDS
-_HOST_PORT = re.compile(r"([^:\[\]]+):([0-9]+)\Z")
-_BRACKETED = re.compile(r"\[([0-9A-Fa-f:.%a-zA-Z0-9]+)\](?::([0-9]+))?\Z")
+# Compiled on first use (re's cache), not on import: a (host, port) spec needs neither.
+_HOST_PORT = r"([^:\[\]]+):([0-9]+)\Z"
+_BRACKETED = r"\[([0-9A-Fa-f:.%a-zA-Z0-9]+)\](?::([0-9]+))?\Z"
 _BAD_HOST_CHARS = set(" \t\r\n\x00\x0b\x0c@<>()[],;\"'\\/")
 
 
@@ -114,29 +123,59 @@ class MailProgram:
     command: Union[str, Tuple[str, ...]]
 
 
-#: Every form of Allegro's mail-server argument that :func:`parse_mail_server` reads: a
-#: host name or address (``"mail.corp"``, ``"mail.corp:587"``, ``"[::1]:25"``), an
-#: :mod:`ipaddress` address or an IPv4 address as an integer, ``(host, port)``,
-#: ``(host, ":port", 587, ":starttls", True, ...)``, a mapping with a ``"host"`` key, a
-#: :class:`MailServer`, or Lisp text.
-ServerArgument = Union[
-    str,
-    int,
-    ipaddress.IPv4Address,
-    ipaddress.IPv6Address,
-    MailServer,
-    Sequence[Any],
-    Mapping[str, Any],
-]
-#: send_letter's server argument: a :data:`ServerArgument`, or ``(":program", command)``
-#: (a :class:`MailProgram`) to pipe the letter to a local program.
-TransportArgument = Union[ServerArgument, MailProgram]
+if TYPE_CHECKING:
+    #: Every form of Allegro's mail-server argument that :func:`parse_mail_server` reads:
+    #: a host name or address (``"mail.corp"``, ``"mail.corp:587"``, ``"[::1]:25"``), an
+    #: :mod:`ipaddress` address or an IPv4 address as an integer, ``(host, port)``,
+    #: ``(host, ":port", 587, ":starttls", True, ...)``, a mapping with a ``"host"`` key,
+    #: a :class:`MailServer`, or Lisp text.
+    ServerArgument = Union[
+        str,
+        int,
+        ipaddress.IPv4Address,
+        ipaddress.IPv6Address,
+        MailServer,
+        Sequence[Any],
+        Mapping[str, Any],
+    ]
+    #: send_letter's server argument: a :data:`ServerArgument`, or ``(":program",
+    #: command)`` (a :class:`MailProgram`) to pipe the letter to a local program.
+    TransportArgument = Union[ServerArgument, MailProgram]
+else:  # at run time each alias is made, with typing, when first asked for
+
+    def __getattr__(name: str) -> object:
+        """The type aliases above, made on first use: sending mail does not load typing."""
+        if name in ("StartTLS", "MtaSts"):
+            from typing import Literal, Union
+
+            globals().update(
+                StartTLS=Union[bool, Literal["required"]],
+                MtaSts=Literal["auto", "off", "require"],
+            )
+            return globals()[name]
+        if name in ("ServerArgument", "TransportArgument"):
+            from typing import Any, Mapping, Sequence, Union
+
+            server = Union[
+                str,
+                int,
+                ipaddress.IPv4Address,
+                ipaddress.IPv6Address,
+                MailServer,
+                Sequence[Any],
+                Mapping[str, Any],
+            ]
+            globals().update(ServerArgument=server, TransportArgument=Union[server, MailProgram])
+            return globals()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _show(spec: object) -> str:
     """How an error message shows the caller's argument: its secret hidden
     (:func:`~post_office.spec.redaction.redact_spec`), cut when long, and never by running the
     caller's own ``__repr__`` (:func:`~post_office._checks.show`)."""
+    from .redaction import redact_spec  # only for an error message
+
     return show(redact_spec(spec), 200)
 
 
@@ -185,7 +224,7 @@ def _host(value: object, spec: object) -> str:
         raise _spec_error(spec, "the host as a string, integer or ipaddress object")
     if not value:
         raise _spec_error(spec, "a non-empty host name")
-    bracketed = _BRACKETED.match(value)
+    bracketed = re.match(_BRACKETED, value)
     if bracketed and not bracketed.group(2):
         value = bracketed.group(1)
     # Checked before the IPv6 test so that "mail.corp:25\n" names the LF, not IPv6.
@@ -311,10 +350,10 @@ def _from_string(spec: str) -> MailServer:
             raise ServerSpecError(str(exc).replace(_show(form), _show(spec), 1)) from None
     # The other forms are not stripped: white space around a host name is as wrong as
     # inside it, and must not be accepted in "host:port" yet refused in "host".
-    bracketed = _BRACKETED.match(spec)
+    bracketed = re.match(_BRACKETED, spec)
     if bracketed and bracketed.group(2):
         return MailServer(_host(bracketed.group(1), spec), _port_digits(bracketed.group(2), spec))
-    match = _HOST_PORT.match(spec)
+    match = re.match(_HOST_PORT, spec)
     if match:
         return MailServer(_host(match.group(1), spec), _port_digits(match.group(2), spec))
     return MailServer(_host(spec, spec))
@@ -379,7 +418,7 @@ def _parse_mail_server(spec: object) -> MailServer:
         return _from_string(spec)
     if isinstance(spec, (int, ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return MailServer(_host(spec, spec))
-    if isinstance(spec, Mapping):
+    if isinstance(spec, collections.abc.Mapping):  # what typing.Mapping checks
         items = list(spec.items())
         hosts = [v for k, v in items if isinstance(k, (str, Keyword)) and _key(k, spec) == "host"]
         if len(hosts) != 1:

@@ -8,13 +8,18 @@ argument as the caller wrote it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Tuple, Union
-
-from .._checks import check_timeout, is_loopback_host
+from .._checks import REDACTED, check_timeout, is_loopback_host
 from ..errors import OptionError
 from ..protocol.conversation import plaintext_refusal
-from .redaction import REDACTED
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Optional, Tuple, Union
+
+if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time (no inspect)
+    from dataclasses import dataclass
+else:
+    from .._record import dataclass
 
 if TYPE_CHECKING:
     from .mailserver import MailServer
@@ -41,8 +46,19 @@ class OAuth2Token:
         return f"OAuth2Token({REDACTED})"
 
 
-#: send-smtp-auth's ``login`` and ``password``, checked.
-Credentials = Tuple[str, Union[str, OAuth2Token]]
+if TYPE_CHECKING:
+    #: send-smtp-auth's ``login`` and ``password``, checked.
+    Credentials = Tuple[str, Union[str, OAuth2Token]]
+else:  # at run time each alias is made, with typing, when first asked for
+
+    def __getattr__(name: str) -> object:
+        """The type aliases above, made on first use: sending mail does not load typing."""
+        if name == "Credentials":
+            from typing import Tuple, Union
+
+            globals()[name] = Tuple[str, Union[str, OAuth2Token]]
+            return globals()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,12 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any, Iterator, List, Mapping, Tuple
 
-__all__ = ["REDACTED", "is_secret_key", "mentions_secret", "redact_spec", "redact_text"]
+from .._checks import REDACTED  # defined there, the one text for every secret shown
 
-#: What is shown in place of a secret, everywhere (transcripts, errors, the CLI).
-REDACTED = "<redacted>"
+__all__ = ["REDACTED", "is_secret_key", "mentions_secret", "redact_spec", "redact_text"]
 
 #: The canonical name of the one secret keyword of a mail-server spec.
 SECRET_KEYWORD = "certificate-password"
@@ -33,12 +31,13 @@ _SECRET_WORDS = ("pass", "pwd", "secret")
 _CLOSE = 0.8
 
 # Lisp tokens, as lisp.py's reader splits text: white space, a ; comment, a string (maybe
-# unterminated: then it runs to the end), a parenthesis, a quote, or an atom.
-_TOKEN = re.compile(
+# unterminated: then it runs to the end), a parenthesis, a quote, or an atom.  Compiled on
+# first use (re's cache): only redacting text needs it.
+_TOKEN = (
     r'(?P<blank>\s+)|(?P<comment>;[^\n]*)|(?P<string>"(?:[^"\\]|\\.|\\\Z)*"?)'
-    r"|(?P<open>\()|(?P<close>\))|(?P<quote>')|(?P<atom>[^\s()\";']+)",
-    re.DOTALL,
+    r"|(?P<open>\()|(?P<close>\))|(?P<quote>')|(?P<atom>[^\s()\";']+)"
 )
+_TOKEN_FLAGS = re.DOTALL
 
 
 def _name(key: object) -> str:
@@ -62,11 +61,13 @@ def is_secret_key(key: object) -> bool:
         return False
     if any(word in name for word in _SECRET_WORDS):
         return True
+    import difflib  # only for a key that is neither known nor secret: not loaded to send
+
     return difflib.SequenceMatcher(None, name, SECRET_KEYWORD).ratio() >= _CLOSE
 
 
 def _tokens(text: str) -> Iterator[Tuple[str, str]]:
-    for match in _TOKEN.finditer(text):
+    for match in re.finditer(_TOKEN, text, _TOKEN_FLAGS):
         kind = match.lastgroup
         assert kind is not None
         yield kind, match.group()

@@ -10,18 +10,23 @@ smtplib, which verify nothing): ``:verify nil`` is the explicit opt-out.
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 import os
 import ssl
-from dataclasses import dataclass
-from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
 
-from .._checks import show
+from .._checks import REDACTED, show
 from ..errors import ServerSpecError
 from ..warn import warn
 from .lisp import Keyword
-from .redaction import REDACTED, is_secret_key
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
+
+if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time (no inspect)
+    from dataclasses import dataclass, field
+else:
+    from .._record import dataclass, field
 
 __all__ = ["TLS_KEYWORDS", "Secret", "TlsSettings", "make_ssl_context", "tls_settings"]
 
@@ -102,8 +107,19 @@ class Secret:
         return self._value if reveal_secrets else REDACTED
 
 
-#: Allegro's ``:verify``: ``:required`` (the default here), ``:optional`` or ``nil`` (none).
-Verify = Literal["required", "optional", "none"]
+if TYPE_CHECKING:
+    #: Allegro's ``:verify``: ``:required`` (the default), ``:optional`` or ``nil`` (none).
+    Verify = Literal["required", "optional", "none"]
+else:  # at run time each alias is made, with typing, when first asked for
+
+    def __getattr__(name: str) -> object:
+        """The type aliases above, made on first use: sending mail does not load typing."""
+        if name == "Verify":
+            from typing import Literal
+
+            globals()[name] = Literal["required", "optional", "none"]
+            return globals()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, repr=False)
@@ -128,7 +144,7 @@ class TlsSettings:
     ciphers: Optional[str] = None
     ciphersuites: Optional[str] = None
     server_name: Optional[str] = None
-    context: Optional[ssl.SSLContext] = dataclasses.field(default=None, compare=True)
+    context: Optional[ssl.SSLContext] = field(default=None, compare=True)
 
     def __post_init__(self) -> None:
         password: object = self.certificate_password
@@ -172,6 +188,8 @@ class TlsSettings:
 
 
 def _fail(keyword: str, value: object, expected: str) -> ServerSpecError:
+    from .redaction import is_secret_key  # only for an error message
+
     shown = (
         REDACTED
         if is_secret_key(keyword)

@@ -1,6 +1,7 @@
 """README "Architecture", checked rather than claimed: the protocol package is pure (it
-loads nothing that can open a socket, start a process or a thread), and only ``client/``
-(and the sink's server, in ``sink/``) opens sockets or starts processes."""
+loads nothing that can open a socket, start a process or a thread), only ``client/``
+(and the sink's server, in ``sink/``) opens sockets or starts processes, and sending one
+message loads nothing it does not use (start-up is part of its cost)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator, List, Tuple
+from typing import Any, Iterator, List, Tuple
 
 import pytest
 
@@ -39,6 +40,67 @@ def test_the_protocol_package_loads_nothing_that_does_io() -> None:
     )
     assert len(PROTOCOL_MODULES) >= 7
     assert result.stdout.split() == [], f"post_office.protocol loads {result.stdout}"
+
+
+# What a plain send_smtp does not use, and so must not load: processes and threads (only
+# the (":program", ...) transport and sessions need them), dataclasses and what it brings
+# (inspect, ast, dis, tokenize), difflib (only to judge an unknown keyword); importing
+# the send path loads no unicodedata either (only a non-ASCII address needs it: connecting
+# loads it anyway, socket's getaddrinfo encodes the host with IDNA, as smtplib's does).
+# `import post_office` alone loads not even typing.  typing is on the send path: the
+# client's connection and transfer modules import it at run time.
+NOT_TO_SEND = (
+    "subprocess",
+    "signal",
+    "threading",
+    "dataclasses",
+    "inspect",
+    "ast",
+    "dis",
+    "tokenize",
+    "difflib",
+    "importlib",  # the package's lazy names are loaded with __import__
+)
+NOT_ON_IMPORT = (*NOT_TO_SEND, "typing", "unicodedata", "smtplib", "socket", "ssl")
+
+
+def _loaded_after(code: str, watched: Tuple[str, ...]) -> List[str]:
+    """The modules of ``watched`` a fresh ``python -S`` has loaded after running ``code``."""
+    script = (
+        f"import sys\n{code}\nprint(' '.join(sorted(n for n in {watched!r} if n in sys.modules)))"
+    )
+    # -S: no site, whose .pth files may load typing or threading before we look
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    return result.stdout.split()
+
+
+def test_import_post_office_loads_next_to_nothing() -> None:
+    assert _loaded_after("import post_office", NOT_ON_IMPORT) == []
+
+
+def test_the_send_path_loads_only_what_sending_uses() -> None:
+    loaded = _loaded_after("from post_office.api import send_smtp", (*NOT_TO_SEND, "unicodedata"))
+    assert loaded == []
+
+
+def test_sending_one_message_loads_only_what_sending_uses(smtp_plain: Any) -> None:
+    code = (
+        "import post_office\n"
+        f"post_office.send_smtp(({smtp_plain.host!r}, ':port', {smtp_plain.port}), "
+        "'me@example.test', 'you@example.test', 'Subject: x\\n\\nbody\\n')"
+    )
+    assert _loaded_after(code, NOT_TO_SEND) == []
+    assert len(smtp_plain.messages) == 1
+
+
+def test_the_watch_sees_a_module_load() -> None:
+    assert _loaded_after("import dataclasses", ("dataclasses", "inspect")) == [
+        "dataclasses",
+        "inspect",
+    ]
 
 
 # Calls that open a socket or start a process.

@@ -31,7 +31,8 @@ class Stage(enum.Enum):
 CLASSES: List[Type[BaseException]] = sorted(
     (
         value
-        for value in vars(errors).values()
+        # __all__ rather than vars(): ProgramError is loaded on first use (module __getattr__)
+        for value in (getattr(errors, name) for name in errors.__all__)
         if inspect.isclass(value)
         and issubclass(value, BaseException)
         and value.__module__ == errors.__name__
