@@ -7,6 +7,7 @@ Pure.  :func:`literal_targets` answers without DNS for what needs none (an IP ad
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
@@ -33,8 +34,10 @@ class Target(NamedTuple):
         return f"Target({self.name!r}, {self.address!r}, preference={self.preference!r})"
 
 
+@functools.lru_cache(maxsize=64)
 def ip_literal(host: str) -> Optional[str]:
-    """``host`` as an IP address text (``[...]`` and RFC 5321's ``IPv6:`` allowed), or None."""
+    """``host`` as an IP address text (``[...]`` and RFC 5321's ``IPv6:`` allowed), or None.
+    Kept per host: a program sending many messages names the same server each time."""
     text = host.strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]

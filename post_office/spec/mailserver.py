@@ -360,9 +360,9 @@ def _from_string(spec: str) -> MailServer:
 
 
 # send_smtp parses its server argument on every call, and a program that sends many
-# messages passes the same one each time.  The common forms, an exact str or an exact
-# (str, int) pair, are hashable and compare only equal to themselves (a float or bool port
-# would compare equal to an int one, so other types are never looked up), and their
+# messages passes the same one each time.  The common forms, an exact str or a tuple of
+# exact str, int, bool and None (a pair, or a keyword list), are keyed with each
+# element's type (a float or bool port would compare equal to an int one), and their
 # parse is a pure function of them.  Only results without TLS settings are kept, so no
 # path, password or context outlives the call that gave it; MailServer is immutable, so
 # handing out the same instance again is safe.
@@ -371,11 +371,17 @@ _PARSED_MAX = 64
 _NO_TLS = TlsSettings()
 
 
+_KEY_TYPES = (str, int, bool, type(None))
+
+
 def _cache_key(spec: object) -> object:
     if type(spec) is str:
         return spec
-    if type(spec) is tuple and len(spec) == 2 and type(spec[0]) is str and type(spec[1]) is int:
-        return spec
+    if type(spec) is tuple and len(spec) <= 16:
+        # The keyword list of a ported call, ("host", ":port", 587, ...): each element
+        # with its exact type, since 1 == True == 1.0 would otherwise share an entry.
+        if all(type(element) in _KEY_TYPES for element in spec):
+            return tuple((type(element), element) for element in spec)
     return None
 
 
