@@ -27,6 +27,8 @@ MAX_LINE = 8192
 MAX_REPLY_LINES = 256
 
 _SEPARATORS = (b"", b" ", b"-")
+#: Every reply code, as its three digits: one lookup checks and converts them.
+_CODES = {str(code).encode("ascii"): code for code in range(200, 600)}
 
 
 class ReplyFormatError(ValueError):
@@ -106,20 +108,27 @@ class ReplyParser:
 
     def next_reply(self) -> Optional[Reply]:
         """The next complete reply, or None until more bytes are fed."""
-        while True:
-            pending = self._pending
-            end = pending.find(b"\n", 0, self.max_line)  # a line and its LF: max_line bytes
-            if end < 0:
-                if len(pending) >= self.max_line:
-                    raise ReplyFormatError(
-                        f"the server sent a reply line longer than {self.max_line} bytes"
-                    )
-                return None
-            line = pending[:end]
-            self._pending = pending[end + 1 :]
-            reply = self._line(line[:-1] if line.endswith(b"\r") else line)
-            if reply is not None:
-                return reply
+        pending = self._pending
+        start = 0  # lines are cut by index: one copy of what is left, at the end
+        try:
+            while True:
+                # A line and its LF: max_line bytes.
+                end = pending.find(b"\n", start, start + self.max_line)
+                if end < 0:
+                    if len(pending) - start >= self.max_line:
+                        raise ReplyFormatError(
+                            f"the server sent a reply line longer than {self.max_line} bytes"
+                        )
+                    return None
+                stop = end - 1 if end > start and pending[end - 1] == 13 else end  # CR LF
+                text = pending[start:stop]
+                start = end + 1
+                reply = self._line(text)
+                if reply is not None:
+                    return reply
+        finally:
+            if start:
+                self._pending = pending[start:]
 
     def end_of_input(self) -> Optional[Reply]:
         """The server closed the connection: a last line without its line end still
@@ -132,23 +141,23 @@ class ReplyParser:
     def _line(self, text: bytes) -> Optional[Reply]:
         if self.keep_raw_lines:
             self.raw_lines.append(text.decode("utf-8", "replace"))
-        digits, separator = text[:3], text[3:4]
-        if (
-            len(digits) != 3
-            or not digits.isdigit()
-            or not b"200" <= digits <= b"599"
-            or separator not in _SEPARATORS
-        ):
+        code = _CODES.get(text[:3])
+        separator = text[3:4]
+        if code is None or separator not in _SEPARATORS:
             raise ReplyFormatError(
                 "the server sent something that is not an SMTP reply", _cut(text)
             )
-        code = int(digits)
-        if self._lines and code != self._code:
+        lines = self._lines
+        line = text[4:].strip(b" \t").decode("utf-8", "replace")
+        if not lines:
+            if separator != b"-":  # a reply of one line: most of them
+                return Reply(code, (line,))
+        elif code != self._code:
             raise ReplyFormatError(
                 "the server changed the reply code within one multi-line reply", _cut(text)
             )
         self._code = code
-        self._lines.append(text[4:].strip(b" \t").decode("utf-8", "replace"))
+        lines.append(line)
         if separator == b"-":
             if len(self._lines) >= self.max_lines:
                 raise ReplyFormatError(

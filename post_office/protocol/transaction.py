@@ -58,10 +58,13 @@ def sender_refusal_hint(reply: Reply, extensions: Extensions, log_in: str = LOG_
     return f"the server wants AUTH: {log_in}"
 
 
+_NO_DETAILS: Dict[str, str] = {}
+
+
 class Command:
     """One command of the transaction and how its refusal is reported."""
 
-    __slots__ = ("expect", "extra", "hint", "kind", "line", "reached", "what")
+    __slots__ = ("expect", "extra", "hint", "kind", "line", "reached", "subject", "what")
 
     def __init__(
         self,
@@ -73,28 +76,36 @@ class Command:
         reached: Stage,
         extra: Optional[Dict[str, str]] = None,
         hint: Optional[Callable[[Reply], str]] = None,
+        subject: Optional[str] = None,
     ) -> None:
         self.hint = hint  # what to change, from the refusing reply ("" when nothing)
         self.line = line
         self.expect = expect  # a reply code, or one digit for its class (2: any 2xx)
         self.kind = kind  # which post_office error a refusal becomes
+        # ``what`` names the address it is about (``subject``) with ``{!r}``, filled in
+        # only for a refusal: a message accepted never pays for the words.
         self.what = what
+        self.subject = subject
         self.reached = reached  # the stage once the server accepted it
-        self.extra = extra or {}
+        self.extra = extra if extra is not None else _NO_DETAILS  # shared, never changed
 
     def accepts(self, reply: Reply) -> bool:
         return reply.code == self.expect or reply.code // 100 == self.expect
 
     def refusal(self, reply: Reply, stage: Stage) -> Failure:
         hint = self.hint(reply) if self.hint is not None else ""
+        what = self.what if self.subject is None else self.what.format(self.subject)
+        details = self.extra
+        if not details and self.subject is not None:
+            details = {self.kind: self.subject}
         return Failure(
             self.kind,
-            f"{self.what} ({hint})" if hint else self.what,
+            f"{what} ({hint})" if hint else what,
             code=reply.code,
             reply=reply.text,
             command=self.line,
             stage=stage,
-            details=self.extra,
+            details=details,
         )
 
 
@@ -129,9 +140,9 @@ class Transaction:
                 " ".join([f"MAIL FROM:{smtp_path(sender)}", *options]),
                 expect=2,
                 kind="sender",
-                what=f"SMTP transaction failed: the server refused the sender {sender!r}",
+                what="SMTP transaction failed: the server refused the sender {!r}",
+                subject=sender,
                 reached=Stage.MAIL_ACCEPTED,
-                extra={"sender": sender},
                 hint=lambda reply: sender_refusal_hint(reply, extensions),
             )
         ]
@@ -140,9 +151,9 @@ class Transaction:
                 f"RCPT TO:{smtp_path(recipient)}",
                 expect=2,
                 kind="recipient",
-                what=f"SMTP transaction failed: the server refused the recipient {recipient!r}",
+                what="SMTP transaction failed: the server refused the recipient {!r}",
+                subject=recipient,
                 reached=Stage.MAIL_ACCEPTED,
-                extra={"recipient": recipient},
             )
             for recipient in recipients
         )
