@@ -31,6 +31,8 @@ annotations as the strings they are under ``from __future__ import annotations``
 
 from __future__ import annotations
 
+import sys
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Tuple, TypeVar
@@ -131,6 +133,12 @@ def _frozen(cls: type, names: Tuple[str, ...]) -> Tuple[Any, Any]:
     return __setattr__, __delattr__
 
 
+def _replace(self: Any, /, **changes: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(self, **changes)
+
+
 def _make_init(cls: type, items: List[Tuple[str, str, Any]]) -> Callable[..., None]:
     """``__init__`` compiled once, as dataclasses writes it (same signature, same body)."""
     params: List[str] = []
@@ -213,6 +221,8 @@ def dataclass(*, frozen: bool = True, repr: bool = True) -> Callable[[_T], _T]:
         }
         if repr:
             methods["__repr__"] = __repr__
+        if sys.version_info >= (3, 13):  # copy.replace(), as dataclasses gives it from 3.13
+            methods["__replace__"] = _replace
         for name, method in methods.items():
             if name in cls.__dict__:  # dataclasses keeps a class's own; none of ours has one
                 raise TypeError(f"{cls.__name__} defines {name}, which dataclass makes")
@@ -220,11 +230,12 @@ def dataclass(*, frozen: bool = True, repr: bool = True) -> Callable[[_T], _T]:
                 method.__qualname__ = f"{cls.__qualname__}.{name}"
             setattr(cls, name, method)
         attributes: Dict[str, Any] = {
-            "__match_args__": names,
             "_record_spec": (items, {"frozen": True, "repr": repr}),
             "__dataclass_fields__": _LazyDataclassAttribute("__dataclass_fields__"),
             "__dataclass_params__": _LazyDataclassAttribute("__dataclass_params__"),
         }
+        if sys.version_info >= (3, 10):  # as dataclasses, from the version that has match
+            attributes["__match_args__"] = names
         for name, value in attributes.items():
             setattr(cls, name, value)
         return cls

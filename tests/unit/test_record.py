@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
+import sys
 import typing
 from typing import Any, List, Optional, Tuple
 
@@ -57,7 +58,9 @@ def test_a_record_is_what_dataclasses_makes() -> None:
         assert repr(b).split("(", 1)[1] == "x=1, y=20, tags=['t'], note='n')"
         assert a == cls(1) and a != b and a != (1, 20, [], None)
         assert hash(cls(1, 2, (), "n")) == hash(cls(1, 2, (), "n"))
-        assert cls.__match_args__ == ("x", "y", "tags", "note")  # type: ignore[attr-defined]
+        if sys.version_info >= (3, 10):
+            assert cls.__match_args__ == ("x", "y", "tags", "note")  # type: ignore[attr-defined]
+        assert ("__replace__" in vars(cls)) is (sys.version_info >= (3, 13))
         assert cls(1).tags is not cls(1).tags
         with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'x'"):
             a.x = 5
@@ -71,6 +74,8 @@ def test_a_record_is_what_dataclasses_makes() -> None:
         assert dataclasses.replace(b, x=3).x == 3
         assert (vars(cls)["y"], vars(cls)["note"], "tags" in vars(cls)) == (2, None, False)
     assert ours.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    assert set(vars(ours)) - set(vars(real)) == {"_record_spec"}
+    assert set(vars(real)) <= set(vars(ours))
 
 
 def test_a_subclass_of_a_record_is_a_dataclass_as_one_of_a_dataclass_is() -> None:
