@@ -17,7 +17,6 @@ import select
 import socket
 import ssl
 from time import monotonic
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..errors import (
     ConnectionFailedError,
@@ -33,6 +32,10 @@ from ..protocol.commands import UnsafeCommand, encode_command
 from ..protocol.replies import Reply, ReplyFormatError, ReplyParser
 from .targets import Target
 from .transcript import Transcript
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 __all__ = ["RECV_SIZE", "Connection", "connect", "io_error", "said"]
 

@@ -20,14 +20,16 @@ import collections
 import math
 import select
 from time import monotonic
-from typing import Callable, Deque, Dict, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..errors import ServerDisconnectedError, SMTPError, SMTPTimeoutError, with_stage
 from ..protocol.stage import Stage
 from .lane import Flight, Lane, copy_error
 from .lane_writer import LaneWriter
 from .session import Session
-from .transfer import Item, Outcome
+
+if TYPE_CHECKING:
+    from .transfer import Item, Outcome
 
 __all__ = ["Fleet"]
 

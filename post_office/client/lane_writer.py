@@ -23,11 +23,12 @@ from ..protocol.failures import Failure
 from ..protocol.replies import Reply
 from ..protocol.transaction import Transaction
 from .connection import RECV_SIZE, command_bytes, io_error
-from .transfer import BODY_CHUNK_SIZE, Item
+from .transfer import BODY_CHUNK_SIZE
 
 if TYPE_CHECKING:
     from .fleet import Fleet
     from .session import Session
+    from .transfer import Item
 
 __all__ = ["END", "GROUP", "RSET", "Flight", "LaneWriter", "refusal"]
 

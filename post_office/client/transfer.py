@@ -11,8 +11,6 @@ arrives while the body is being sent, and a refusal then is a
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple, Union
-
 from ..errors import DataError, ProtocolError, SMTPError, from_failure, with_stage
 from ..message.sources import encode_content, known_7bit
 from ..protocol.extensions import Extensions
@@ -22,6 +20,10 @@ from ..protocol.transaction import END_OF_DATA, Command, Transaction
 from .connection import Connection, command_bytes
 from .driver import check_quiet, exchange
 from .transcript import Transcript
+
+TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
+if TYPE_CHECKING:
+    from typing import List, Sequence, Tuple, Union
 
 __all__ = ["BODY_CHUNK_SIZE", "Item", "Outcome", "answered_early", "send_transaction"]
 
@@ -139,10 +141,24 @@ def _check_nothing_follows(connection: Connection, transcript: Transcript) -> No
     )
 
 
-#: One message of a batch: its reverse path, forward paths and message arguments.
-Item = Tuple[str, Sequence[str], Sequence[object]]
-#: What became of one message of a batch: the server's acceptance, or the error.
-Outcome = Union[Reply, SMTPError]
+if TYPE_CHECKING:
+    #: One message of a batch: its reverse path, forward paths and message arguments.
+    Item = Tuple[str, Sequence[str], Sequence[object]]
+    #: What became of one message of a batch: the server's acceptance, or the error.
+    Outcome = Union[Reply, SMTPError]
+else:  # at run time each alias is made, with typing, when first asked for
+
+    def __getattr__(name: str) -> object:
+        """The type aliases above, made on first use: sending mail does not load typing."""
+        if name in ("Item", "Outcome"):
+            from typing import Sequence, Tuple, Union
+
+            globals().update(
+                Item=Tuple[str, Sequence[str], Sequence[object]],
+                Outcome=Union[Reply, SMTPError],
+            )
+            return globals()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _read_group(

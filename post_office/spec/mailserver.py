@@ -377,11 +377,14 @@ _KEY_TYPES = (str, int, bool, type(None))
 def _cache_key(spec: object) -> object:
     if type(spec) is str:
         return spec
-    if type(spec) is tuple and len(spec) <= 16:
-        # The keyword list of a ported call, ("host", ":port", 587, ...): each element
-        # with its exact type, since 1 == True == 1.0 would otherwise share an entry.
-        if all(type(element) in _KEY_TYPES for element in spec):
-            return tuple((type(element), element) for element in spec)
+    # The keyword list of a ported call, ("host", ":port", 587, ...): each element with
+    # its exact type, since 1 == True == 1.0 would otherwise share an entry.
+    if (
+        type(spec) is tuple
+        and len(spec) <= 16
+        and all(type(element) in _KEY_TYPES for element in spec)
+    ):
+        return tuple((type(element), element) for element in spec)
     return None
 
 

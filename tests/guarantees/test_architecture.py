@@ -60,8 +60,9 @@ NOT_TO_SEND = (
     "tokenize",
     "difflib",
     "importlib",  # the package's lazy names are loaded with __import__
+    "typing",
 )
-NOT_ON_IMPORT = (*NOT_TO_SEND, "typing", "unicodedata", "smtplib", "socket", "ssl")
+NOT_ON_IMPORT = (*NOT_TO_SEND, "unicodedata", "smtplib", "socket", "ssl")
 
 
 def _loaded_after(code: str, watched: Tuple[str, ...]) -> List[str]:
