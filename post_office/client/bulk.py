@@ -34,6 +34,7 @@ from ..spec.options import (
     Credentials,
 )
 from .delivery import check_envelope, open_session
+from .fleet import Fleet, Pool
 from .session import Session
 
 __all__ = ["SmtpSession"]
@@ -63,6 +64,7 @@ class SmtpSession:
         self._session = session
         self._sessions = [session]  # slot 0 is this one; send_many may open more
         self._limit = connections
+        self._pool = Pool()  # the lanes of the open connections, from batch to batch
         self._credentials = credentials
         self._dkim = dkim  # every message is signed with it (README "DKIM signing")
         self._state = "new"  # "new", "open" (inside the with block), "closed"
@@ -187,8 +189,6 @@ class SmtpSession:
         (with its ``stage``); a refusal never marks a message sent and never loses the
         next one.  Python only (README "Bulk sending").
         """
-        from .fleet import Fleet
-
         if total_timeout is not None:
             total_timeout = check_timeout(total_timeout, argument="total_timeout")
         items = []
@@ -203,7 +203,7 @@ class SmtpSession:
             items.append((envelope.sender, envelope.recipients, body))
         self._begin()
         try:
-            return Fleet(self._open_slot, self._limit, items, total_timeout).run()
+            return Fleet(self._open_slot, self._limit, items, total_timeout, self._pool).run()
         finally:
             self._end()
 
@@ -246,12 +246,10 @@ class SmtpSession:
     ) -> None:
         """One message as a batch of one on the first connection: the same rules and
         the same resend-once of a message the server certainly did not take."""
-        from .fleet import Fleet
-
         item = (sender, recipients, signed(messages, self._dkim))
         self._begin()
         try:
-            [outcome] = Fleet(self._open_slot, 1, [item]).run()
+            [outcome] = Fleet(self._open_slot, 1, [item], None, self._pool).run()
         finally:
             self._end()
         if isinstance(outcome, SMTPError):

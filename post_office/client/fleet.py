@@ -31,7 +31,7 @@ from .session import Session
 if TYPE_CHECKING:
     from .transfer import Item, Outcome
 
-__all__ = ["Fleet"]
+__all__ = ["Fleet", "Pool"]
 
 #: Opens (or reuses, when still alive) the connection of one slot: 0 is the session's own.
 Opener = Callable[[int], Session]
@@ -46,6 +46,15 @@ def _resend(error: SMTPError) -> bool:
     return gone or error.code == 421
 
 
+class Pool:
+    """The lanes of a session, kept from one batch to the next with the one wait on
+    their sockets: a connection's lane is made once, not once per message."""
+
+    def __init__(self) -> None:
+        self.lanes: Dict[int, Lane] = {}  # by slot
+        self.watch = Watch()
+
+
 class Fleet:
     """One batch (see the module's text)."""
 
@@ -55,18 +64,28 @@ class Fleet:
         limit: int,
         items: Sequence[Item],
         total_timeout: Optional[float] = None,
+        pool: Optional[Pool] = None,
     ) -> None:
         self.opener = opener
         self.limit = limit
         self.queue: Deque[Tuple[int, Item]] = collections.deque(enumerate(items))
         self.results: List[Optional[Outcome]] = [None] * len(items)
         self.retried: set[int] = set()
-        self.lanes: Dict[int, Lane] = {}  # by slot
+        pool = pool if pool is not None else Pool()
+        self.lanes = pool.lanes
+        self.watch = pool.watch
+        for lane in self.lanes.values():
+            if lane.dead:
+                continue
+            if lane.session.connection is not lane.connection or not lane.connection.open:
+                self.watch.remove(lane)  # its connection was closed outside a batch
+                lane.dead = True
+            else:
+                lane.fleet = self
         self.opens_left = limit + len(items)  # every reopen follows a lost message
         self.cannot_open: Optional[SMTPError] = None
         self.deadline = monotonic() + total_timeout if total_timeout is not None else None
         self.expired = False
-        self.watch = Watch()
 
     # ------------------------------------------------------------------ what lanes call
     def take(self) -> Optional[Tuple[int, Item]]:
@@ -93,8 +112,8 @@ class Fleet:
     def run(self) -> List[Outcome]:
         """Send every item; one outcome per item, in order."""
         try:
-            while self._staff():
-                busy = [lane for lane in self.lanes.values() if not lane.dead and lane.busy]
+            busy = self._staff()
+            while busy:
                 wait = min(lane.last + lane.timeout for lane in busy) - monotonic()
                 if self.deadline is not None:
                     wait = min(wait, self.deadline - monotonic())
@@ -104,6 +123,7 @@ class Fleet:
                     if writable and not lane.dead:
                         lane.flush()
                 self._check_time(busy)
+                busy = self._staff()
         except BaseException:
             for lane in self.lanes.values():
                 lane.abandon()
@@ -112,28 +132,38 @@ class Fleet:
         assert len(outcomes) == len(self.results)
         return outcomes
 
-    def _staff(self) -> bool:
+    def _staff(self) -> List[Lane]:
         """Give idle lanes the queued messages, opening connections as the queue needs
-        them; False when all is done."""
+        them; the lanes with something under way (none: all is done)."""
+        queue = self.queue
         while True:
-            live = [lane for lane in self.lanes.values() if not lane.dead]
-            for lane in live:
-                if self.queue and not lane.busy:
+            busy: List[Lane] = []
+            live = 0
+            for lane in self.lanes.values():
+                if lane.dead:
+                    continue
+                live += 1
+                if queue and not lane.busy:
                     lane.start_next()
-            if any(not lane.dead and lane.busy for lane in live):
-                if not self.queue or len(live) >= self.limit or not self._open():
-                    return True
+                if not lane.dead and lane.busy:
+                    busy.append(lane)
+            if busy:
+                if not queue or live >= self.limit or not self._open():
+                    return busy
                 continue
-            if not self.queue:
-                return False
+            if not queue:
+                return busy
             if not self._open():  # nothing live, messages waiting, no connection to be had
                 self._give_up()
-                return False
+                return busy
 
     def _open(self) -> bool:
         """One more connection, in the first free slot (blocking: greeting, EHLO, TLS,
         AUTH); False when none can be opened."""
         if self.cannot_open is not None or self.opens_left <= 0:
+            return False
+        if self.deadline is not None and monotonic() >= self.deadline:
+            self.cannot_open = _out_of_time()  # no new connection once the time is up
             return False
         slot = next(slot for slot in range(self.limit + 1) if self._free(slot))
         if slot >= self.limit:
@@ -175,10 +205,7 @@ class Fleet:
                             command=lane.connection.last_command,
                         )
                     )
-            self.cannot_open = SMTPTimeoutError(
-                "the time for the whole batch (total_timeout) ran out before this message "
-                "was sent; it was not sent"
-            )
+            self.cannot_open = _out_of_time()
             self._give_up()
             return
         for lane in busy:
@@ -229,3 +256,10 @@ class Watch:
         readable, writable, _ = select.select(list(lanes), list(self.writing), [], max(timeout, 0))
         ready = set(readable) | set(writable)
         return [(lanes[fd], fd in readable, fd in writable) for fd in ready]
+
+
+def _out_of_time() -> SMTPTimeoutError:
+    return SMTPTimeoutError(
+        "the time for the whole batch (total_timeout) ran out before this message was sent; "
+        "it was not sent"
+    )

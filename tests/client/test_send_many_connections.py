@@ -147,6 +147,20 @@ def test_a_connection_dropped_mid_body_loses_only_that_message(
     check_exactly_once(results, server)
 
 
+def test_a_connection_dropped_mid_way_through_a_large_body(many_server: Any) -> None:
+    # Megabytes of body: the server hangs up after its first bytes, while the client is
+    # still writing, so the stage is "part of the message sent": reported, never resent.
+    server = many_server({2: "drop in body"})
+    line = "x" * 998 + "\n"
+    items = [(FROM, [f"to{i}@example.org"], f"Subject: {i}\n\n", line * 4000) for i in range(4)]
+    with smtp_session(spec(server), timeout=5) as session:
+        results = session.send_many(items)
+    [index] = [i for i, result in enumerate(results) if not isinstance(result, Reply)]
+    assert results[index].stage is Stage.BODY_STARTED  # type: ignore[union-attr]
+    assert sorted(tags(server.accepted)) == [i for i in range(4) if i != index]
+    check_exactly_once(results, server)
+
+
 @pytest.mark.parametrize("connections", [1, 3])
 def test_a_connection_dropped_at_the_end_is_never_sent_again(
     many_server: Any, connections: int
