@@ -112,17 +112,23 @@ class Fleet:
     def run(self) -> List[Outcome]:
         """Send every item; one outcome per item, in order."""
         try:
+            watch = self.watch
             busy = self._staff()
             while busy:
-                wait = min(lane.last + lane.timeout for lane in busy) - monotonic()
-                if self.deadline is not None:
-                    wait = min(wait, self.deadline - monotonic())
-                for lane, readable, writable in self.watch.wait(wait):
+                # The first moment a lane can time out, or the batch: before it none has.
+                if len(busy) == 1:
+                    expiry = busy[0].last + busy[0].timeout
+                else:
+                    expiry = min(lane.last + lane.timeout for lane in busy)
+                if self.deadline is not None and self.deadline < expiry:
+                    expiry = self.deadline
+                for lane, readable, writable in watch.wait(expiry - monotonic()):
                     if readable and not lane.dead:
                         lane.readable()
                     if writable and not lane.dead:
                         lane.flush()
-                self._check_time(busy)
+                if monotonic() >= expiry:
+                    self._check_time(busy)
                 busy = self._staff()
         except BaseException:
             for lane in self.lanes.values():

@@ -18,7 +18,6 @@ drops the line, which is the only way to deliver nothing.
 from __future__ import annotations
 
 import collections
-import ssl
 from time import monotonic
 from typing import List, Optional
 
@@ -60,7 +59,7 @@ class Lane(LaneWriter):
             self._spoke_during_body()
             return
         # This read took all there was (less than it asked, nothing held by TLS).
-        self.drained = len(data) < RECV_SIZE and not isinstance(self.sock, ssl.SSLSocket)
+        self.drained = len(data) < RECV_SIZE and not self.tls
         try:
             self._take_replies()
             if not self.dead and not self.busy:

@@ -69,6 +69,7 @@ class LaneWriter:
         assert connection.sock is not None
         self.sock = connection.sock
         self.fd = self.sock.fileno()
+        self.tls = isinstance(self.sock, ssl.SSLSocket)
         self.parser = connection.parser
         self.transcript = session.transcript
         self.timeout = connection.timeout
@@ -239,8 +240,9 @@ class LaneWriter:
     def receive(self) -> bytes:
         """What the socket has (b"" at its end); raises what would block, or fails."""
         data = self.sock.recv(RECV_SIZE)
-        while isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
-            data += self.sock.recv(RECV_SIZE)  # decrypted already: poll would not say
+        if self.tls:
+            while self.sock.pending():  # type: ignore[attr-defined]
+                data += self.sock.recv(RECV_SIZE)  # decrypted already: poll would not say
         return data
 
     # ------------------------------------------------------------------ the lane's

@@ -45,6 +45,9 @@ class ManyServer:
         self._socks: List[socket.socket] = []
         self._stopping = False
         self._listener = socket.socket()
+        # A small receive buffer (inherited by every connection), so that a body of
+        # megabytes is still being written when the server acts on its first bytes.
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
         self._listener.bind((HOST, 0))
         self._listener.listen(64)
         self.port: int = self._listener.getsockname()[1]
