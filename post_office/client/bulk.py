@@ -41,11 +41,12 @@ __all__ = ["SmtpSession"]
 
 
 class SmtpSession:
-    """One SMTP connection for many messages; made by :func:`smtp_session`.
+    """SMTP connections for many messages; made by :func:`smtp_session`.
 
     Use it in a ``with`` block: entering connects (TLS and AUTH included), leaving says
-    QUIT and closes the socket, also when the block raises.  :attr:`connections` counts
-    the connections opened so far (more than one after a reconnect).
+    QUIT and closes the sockets, also when the block raises.  :attr:`connections` counts
+    the connections opened so far (more than one after a reconnect, or when
+    :meth:`send_many` used several).
 
     One connection carries one conversation at a time: a call made while another call's
     message is under way (from another thread, or from a body source of that message)
@@ -184,10 +185,15 @@ class SmtpSession:
         them, with one round trip per message where the server offers PIPELINING (the end
         of one message's data goes with the next one's MAIL, RCPT and DATA, RFC 2920 3.1).
 
-        Every item is checked before anything is sent.  Returns one result per item, in
-        order: the server's final ``Reply`` when it accepted the message, else the error
-        (with its ``stage``); a refusal never marks a message sent and never loses the
-        next one.  Python only (README "Bulk sending").
+        Every item is checked before anything is sent.  The messages go over up to
+        ``connections`` connections (:func:`~post_office.smtp_session`), all driven from
+        the calling thread.  Returns one result per item, in order: the server's final
+        ``Reply`` when it accepted the message, else the error (with its ``stage``); a
+        refusal never marks a message sent and never loses the next one, and a message
+        lost with its connection goes once more only when its stage says the server
+        cannot have it.  ``total_timeout`` (seconds) bounds the whole batch: what is not
+        answered by then is reported with an ``SMTPTimeoutError``.  Python only (README
+        "Bulk sending").
         """
         if total_timeout is not None:
             total_timeout = check_timeout(total_timeout, argument="total_timeout")
@@ -199,7 +205,7 @@ class SmtpSession:
                 )
             envelope = check_envelope(item[0], item[1])
             check_messages(item[2:])
-            body = signed(tuple(item[2:]) or ("\n",), self._dkim)
+            body = signed(tuple(item[2:]), self._dkim)  # as send_smtp takes them
             items.append((envelope.sender, envelope.recipients, body))
         self._begin()
         try:

@@ -100,3 +100,12 @@ def test_every_item_is_checked_before_anything_is_sent(smtp_plain: Any) -> None:
     ):
         session.send_many([*batch(2), (FROM, ["not an address"], "x")])
     assert smtp_plain.messages == []
+
+
+def test_an_item_without_message_arguments_is_an_empty_message(smtp_plain: Any) -> None:
+    # As send_smtp(from_, to) with no message: the same empty content, in a batch too.
+    with smtp_session(("127.0.0.1", smtp_plain.port), timeout=5) as session:
+        results = session.send_many([(FROM, "to@example.org"), (FROM, "to@example.org", "x")])
+        session.send_smtp(FROM, "to@example.org")
+    assert all(isinstance(result, Reply) for result in results)
+    assert [m.content for m in smtp_plain.messages] == [b"", b"x\r\n", b""]
