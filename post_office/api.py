@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 
+from . import errors
 from ._checks import check_connections
 from .client.delivery import Envelope, check_envelope, deliver, open_session
 from .client.session import Session
-from .errors import AddressError, ServerSpecError, SMTPError
+from .errors import AddressError, ServerSpecError
 from .message.sources import check_messages
 from .protocol.replies import Reply
 from .spec.mailserver import (
@@ -309,7 +310,7 @@ def test_email_address(
             return False  # a host part that names no host cannot be connected to
     try:
         session = open_session(parsed, options)
-    except SMTPError:
+    except errors.SMTPError:
         return False  # Allegro: no contact with the mail server -> nil
     with session:
         valid = _vrfy(session, local) != 550 or _vrfy(session, address) != 550
@@ -326,7 +327,7 @@ def _vrfy(session: Session, argument: str) -> Optional[int]:
     """The reply code to ``VRFY argument``, or None when there was no usable reply."""
     try:
         reply: Reply = session.vrfy(argument)
-    except SMTPError:
+    except errors.SMTPError:
         return None  # Allegro: anything but a 550 means "may be valid"
     return reply.code
 

@@ -16,15 +16,12 @@ pickle rebuilds any plain object, then restores its attributes.
 
 from __future__ import annotations
 
-import smtplib
-import ssl
-
 from .protocol.failures import Failure
 from .protocol.stage import Stage
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
-    from typing import Any, Dict, Optional, Tuple, Type
+    from typing import Any, Dict, Tuple, Type
 
 
 class PostOfficeError(Exception):
@@ -101,147 +98,68 @@ class SessionStateError(PostOfficeError, RuntimeError):
     """A session was misused: sending after it was closed, or outside its ``with`` block."""
 
 
-if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads it on first use
+#: The SMTP errors, defined in :mod:`post_office._smtp_errors` (they derive from smtplib's).
+_SMTP_ERRORS = frozenset(
+    (
+        "AuthenticationError",
+        "CertificateError",
+        "ConnectError",
+        "ConnectTimeoutError",
+        "ConnectionFailedError",
+        "DataError",
+        "HeloError",
+        "NotSupportedError",
+        "ProtocolError",
+        "RecipientRefusedError",
+        "SMTPError",
+        "SMTPTimeoutError",
+        "SMTPUTF8Error",
+        "SenderRefusedError",
+        "ServerDisconnectedError",
+        "SocketError",
+        "StartTLSError",
+        "TLSError",
+    )
+)
+
+if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them on first use
     from ._program_error import ProgramError as ProgramError
+    from ._smtp_errors import AuthenticationError as AuthenticationError
+    from ._smtp_errors import CertificateError as CertificateError
+    from ._smtp_errors import ConnectError as ConnectError
+    from ._smtp_errors import ConnectionFailedError as ConnectionFailedError
+    from ._smtp_errors import ConnectTimeoutError as ConnectTimeoutError
+    from ._smtp_errors import DataError as DataError
+    from ._smtp_errors import HeloError as HeloError
+    from ._smtp_errors import NotSupportedError as NotSupportedError
+    from ._smtp_errors import ProtocolError as ProtocolError
+    from ._smtp_errors import RecipientRefusedError as RecipientRefusedError
+    from ._smtp_errors import SenderRefusedError as SenderRefusedError
+    from ._smtp_errors import ServerDisconnectedError as ServerDisconnectedError
+    from ._smtp_errors import SMTPError as SMTPError
+    from ._smtp_errors import SMTPTimeoutError as SMTPTimeoutError
+    from ._smtp_errors import SMTPUTF8Error as SMTPUTF8Error
+    from ._smtp_errors import SocketError as SocketError
+    from ._smtp_errors import StartTLSError as StartTLSError
+    from ._smtp_errors import TLSError as TLSError
 else:  # hidden from type checkers: a misspelt name fails mypy
 
     def __getattr__(name: str) -> object:
-        """``ProgramError`` derives from ``subprocess.CalledProcessError``: it is defined in
-        :mod:`post_office._program_error`, loaded when first asked for, so that sending
-        mail does not load :mod:`subprocess` (and :mod:`signal`, :mod:`threading`)."""
+        """The classes defined apart, loaded when first asked for: ``ProgramError``
+        derives from ``subprocess.CalledProcessError`` (:mod:`subprocess` loads
+        :mod:`signal` and :mod:`threading`), the SMTP errors from :mod:`smtplib`'s (which
+        loads the email package and :mod:`hmac`); sending mail that succeeds needs none."""
         if name == "ProgramError":
             from ._program_error import ProgramError
 
             globals()[name] = ProgramError
             return ProgramError
+        if name in _SMTP_ERRORS:
+            from . import _smtp_errors
+
+            globals().update((each, getattr(_smtp_errors, each)) for each in _SMTP_ERRORS)
+            return globals()[name]
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# --------------------------------------------------------------------------- SMTP
-
-
-class SMTPError(PostOfficeError, smtplib.SMTPException):
-    """A failure talking to the mail server.
-
-    ``code`` is the server's reply code (None when there was no reply), ``reply`` the
-    server's text, ``command`` what we had sent (credentials redacted), ``stage`` how far
-    the transaction had gone (a :class:`~post_office.Stage`: ``Stage.BEFORE_MAIL`` for
-    every failure before ``MAIL FROM`` was accepted, so README's retry rule holds).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: Optional[int] = None,
-        reply: str = "",
-        command: Optional[str] = None,
-        stage: Optional[Stage] = None,
-    ) -> None:
-        replied = reply if code is None else f"{code} {reply}"  # no "None" for a non-reply
-        if command is not None and (code is not None or reply):
-            message = f"{message}. We said: {command!r}, and the server replied: {replied}"
-        elif code is not None or reply:
-            message = f"{message}. The server replied: {replied}"
-        smtplib.SMTPException.__init__(self, message)
-        self.message = message
-        self.code = code
-        self.reply = reply
-        self.command = command
-        self.stage = stage
-        # smtplib.SMTPResponseException's attribute names, for code written against smtplib
-        # (set through vars() because typeshed types them differently in each subclass).
-        vars(self).update(
-            smtp_code=code if code is not None else -1,
-            smtp_error=reply.encode("utf-8", "replace"),
-        )
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class SocketError(SMTPError):
-    """A failure below SMTP, what Allegro signals as ``excl:socket-error``: a refused or
-    reset connection, a hang-up, a timeout, a failed TLS handshake.  No refusal by the
-    server (a reply code) is one: ``except SocketError`` retries only the network."""
-
-
-class ConnectError(SMTPError, smtplib.SMTPConnectError):
-    """The connection could not be made, or the greeting was not 2xx."""
-
-
-class ConnectionFailedError(ConnectError, SocketError):
-    """No TCP connection could be made to any address of the mail server."""
-
-
-class HeloError(SMTPError, smtplib.SMTPHeloError):
-    """Both EHLO and HELO were refused."""
-
-
-class ProtocolError(SMTPError, smtplib.SMTPResponseException):
-    """The server sent something that is not an SMTP reply, or an over-long reply."""
-
-
-class NotSupportedError(SMTPError, smtplib.SMTPNotSupportedError):
-    """The server lacks an extension the call needs (STARTTLS required, SMTPUTF8, AUTH)."""
-
-
-class StartTLSError(NotSupportedError):
-    """``:starttls :required`` was asked for and the server does not offer STARTTLS."""
-
-
-class SMTPUTF8Error(NotSupportedError):
-    """A non-ASCII address was given and the server does not offer SMTPUTF8."""
-
-
-class TLSError(SocketError, ssl.SSLError):
-    """The TLS handshake failed (implicit TLS or after STARTTLS)."""
-
-
-class CertificateError(TLSError, ssl.SSLCertVerificationError):
-    """The server's certificate or host name did not verify; ``checked_name`` is the name
-    it was checked against, ``reached`` the host connected to (None when not known)."""
-
-    checked_name: Optional[str] = None
-    reached: Optional[str] = None
-
-
-class AuthenticationError(SMTPError, smtplib.SMTPAuthenticationError):
-    """The server refused the login and password, or no common AUTH mechanism exists."""
-
-
-class SenderRefusedError(SMTPError, smtplib.SMTPSenderRefused):
-    """The server refused ``MAIL FROM``; ``sender`` is the address."""
-
-    def __init__(self, message: str, *, sender: str, **reply: Any) -> None:
-        super().__init__(message, **reply)  # code, reply, command, stage: as SMTPError's
-        self.sender = sender
-
-
-class RecipientRefusedError(SMTPError, smtplib.SMTPRecipientsRefused):
-    """The server refused a ``RCPT TO``; ``recipient`` is the address, ``recipients`` as smtplib."""
-
-    def __init__(self, message: str, *, recipient: str, **reply: Any) -> None:
-        super().__init__(message, **reply)  # code, reply, command, stage: as SMTPError's
-        self.recipient = recipient
-        code = self.code if self.code is not None else -1
-        self.recipients = {recipient: (code, self.reply.encode())}
-
-
-class DataError(SMTPError, smtplib.SMTPDataError):
-    """The server refused ``DATA`` or did not accept the message after the body."""
-
-
-class ServerDisconnectedError(SocketError, smtplib.SMTPServerDisconnected):
-    """The server closed the connection unexpectedly."""
-
-
-class SMTPTimeoutError(ServerDisconnectedError, TimeoutError):
-    """The server did not answer within the configured ``timeout``."""
-
-
-class ConnectTimeoutError(ConnectionFailedError, SMTPTimeoutError):
-    """Connecting to the server took longer than ``timeout`` (a ConnectError and a timeout)."""
 
 
 __all__ = [
@@ -280,21 +198,6 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------- from the protocol
-
-_KINDS = {
-    "sender": SenderRefusedError,
-    "recipient": RecipientRefusedError,
-    "data": DataError,
-    "smtputf8": SMTPUTF8Error,
-    "auth": AuthenticationError,
-    "protocol": ProtocolError,
-    "helo": HeloError,
-    "starttls": StartTLSError,
-    "connect": ConnectError,
-}
-
-
 def from_failure(failure: Failure) -> PostOfficeError:
     """The post_office error for a failure the pure protocol found (README "Architecture":
     the protocol package cannot import this module, which loads smtplib)."""
@@ -302,7 +205,9 @@ def from_failure(failure: Failure) -> PostOfficeError:
         option_error = OptionError(failure.message)
         option_error.__cause__ = failure.__cause__
         return option_error
-    error: SMTPError = _KINDS[failure.kind](
+    from ._smtp_errors import KINDS
+
+    error: SMTPError = KINDS[failure.kind](
         failure.message,
         code=failure.code,
         reply=failure.reply or "",

@@ -18,16 +18,8 @@ import socket
 import ssl
 from time import monotonic
 
-from ..errors import (
-    ConnectionFailedError,
-    ConnectTimeoutError,
-    OptionError,
-    ProtocolError,
-    ServerDisconnectedError,
-    SMTPError,
-    SMTPTimeoutError,
-    TLSError,
-)
+from .. import errors
+from ..errors import OptionError
 from ..protocol.commands import UnsafeCommand, encode_command
 from ..protocol.replies import Reply, ReplyFormatError, ReplyParser
 from .targets import Target
@@ -55,22 +47,22 @@ def said(command: str) -> str:
     return f" (we had said {command!r})" if command else ""
 
 
-def io_error(exc: BaseException, command: str, doing: str) -> SMTPError:
+def io_error(exc: BaseException, command: str, doing: str) -> errors.SMTPError:
     """The :mod:`post_office.errors` exception for a socket or TLS failure."""
-    if isinstance(exc, SMTPError):
+    if isinstance(exc, errors.SMTPError):
         return exc
     if isinstance(exc, socket.timeout):
-        return SMTPTimeoutError(
+        return errors.SMTPTimeoutError(
             f"the server did not answer in time while {doing}" + said(command), command=command
         )
     if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
-        return ServerDisconnectedError(
+        return errors.ServerDisconnectedError(
             f"the server closed the connection while {doing}: {exc}" + said(command),
             command=command,
         )
     if isinstance(exc, ssl.SSLError):
-        return TLSError(f"TLS failed while {doing}: {exc}" + said(command), command=command)
-    return ServerDisconnectedError(
+        return errors.TLSError(f"TLS failed while {doing}: {exc}" + said(command), command=command)
+    return errors.ServerDisconnectedError(
         f"the connection broke while {doing}: {exc}" + said(command), command=command
     )
 
@@ -87,7 +79,7 @@ def command_bytes(line: str, shown: str) -> bytes:
 
 def _connect_failure(
     targets: Sequence[Target], port: int, failures: Sequence[str], timed_out: bool, untried: int
-) -> ConnectionFailedError:
+) -> errors.ConnectionFailedError:
     if len(failures) == 1 and not untried:
         target = targets[0]
         name = target.name if target.name == target.address else f"{target.name} ({target.address})"
@@ -102,9 +94,11 @@ def _connect_failure(
             f"initial connect failed: the time for connecting ran out before {targets[0].name} "
             f"port {port} was tried"
         )
-    return (ConnectTimeoutError if timed_out and (failures or untried) else ConnectionFailedError)(
-        text
-    )
+    return (
+        errors.ConnectTimeoutError
+        if timed_out and (failures or untried)
+        else errors.ConnectionFailedError
+    )(text)
 
 
 def connect(
@@ -251,7 +245,7 @@ class Connection:
 
     def _socket(self) -> socket.socket:
         if self.sock is None:
-            raise ServerDisconnectedError(
+            raise errors.ServerDisconnectedError(
                 "the connection is already closed", command=self.last_command
             )
         return self.sock
@@ -401,7 +395,7 @@ class Connection:
         except ReplyFormatError as exc:
             self._show_received()
             self.close()
-            raise ProtocolError(
+            raise errors.ProtocolError(
                 exc.what + said(self.last_command), command=self.last_command, reply=exc.text
             ) from None
         except Exception as exc:
@@ -437,8 +431,8 @@ class Connection:
             self._show_received()
         return reply
 
-    def _hung_up(self) -> ServerDisconnectedError:
-        return ServerDisconnectedError(
+    def _hung_up(self) -> errors.ServerDisconnectedError:
+        return errors.ServerDisconnectedError(
             "the server closed the connection" + said(self.last_command),
             command=self.last_command,
             reply=self.parser.partial,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from ..errors import SMTPError
+from .. import errors
 from ..message.addresses import check_address, check_recipients
 from ..message.sources import iter_source_chunks
 from ..protocol.replies import Reply
@@ -135,7 +135,7 @@ def open_session(
         try:
             session.open(credentials=credentials is not None)
             opened = True
-        except SMTPError as exc:
+        except errors.SMTPError as exc:
             if policy is None or policy.mode != "enforce":
                 raise
             raise _naming(policy, exc) from exc
@@ -156,7 +156,7 @@ def open_session(
     return session
 
 
-def _naming(policy: Policy, exc: SMTPError) -> SMTPError:
+def _naming(policy: Policy, exc: errors.SMTPError) -> errors.SMTPError:
     """The failure, naming the policy that made TLS required (README "MTA-STS")."""
     named = copy.copy(exc)
     named.message = f"{policy.describe()}: {exc.message}"

@@ -16,7 +16,8 @@ import socket
 import ssl
 import time
 
-from ..errors import ProtocolError, SMTPTimeoutError, TLSError, from_failure
+from .. import errors
+from ..errors import from_failure
 from ..protocol.conversation import (
     Conversation,
     Proceed,
@@ -160,7 +161,7 @@ def start_tls(
         from .tls_hints import certificate_error  # what to change: only when it failed
 
         raise certificate_error(exc, server, checked=checked, reached=reached) from exc
-    except TLSError as exc:
+    except errors.TLSError as exc:
         from .tls_hints import handshake_error
 
         raise handshake_error(exc, server, reached) from exc.__cause__
@@ -171,7 +172,7 @@ def greet(connection: Connection, server: MailServer, reached: str, timeout: flo
     """The server's greeting, whatever its code; a silent port suggests ``:ssl t``."""
     try:
         return connection.read_reply("waiting for the greeting")
-    except SMTPTimeoutError as exc:
+    except errors.SMTPTimeoutError as exc:
         from .tls_hints import greeting_error  # a silent port: only when it was silent
 
         raise greeting_error(exc, server, reached, timeout) from exc
@@ -186,7 +187,7 @@ def check_quiet(connection: Connection, about_to: str) -> None:
     """
     if connection.early_bytes():
         connection.close()
-        raise ProtocolError(
+        raise errors.ProtocolError(
             f"the server sent a reply before we said {about_to!r}; refusing to go on",
             command=about_to,
             reply=connection.parser.partial,

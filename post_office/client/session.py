@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import ssl
 
-from ..errors import ServerDisconnectedError, SMTPError, from_failure, with_stage
+from .. import errors
+from ..errors import from_failure, with_stage
 from ..protocol.conversation import Conversation, Facts, StartTLS, TlsFacts
 from ..protocol.failures import Failure
 from ..protocol.replies import Reply
@@ -144,9 +145,9 @@ class Session:
             if self.connected:
                 reply = self.command("QUIT")
                 if reply.code != 221:
-                    raise SMTPError("QUIT failed", code=reply.code, reply=reply.text,
+                    raise errors.SMTPError("QUIT failed", code=reply.code, reply=reply.text,
                                     command="QUIT")  # fmt: skip
-        except SMTPError as exc:
+        except errors.SMTPError as exc:
             log_warning("QUIT was not acknowledged (the message was already accepted): %s", exc)
         finally:
             self.close()
@@ -180,7 +181,7 @@ class Session:
             rules = driver.session_rules(self.server, self.target, self.local_hostname)
             self.conversation = Conversation(rules, tls=tls)
             self._run(lambda conversation: conversation.greeted(greeting))
-        except SMTPError as exc:  # nothing of a message was sent: safe to resend
+        except errors.SMTPError as exc:  # nothing of a message was sent: safe to resend
             with_stage(exc, Stage.BEFORE_MAIL)
             self.close()
             raise
@@ -224,7 +225,7 @@ class Session:
     def connected_connection(self) -> Connection:
         """The open connection, or :class:`~post_office.errors.ServerDisconnectedError`."""
         if self.connection is None or not self.connection.open:
-            raise ServerDisconnectedError("the session is not connected")
+            raise errors.ServerDisconnectedError("the session is not connected")
         return self.connection
 
     def check_quiet(self, about_to: str) -> None:
@@ -249,7 +250,7 @@ class Session:
             warning = self._run(
                 lambda conversation: conversation.authenticate(login, secret, token=token)
             )
-        except SMTPError as exc:
+        except errors.SMTPError as exc:
             with_stage(exc, Stage.BEFORE_MAIL)
             raise
         if warning is not None:
@@ -260,7 +261,7 @@ class Session:
         """``VRFY argument`` (RFC 5321 3.5.1) and the server's reply, whatever its code."""
         try:
             return self.command(f"VRFY {argument}")
-        except SMTPError as exc:
+        except errors.SMTPError as exc:
             with_stage(exc, Stage.BEFORE_MAIL)
             raise
 
@@ -283,7 +284,7 @@ class Session:
                 (sender, recipients),
                 messages,
             )
-        except SMTPError as exc:
+        except errors.SMTPError as exc:
             if exc.code == 421:
                 self.close()
             elif exc.code is not None:
@@ -296,7 +297,7 @@ class Session:
             return
         try:
             reply = self.command("RSET")
-        except SMTPError:
+        except errors.SMTPError:
             reply = None
         if reply is None or not 200 <= reply.code < 300:
             self.close()

@@ -11,7 +11,8 @@ arrives while the body is being sent, and a refusal then is a
 
 from __future__ import annotations
 
-from ..errors import DataError, ProtocolError, SMTPError, from_failure, with_stage
+from .. import errors
+from ..errors import from_failure, with_stage
 from ..message.sources import encode_content, known_7bit
 from ..protocol.extensions import Extensions
 from ..protocol.failures import Failure
@@ -63,7 +64,7 @@ def send_transaction(
             return _send_body(connection, transcript, transaction, messages)
         except Failure as failure:  # what the protocol found, as the post_office error
             raise from_failure(failure) from None
-    except SMTPError as exc:
+    except errors.SMTPError as exc:
         with_stage(exc, transaction.stage)
         raise
 
@@ -96,8 +97,8 @@ def _send_body(
     return reply
 
 
-def _refused_during_body(reply: Reply, transaction: Transaction) -> DataError:
-    return DataError(
+def _refused_during_body(reply: Reply, transaction: Transaction) -> errors.DataError:
+    return errors.DataError(
         "SMTP transaction failed: the server refused the message while it was being sent",
         code=reply.code,
         reply=reply.text,
@@ -106,13 +107,13 @@ def _refused_during_body(reply: Reply, transaction: Transaction) -> DataError:
     )
 
 
-def answered_early(reply: Reply, transaction: Transaction) -> SMTPError:
+def answered_early(reply: Reply, transaction: Transaction) -> errors.SMTPError:
     """A reply that came before our end of data: a refusal stays a refusal with its
     code; a 2xx cannot be the acceptance of a message the server had not read to its
     end (RFC 5321 4.1.1.4, 4.3.2), so it is a :class:`ProtocolError`, never success."""
     if not 200 <= reply.code < 300:
         return _refused_during_body(reply, transaction)
-    return ProtocolError(
+    return errors.ProtocolError(
         "the server answered before the end of the message, so that answer cannot be its "
         "acceptance; the rest of the message was not sent",
         reply=f"{reply.code} {reply.text}",
@@ -134,7 +135,7 @@ def _check_nothing_follows(connection: Connection, transcript: Transcript) -> No
     if second.code == 421:
         transcript.note("the server is closing the connection (421)")
         return
-    raise ProtocolError(
+    raise errors.ProtocolError(
         "the server sent two replies to the end of the message; the first came before it",
         reply=f"{second.code} {second.text}",
         command=END_OF_DATA,
@@ -145,7 +146,7 @@ if TYPE_CHECKING:
     #: One message of a batch: its reverse path, forward paths and message arguments.
     Item = Tuple[str, Sequence[str], Sequence[object]]
     #: What became of one message of a batch: the server's acceptance, or the error.
-    Outcome = Union[Reply, SMTPError]
+    Outcome = Union[Reply, errors.SMTPError]
 else:  # at run time each alias is made, with typing, when first asked for
 
     def __getattr__(name: str) -> object:
@@ -155,7 +156,7 @@ else:  # at run time each alias is made, with typing, when first asked for
 
             globals().update(
                 Item=Tuple[str, Sequence[str], Sequence[object]],
-                Outcome=Union[Reply, SMTPError],
+                Outcome=Union[Reply, errors.SMTPError],
             )
             return globals()[name]
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -173,7 +174,7 @@ def _read_group(
     for command in group:
         try:
             replies.append(connection.read_reply(to=command.line))
-        except SMTPError:
+        except errors.SMTPError:
             failure, _ = transaction.answer_group(group, replies)
             if failure is not None:
                 raise failure from None  # e.g. 421, then the server hung up
@@ -200,7 +201,7 @@ def _stream_body(
     chunks, end = encode_content(messages, BODY_CHUNK_SIZE)
     try:
         early = connection.send_body(chunks, end)
-    except SMTPError as exc:
+    except errors.SMTPError as exc:
         late = connection.late_reply
         if late is None:
             raise

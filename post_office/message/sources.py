@@ -12,11 +12,9 @@ Pure: no socket, no :mod:`smtplib`; property-tested without a server.
 
 from __future__ import annotations
 
-import email.errors
-import email.generator
-import email.message
 import io
 import re
+import sys
 
 from .._checks import is_stream as _is_stream
 from .._checks import show, stream_problem
@@ -107,7 +105,7 @@ def check_messages(messages: Sequence[object]) -> None:
             continue
         if isinstance(obj, str):
             _check_str(position, obj)
-        elif _has_hook(obj) or isinstance(obj, email.message.Message):
+        elif _has_hook(obj) or _is_email_message(obj):
             continue
         elif _is_stream(obj):
             _check_stream(position, obj)
@@ -195,8 +193,15 @@ def _stream_chunks(position: int, stream: Any, chunk_size: int) -> Iterator[byte
             )
 
 
+def _is_email_message(obj: object) -> bool:
+    """Whether ``obj`` is an :class:`email.message.Message`, without loading the email
+    package to ask (a tenth of a send's start-up): none can exist before it is loaded."""
+    module = sys.modules.get("email.message")
+    return module is not None and isinstance(obj, module.Message)
+
+
 def _message_chunks(
-    position: int, message: email.message.Message, chunk_size: int
+    position: int, message: Any, chunk_size: int
 ) -> Iterator[bytes]:
     """Serialise an :class:`email.message.Message` as the ``email`` package would send it.
 
@@ -207,6 +212,9 @@ def _message_chunks(
     deliver the body unchanged.  LF is fine as linesep because the DotStuffer makes every
     newline CRLF anyway.
     """
+    import email.errors
+    import email.generator
+
     buffer = io.BytesIO()
     policy = message.policy.clone(linesep="\n")
     try:
@@ -249,7 +257,7 @@ def _source_chunks(messages: Sequence[object], chunk_size: int) -> Iterator[byte
             yield from _slices(obj, chunk_size)
         elif _has_hook(obj):
             yield from _hook_chunks(position, obj, chunk_size)
-        elif isinstance(obj, email.message.Message):
+        elif _is_email_message(obj):
             yield from _message_chunks(position, obj, chunk_size)
         else:  # check_messages has let only streams through
             yield from _stream_chunks(position, obj, chunk_size)

@@ -10,7 +10,6 @@ smtplib, which verify nothing): ``:verify nil`` is the explicit opt-out.
 
 from __future__ import annotations
 
-import hmac
 import os
 import ssl
 
@@ -94,6 +93,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # only to compare secrets: not loaded to send mail
+
         return hmac.compare_digest(self._value.encode("utf-8"), other._value.encode("utf-8"))
 
     def __hash__(self) -> int:
