@@ -15,7 +15,7 @@ import functools
 import ipaddress
 import select
 import socket
-import ssl
+import sys
 from time import monotonic
 
 from .. import errors
@@ -27,6 +27,7 @@ from .transcript import Transcript
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
+    import ssl
     from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 __all__ = ["RECV_SIZE", "Connection", "connect", "io_error", "said"]
@@ -55,12 +56,13 @@ def io_error(exc: BaseException, command: str, doing: str) -> errors.SMTPError:
         return errors.SMTPTimeoutError(
             f"the server did not answer in time while {doing}" + said(command), command=command
         )
-    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+    ssl = sys.modules.get("ssl")  # not loaded: no TLS, so no TLS failure
+    if ssl is not None and isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
         return errors.ServerDisconnectedError(
             f"the server closed the connection while {doing}: {exc}" + said(command),
             command=command,
         )
-    if isinstance(exc, ssl.SSLError):
+    if ssl is not None and isinstance(exc, ssl.SSLError):
         return errors.TLSError(f"TLS failed while {doing}: {exc}" + said(command), command=command)
     return errors.ServerDisconnectedError(
         f"the connection broke while {doing}: {exc}" + said(command), command=command
@@ -163,6 +165,13 @@ def _open_socket(
     return sock
 
 
+def is_tls(sock: object) -> bool:
+    """Whether ``sock`` speaks TLS; without loading :mod:`ssl`, which a plain send does
+    not need (no TLS socket exists before it is loaded)."""
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(sock, ssl.SSLSocket)
+
+
 def _readable(sock: socket.socket) -> bool:
     """Whether the socket has something to read (bytes, end of file, an error), without
     waiting.  Also True when the socket cannot be polled: the read that follows says."""
@@ -189,15 +198,18 @@ def _no_delay(sock: socket.socket) -> bool:
 def _receive_now(sock: socket.socket, timeout: float) -> Optional[bytes]:
     """What the server sent, if anything, without waiting: None when nothing came, b""
     when it closed (or reset) the connection.  The socket keeps ``timeout`` after."""
-    pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
+    pending = is_tls(sock) and sock.pending()  # type: ignore[attr-defined]
     if not pending and not _readable(sock):
         return None
     try:
         sock.settimeout(0.0)
         return sock.recv(RECV_SIZE)
-    except (BlockingIOError, ssl.SSLWantReadError):
-        return None  # a TLS record that carried no data (a session ticket)
-    except OSError:
+    except OSError as exc:
+        ssl = sys.modules.get("ssl")
+        if isinstance(exc, BlockingIOError) or (
+            ssl is not None and isinstance(exc, ssl.SSLWantReadError)
+        ):
+            return None  # nothing yet, or a TLS record that carried no data (a ticket)
         return b""  # reset: the read that follows says so
     finally:
         with contextlib.suppress(OSError):
@@ -234,7 +246,7 @@ class Connection:
 
     @property
     def encrypted(self) -> bool:
-        return isinstance(self.sock, ssl.SSLSocket)
+        return is_tls(self.sock)
 
     def close(self) -> None:
         sock, self.sock = self.sock, None
@@ -259,6 +271,8 @@ class Connection:
         command: str = "(TLS handshake)",
     ) -> None:
         """The TLS handshake on the open socket (implicit TLS, or after STARTTLS)."""
+        import ssl  # loaded already: the context is ssl's
+
         sock = self._socket()
         self.parser.clear()  # anything sent in plain text before the upgrade is dropped
         try:
@@ -452,8 +466,11 @@ class Connection:
     def tls_facts(self) -> Dict[str, Any]:
         """The TLS version, cipher and peer certificate (DER and decoded), when encrypted."""
         sock = self.sock
-        if not isinstance(sock, ssl.SSLSocket):
+        if sock is None or not is_tls(sock):
             return {}
+        import ssl  # loaded already: the socket speaks TLS
+
+        assert isinstance(sock, ssl.SSLSocket)
         cipher = sock.cipher()
         return {
             "version": sock.version(),

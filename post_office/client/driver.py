@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import socket
-import ssl
 import time
 
 from .. import errors
@@ -36,6 +35,7 @@ from .transcript import Transcript
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
+    import ssl
     from typing import Callable, Optional
 
     from ..protocol.conversation import Action
@@ -150,6 +150,8 @@ def start_tls(
 ) -> Optional[TlsFacts]:
     """The TLS handshake, the certificate checked against :func:`tls_name`; a failure
     says what to change (README "TLS")."""
+    import ssl  # loaded already: the context is ssl's
+
     reached = reached_name(server, target)
     checked = tls_name(server, target)
     try:

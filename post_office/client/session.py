@@ -10,8 +10,6 @@ certificate, and :meth:`Session.vrfy`.
 
 from __future__ import annotations
 
-import ssl
-
 from .. import errors
 from ..errors import from_failure, with_stage
 from ..protocol.conversation import Conversation, Facts, StartTLS, TlsFacts
@@ -30,6 +28,7 @@ from .transcript import Transcript, log_warning
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
+    import ssl
     from typing import Any, Dict, Optional, Sequence, Union
 
 __all__ = ["Session", "default_local_hostname"]

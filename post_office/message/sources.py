@@ -200,9 +200,7 @@ def _is_email_message(obj: object) -> bool:
     return module is not None and isinstance(obj, module.Message)
 
 
-def _message_chunks(
-    position: int, message: Any, chunk_size: int
-) -> Iterator[bytes]:
+def _message_chunks(position: int, message: Any, chunk_size: int) -> Iterator[bytes]:
     """Serialise an :class:`email.message.Message` as the ``email`` package would send it.
 
     ``BytesGenerator.flatten`` writes synchronously, so the flattened text is held once in

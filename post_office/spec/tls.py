@@ -11,7 +11,6 @@ smtplib, which verify nothing): ``:verify nil`` is the explicit opt-out.
 from __future__ import annotations
 
 import os
-import ssl
 
 from .._checks import REDACTED, show
 from ..errors import ServerSpecError
@@ -20,6 +19,7 @@ from .lisp import Keyword
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
+    import ssl
     from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
 
 if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time (no inspect)
@@ -281,6 +281,8 @@ def tls_settings(keywords: Mapping[str, object]) -> TlsSettings:
         elif name == "context":
             if value is None:
                 continue
+            import ssl  # a context given: ssl is loaded already
+
             if not isinstance(value, ssl.SSLContext):
                 raise _fail(name, value, "an ssl.SSLContext")
             fields[field] = value
@@ -321,6 +323,8 @@ def make_ssl_context(settings: TlsSettings) -> ssl.SSLContext:
     Verification is on unless ``verify`` is ``"none"``.  Files are loaded here, so a
     missing CA file or certificate raises :class:`ServerSpecError` before any connection.
     """
+    import ssl  # only for TLS: a plain send does not load it
+
     if settings.context is not None:
         return settings.context
     if settings.ca_directory is not None and not os.path.isdir(settings.ca_directory):

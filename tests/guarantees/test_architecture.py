@@ -64,8 +64,9 @@ NOT_TO_SEND = (
     "smtplib",  # our SMTP errors derive from its own: loaded with them, on a failure
     "email",
     "hmac",
+    "ssl",  # only for TLS: a plain send opens a plain socket
 )
-NOT_ON_IMPORT = (*NOT_TO_SEND, "unicodedata", "socket", "ssl")
+NOT_ON_IMPORT = (*NOT_TO_SEND, "unicodedata", "socket")
 
 
 def _loaded_after(code: str, watched: Tuple[str, ...]) -> List[str]:
