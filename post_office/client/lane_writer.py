@@ -95,7 +95,6 @@ class LaneWriter:
         return bool(self.expected or self.streaming or self.out or self.early)
 
     # ------------------------------------------------------------------ writing
-    # ------------------------------------------------------------------ writing
     def start_next(self) -> None:
         """Take the next message from the fleet and write its envelope (an idle lane)."""
         flight = self._take()
