@@ -13,33 +13,14 @@ from __future__ import annotations
 import smtplib
 import ssl
 
-from .errors import PostOfficeError
+from .errors import SMTP_ERRORS, PostOfficeError
 from .protocol.stage import Stage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
-__all__ = [
-    "AuthenticationError",
-    "CertificateError",
-    "ConnectError",
-    "ConnectTimeoutError",
-    "ConnectionFailedError",
-    "DataError",
-    "HeloError",
-    "NotSupportedError",
-    "ProtocolError",
-    "RecipientRefusedError",
-    "SMTPError",
-    "SMTPTimeoutError",
-    "SMTPUTF8Error",
-    "SenderRefusedError",
-    "ServerDisconnectedError",
-    "SocketError",
-    "StartTLSError",
-    "TLSError",
-]
+__all__ = sorted(SMTP_ERRORS)  # the names errors.py hands out on first use
 
 
 class SMTPError(PostOfficeError, smtplib.SMTPException):

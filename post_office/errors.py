@@ -98,8 +98,9 @@ class SessionStateError(PostOfficeError, RuntimeError):
     """A session was misused: sending after it was closed, or outside its ``with`` block."""
 
 
-#: The SMTP errors, defined in :mod:`post_office._smtp_errors` (they derive from smtplib's).
-_SMTP_ERRORS = frozenset(
+#: The SMTP errors, defined in :mod:`post_office._smtp_errors` (they derive from smtplib's),
+#: which makes its ``__all__`` of these names.
+SMTP_ERRORS = frozenset(
     (
         "AuthenticationError",
         "CertificateError",
@@ -154,10 +155,10 @@ else:  # hidden from type checkers: a misspelt name fails mypy
 
             globals()[name] = ProgramError
             return ProgramError
-        if name in _SMTP_ERRORS:
+        if name in SMTP_ERRORS:
             from . import _smtp_errors
 
-            globals().update((each, getattr(_smtp_errors, each)) for each in _SMTP_ERRORS)
+            globals().update((each, getattr(_smtp_errors, each)) for each in SMTP_ERRORS)
             return globals()[name]
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
