@@ -1,10 +1,11 @@
 """Many messages over up to N connections, driven from one thread (README "Bulk sending").
 
-:class:`Fleet` is what ``SmtpSession.send_many`` runs: it opens connections as the batch
-needs them (up to the session's ``connections``), gives each a
-:class:`~post_office.client.lane.Lane`, and waits on all their sockets at once with
-:mod:`selectors`: no thread per connection, and a lane takes the next message as soon as
-its connection is free, so a slow connection holds back only its own messages.
+:class:`Fleet` is what ``SmtpSession.send_many`` runs (and ``send_smtp`` on a session,
+as a batch of one): it opens connections as the batch needs them (up to the session's
+``connections``), gives each a :class:`~post_office.client.lane.Lane`, and waits on all
+their sockets at once with one ``poll(2)`` (:class:`Watch`): no thread per connection,
+and a lane takes the next message as soon as its connection is free, so a slow
+connection holds back only its own messages.
 
 Every message gets one outcome, in the caller's order.  A message lost with its
 connection (dropped, a 421, or a timeout) goes again, once, on another connection when
