@@ -12,6 +12,7 @@ the lane's.
 
 from __future__ import annotations
 
+import abc
 import collections
 import ssl
 from time import monotonic
@@ -57,7 +58,7 @@ class Flight:
         return with_stage(error, self.transaction.stage)
 
 
-class LaneWriter:
+class LaneWriter(abc.ABC):
     """What one connection of a batch writes (see the module's text); the reading, and
     what a failure does, are :class:`~post_office.client.lane.Lane`'s."""
 
@@ -245,17 +246,21 @@ class LaneWriter:
         return data
 
     # ------------------------------------------------------------------ the lane's
+    @abc.abstractmethod
     def fail(self, error: SMTPError, first: Optional[Flight] = None) -> None:
-        raise NotImplementedError
+        """The connection is gone: what became of each message on it (Lane.fail)."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Drop the line (Lane.close)."""
 
+    @abc.abstractmethod
     def _unasked(self, flight: Flight, about_to: str) -> None:
-        raise NotImplementedError
+        """Bytes no command asked for, before ``about_to`` (Lane._unasked)."""
 
+    @abc.abstractmethod
     def _spoke_during_body(self) -> None:
-        raise NotImplementedError
+        """The server spoke while a body was going out (Lane._spoke_during_body)."""
 
 
 def refusal(failure: Failure) -> SMTPError:
