@@ -266,16 +266,10 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
         to_lisp as to_lisp,
     )
     from .spec.mailserver import (
-        MailProgram as MailProgram,
-    )
-    from .spec.mailserver import (
         MailServer as MailServer,
     )
     from .spec.mailserver import (
         ServerArgument as ServerArgument,
-    )
-    from .spec.mailserver import (
-        TransportArgument as TransportArgument,
     )
     from .spec.mailserver import (
         parse_mail_server as parse_mail_server,
@@ -294,6 +288,12 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
     )
     from .spec.tls import (
         make_ssl_context as make_ssl_context,
+    )
+    from .spec.transport import (
+        MailProgram as MailProgram,
+    )
+    from .spec.transport import (
+        TransportArgument as TransportArgument,
     )
 
     #: Allegro's ``*smtp-debug*``: None (quiet), True (standard output) or a text stream
@@ -346,7 +346,7 @@ _PUBLIC = {
     "Keyword": "spec.lisp",
     "LetterOptions": "message.letter",
     "LispSyntaxError": "errors",
-    "MailProgram": "spec.mailserver",
+    "MailProgram": "spec.transport",
     "MailServer": "spec.mailserver",
     "make_mime_part": "mime.build",
     "make_ssl_context": "spec.tls",
@@ -409,7 +409,7 @@ _PUBLIC = {
     "TLSError": "errors",
     "TlsSettings": "spec.tls",
     "to_lisp": "spec.lisp",
-    "TransportArgument": "spec.mailserver",
+    "TransportArgument": "spec.transport",
     "valid_email_domain_p": "client.resolve",
     "with_decoded_part_body_stream": "mime.decode",
     "with_mime_part_constructed_stream": "mime.build",

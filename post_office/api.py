@@ -16,12 +16,7 @@ from .client.session import Session
 from .errors import AddressError, ServerSpecError
 from .message.sources import check_messages
 from .protocol.replies import Reply
-from .spec.mailserver import (
-    MailProgram,
-    MailServer,
-    parse_mail_server,
-    parse_transport,
-)
+from .spec.mailserver import MailServer, parse_mail_server
 from .spec.options import (
     ConnectOptions,
     OAuth2Token,
@@ -29,6 +24,7 @@ from .spec.options import (
     check_connect_options,
     optional_credentials,
 )
+from .spec.transport import MailProgram, parse_transport
 from .warn import warn
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
@@ -40,7 +36,8 @@ if TYPE_CHECKING:
     from .message.dkim import DkimKey
     from .message.letter import Attachment, HeaderValue
     from .mime.build import MimePart
-    from .spec.mailserver import ServerArgument, TransportArgument
+    from .spec.mailserver import ServerArgument
+    from .spec.transport import TransportArgument
 
 __all__ = ["send_letter", "send_smtp", "send_smtp_auth", "smtp_session", "test_email_address"]
 

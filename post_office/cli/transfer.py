@@ -27,8 +27,9 @@ from ..errors import SMTPError
 from ..protocol.auth import choose_mechanism
 from ..protocol.replies import Reply
 from ..protocol.stage import Stage
-from ..spec.mailserver import MailProgram, MailServer
+from ..spec.mailserver import MailServer
 from ..spec.options import ConnectOptions
+from ..spec.transport import MailProgram
 from ._output import say, say_json
 from .status import EX_UNAVAILABLE, Failure
 

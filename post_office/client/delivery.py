@@ -15,8 +15,9 @@ from .. import errors
 from ..message.addresses import check_address, check_recipients
 from ..message.sources import iter_source_chunks
 from ..protocol.replies import Reply
-from ..spec.mailserver import MailProgram, MailServer
+from ..spec.mailserver import MailServer
 from ..spec.options import ConnectOptions
+from ..spec.transport import MailProgram
 from .session import Session
 from .targets import Target
 from .transcript import Transcript

@@ -28,7 +28,7 @@ from typing import IO, Iterator, Optional
 
 from .._checks import check_timeout
 from ..errors import ProgramError
-from ..spec.mailserver import MailProgram
+from ..spec.transport import MailProgram
 from .mail_programs import LoneDotGuard, LoneDotLine, ends_input_at_a_dot
 
 __all__ = ["OUTPUT_LIMIT", "check_program_timeout", "pipe_to_program"]

@@ -24,14 +24,7 @@ if TYPE_CHECKING:  # the standard decorator for type checkers; ours at run time 
 else:
     from .._record import dataclass, field
 
-__all__ = [
-    "MailProgram",
-    "MailServer",
-    "ServerArgument",
-    "TransportArgument",
-    "parse_mail_server",
-    "parse_transport",
-]
+__all__ = ["MailServer", "ServerArgument", "parse_mail_server"]
 
 if TYPE_CHECKING:
     StartTLS = Union[bool, Literal["required"]]
@@ -116,13 +109,6 @@ class MailServer:
         return [items[0]] + [(items[i], items[i + 1]) for i in range(1, len(items), 2)]
 
 
-@dataclass(frozen=True)
-class MailProgram:
-    """send_letter's ``(":program", command)`` transport: pipe the letter to a program."""
-
-    command: Union[str, Tuple[str, ...]]
-
-
 if TYPE_CHECKING:
     #: Every form of Allegro's mail-server argument that :func:`parse_mail_server` reads:
     #: a host name or address (``"mail.corp"``, ``"mail.corp:587"``, ``"[::1]:25"``), an
@@ -138,9 +124,6 @@ if TYPE_CHECKING:
         Sequence[Any],
         Mapping[str, Any],
     ]
-    #: send_letter's server argument: a :data:`ServerArgument`, or ``(":program",
-    #: command)`` (a :class:`MailProgram`) to pipe the letter to a local program.
-    TransportArgument = Union[ServerArgument, MailProgram]
 else:  # at run time each alias is made, with typing, when first asked for
 
     def __getattr__(name: str) -> object:
@@ -153,7 +136,7 @@ else:  # at run time each alias is made, with typing, when first asked for
                 MtaSts=Literal["auto", "off", "require"],
             )
             return globals()[name]
-        if name in ("ServerArgument", "TransportArgument"):
+        if name == "ServerArgument":
             from typing import Any, Mapping, Sequence, Union
 
             server = Union[
@@ -165,7 +148,7 @@ else:  # at run time each alias is made, with typing, when first asked for
                 Sequence[Any],
                 Mapping[str, Any],
             ]
-            globals().update(ServerArgument=server, TransportArgument=Union[server, MailProgram])
+            globals()["ServerArgument"] = server
             return globals()[name]
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -412,6 +395,14 @@ def parse_mail_server(spec: object) -> MailServer:
     return server
 
 
+def _is_program(spec: Sequence[object]) -> bool:
+    """Whether ``spec`` is send_letter's ``(":program", ...)`` form (spec/transport.py)."""
+    head = spec[0]
+    if isinstance(head, Keyword):
+        return head.name == "program"
+    return isinstance(head, str) and head.lower() == ":program"
+
+
 def _parse_mail_server(spec: object) -> MailServer:
     if isinstance(spec, MailServer):
         # A MailServer built by hand has not been checked: take it apart and parse it,
@@ -452,62 +443,3 @@ def _parse_mail_server(spec: object) -> MailServer:
             )
         return _from_options(host, [(rest[i], rest[i + 1]) for i in range(0, len(rest), 2)], spec)
     raise _spec_error(spec, _FORMS)
-
-
-def _is_program(spec: Sequence[object]) -> bool:
-    head = spec[0]
-    if isinstance(head, Keyword):
-        return head.name == "program"
-    return isinstance(head, str) and head.lower() == ":program"
-
-
-def parse_transport(spec: object) -> Union[MailServer, MailProgram]:
-    """Like :func:`parse_mail_server`, also accepting send_letter's ``:program`` forms.
-
-    As in Allegro: ``(:program . "sendmail -t -i")``, in Python ``(":program", "sendmail
-    -t -i")``, is a command line run by the shell; ``(:program "/usr/sbin/sendmail" "-t"
-    "-i")``, in Python ``(":program", "/usr/sbin/sendmail", "-t", "-i")``, is an argv run
-    without a shell, and so is ``(":program", ["sendmail", "-t"])``.  In Lisp text a
-    proper list is always the argv form: ``(:program "sendmail -t -i")`` runs a program
-    named ``sendmail -t -i``, as Allegro does (README "Porting notes").
-    """
-    if isinstance(spec, MailProgram):
-        return spec
-    if not (isinstance(spec, str) and spec.strip().startswith(("(", "'("))):
-        if isinstance(spec, (list, tuple)) and spec and _is_program(spec):
-            return _program(spec, argv=len(spec) > 2)
-        return parse_mail_server(spec)
-    form = _read(spec)
-    try:
-        if isinstance(form, (list, tuple)) and form and _is_program(form):
-            return _program(form, argv=len(form) > 2 or isinstance(form, list))
-        return parse_mail_server(form)
-    except ServerSpecError as exc:  # quote the Lisp text as written, not its reading
-        raise ServerSpecError(str(exc).replace(_show(form), _show(spec), 1)) from None
-
-
-def _program(spec: Sequence[object], *, argv: bool) -> MailProgram:
-    expected = (
-        '(":program", "command line") for the shell, or (":program", "program", "arg", ...) '
-        'or (":program", ["program", "arg", ...]) for an argv'
-    )
-    rest = list(spec[1:])
-    if len(rest) == 1 and isinstance(rest[0], (list, tuple)):
-        rest, argv = list(rest[0]), True
-    if not rest or not all(isinstance(arg, str) for arg in rest):
-        # Allegro's wording (smtp.cl, send-external-program: "Bad program argument: ~s."),
-        # our detail after it.
-        shown = _show(rest[0] if len(rest) == 1 else tuple(rest))
-        raise ServerSpecError(
-            f"Bad program argument: {shown}. The mail-server argument {_show(spec)} is not "
-            f"understood: expected {expected}: strings after :program"
-        )
-    if argv:
-        if not rest[0]:
-            raise _spec_error(spec, f"{expected}: the program's name is empty")
-        return MailProgram(tuple(str(arg) for arg in rest))
-    command = rest[0]
-    assert isinstance(command, str)
-    if not command.strip():
-        raise _spec_error(spec, f"{expected}: the command line is empty")
-    return MailProgram(command)

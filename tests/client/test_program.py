@@ -18,7 +18,7 @@ import pytest
 
 from post_office import OptionError, ProgramError, send_letter
 from post_office.client.program import check_program_timeout, pipe_to_program
-from post_office.spec.mailserver import MailProgram
+from post_office.spec.transport import MailProgram
 
 FROM = "me@example.test"
 TO = "you@example.test"

@@ -40,8 +40,8 @@ from post_office import (
 from post_office.cli import main
 from post_office.errors import PostOfficeError
 from post_office.message.headers import check_header_value, decode_header_text, format_header
-from post_office.spec.mailserver import parse_transport
 from post_office.spec.redaction import is_secret_key, redact_spec
+from post_office.spec.transport import parse_transport
 
 # --------------------------------------------------------------------------- 1. secrets
 

@@ -18,8 +18,8 @@ from post_office._record import NamedTuple as record_named_tuple
 from post_office._record import dataclass as record
 from post_office._record import field as record_field
 from post_office.client.delivery import Envelope
-from post_office.spec.mailserver import MailProgram
 from post_office.spec.options import ConnectOptions
+from post_office.spec.transport import MailProgram
 
 RECORDS = [MailServer, TlsSettings, ConnectOptions, Envelope, Delivery, MailProgram]
 

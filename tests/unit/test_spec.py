@@ -21,8 +21,8 @@ from post_office import Keyword, MailProgram, MailServer, parse_mail_server, rea
 from post_office._checks import show
 from post_office.errors import LispSyntaxError, PostOfficeError, ServerSpecError
 from post_office.spec import mailserver as server_module
-from post_office.spec.mailserver import parse_transport
 from post_office.spec.tls import TLS_KEYWORDS, TlsSettings, tls_settings
+from post_office.spec.transport import parse_transport
 
 StartTLS = Union[bool, str]
 

@@ -18,8 +18,9 @@ from ...errors import ArgumentError, CertificateError, SenderRefusedError
 from ...message.addresses import check_address
 from ...message.dkim import DkimKey, signed
 from ...message.letter import LetterOptions, build_letter
-from ...spec.mailserver import MailServer, parse_mail_server, parse_transport
+from ...spec.mailserver import MailServer, parse_mail_server
 from ...spec.options import check_auth_transport, check_connect_options, check_credentials
+from ...spec.transport import parse_transport
 from ...warn import warn
 from .._output import say
 from ..body import body_part, check_input_file
