@@ -16,8 +16,8 @@ pickle rebuilds any plain object, then restores its attributes.
 
 from __future__ import annotations
 
-from .protocol.failures import Failure
-from .protocol.stage import Stage
+from ..protocol.failures import Failure
+from ..protocol.stage import Stage
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class SessionStateError(PostOfficeError, RuntimeError):
     """A session was misused: sending after it was closed, or outside its ``with`` block."""
 
 
-#: The SMTP errors, defined in :mod:`post_office._smtp_errors` (they derive from smtplib's),
+#: The SMTP errors, defined in :mod:`post_office.errors.smtp` (they derive from smtplib's),
 #: which makes its ``__all__`` of these names.
 SMTP_ERRORS = frozenset(
     (
@@ -124,25 +124,25 @@ SMTP_ERRORS = frozenset(
 )
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them on first use
-    from ._program_error import ProgramError as ProgramError
-    from ._smtp_errors import AuthenticationError as AuthenticationError
-    from ._smtp_errors import CertificateError as CertificateError
-    from ._smtp_errors import ConnectError as ConnectError
-    from ._smtp_errors import ConnectionFailedError as ConnectionFailedError
-    from ._smtp_errors import ConnectTimeoutError as ConnectTimeoutError
-    from ._smtp_errors import DataError as DataError
-    from ._smtp_errors import HeloError as HeloError
-    from ._smtp_errors import NotSupportedError as NotSupportedError
-    from ._smtp_errors import ProtocolError as ProtocolError
-    from ._smtp_errors import RecipientRefusedError as RecipientRefusedError
-    from ._smtp_errors import SenderRefusedError as SenderRefusedError
-    from ._smtp_errors import ServerDisconnectedError as ServerDisconnectedError
-    from ._smtp_errors import SMTPError as SMTPError
-    from ._smtp_errors import SMTPTimeoutError as SMTPTimeoutError
-    from ._smtp_errors import SMTPUTF8Error as SMTPUTF8Error
-    from ._smtp_errors import SocketError as SocketError
-    from ._smtp_errors import StartTLSError as StartTLSError
-    from ._smtp_errors import TLSError as TLSError
+    from .program import ProgramError as ProgramError
+    from .smtp import AuthenticationError as AuthenticationError
+    from .smtp import CertificateError as CertificateError
+    from .smtp import ConnectError as ConnectError
+    from .smtp import ConnectionFailedError as ConnectionFailedError
+    from .smtp import ConnectTimeoutError as ConnectTimeoutError
+    from .smtp import DataError as DataError
+    from .smtp import HeloError as HeloError
+    from .smtp import NotSupportedError as NotSupportedError
+    from .smtp import ProtocolError as ProtocolError
+    from .smtp import RecipientRefusedError as RecipientRefusedError
+    from .smtp import SenderRefusedError as SenderRefusedError
+    from .smtp import ServerDisconnectedError as ServerDisconnectedError
+    from .smtp import SMTPError as SMTPError
+    from .smtp import SMTPTimeoutError as SMTPTimeoutError
+    from .smtp import SMTPUTF8Error as SMTPUTF8Error
+    from .smtp import SocketError as SocketError
+    from .smtp import StartTLSError as StartTLSError
+    from .smtp import TLSError as TLSError
 else:  # hidden from type checkers: a misspelt name fails mypy
 
     def __getattr__(name: str) -> object:
@@ -151,14 +151,14 @@ else:  # hidden from type checkers: a misspelt name fails mypy
         :mod:`signal` and :mod:`threading`), the SMTP errors from :mod:`smtplib`'s (which
         loads the email package and :mod:`hmac`); sending mail that succeeds needs none."""
         if name == "ProgramError":
-            from ._program_error import ProgramError
+            from .program import ProgramError
 
             globals()[name] = ProgramError
             return ProgramError
         if name in SMTP_ERRORS:
-            from . import _smtp_errors
+            from . import smtp
 
-            globals().update((each, getattr(_smtp_errors, each)) for each in SMTP_ERRORS)
+            globals().update((each, getattr(smtp, each)) for each in SMTP_ERRORS)
             return globals()[name]
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -206,7 +206,7 @@ def from_failure(failure: Failure) -> PostOfficeError:
         option_error = OptionError(failure.message)
         option_error.__cause__ = failure.__cause__
         return option_error
-    from ._smtp_errors import KINDS
+    from .smtp import KINDS
 
     error: SMTPError = KINDS[failure.kind](
         failure.message,

@@ -1,6 +1,6 @@
 """The ``(":program", ...)`` transport's error, :class:`post_office.ProgramError`.
 
-Apart from :mod:`post_office.errors` because it derives from
+Apart from the package's ``__init__`` because it derives from
 ``subprocess.CalledProcessError``: :mod:`subprocess` (which loads :mod:`signal` and
 :mod:`threading`) is imported only when a program is run or the class is asked for, never
 to send mail over SMTP.  It names itself ``post_office.errors.ProgramError``, where it is
@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 from typing import Optional, Sequence, Union
 
-from .errors import PostOfficeError
+from . import PostOfficeError
 
 __all__ = ["ProgramError"]
 

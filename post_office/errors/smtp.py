@@ -1,7 +1,7 @@
 """The SMTP errors of :mod:`post_office.errors`: every one derives from the matching
 :mod:`smtplib` exception, so code written against smtplib still catches them.
 
-Apart from :mod:`post_office.errors` because :mod:`smtplib` loads the email package and
+Apart from the package's ``__init__`` because :mod:`smtplib` loads the email package and
 :mod:`hmac`: this module, and smtplib with it, is imported the first time one of these
 classes is asked for (a failure, an ``except`` clause that runs, an import by name), so a
 send that succeeds loads neither.  Each class names itself ``post_office.errors.<name>``,
@@ -13,8 +13,8 @@ from __future__ import annotations
 import smtplib
 import ssl
 
-from .errors import SMTP_ERRORS, PostOfficeError
-from .protocol.stage import Stage
+from ..protocol.stage import Stage
+from . import SMTP_ERRORS, PostOfficeError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
