@@ -81,7 +81,7 @@ class SmtpSession:
             self._state = "open"
             self._busy = True  # connecting: no send may start on the half-made connection
         try:
-            self._connect()
+            self._open_slot(0)
         except BaseException:
             with self._guard:
                 self._state, self._busy = "closed", False
@@ -131,11 +131,6 @@ class SmtpSession:
             closed = self._state == "closed"
         if closed:
             self._quit()
-
-    def _connect(self) -> None:
-        session = self._session
-        self.connections += 1
-        open_session(session.server, session.options, self._credentials, session=session)
 
     def _open_slot(self, slot: int) -> Session:
         """The connection of one slot (0: the session's own), opened if it is closed.
