@@ -125,10 +125,14 @@ class LaneWriter(abc.ABC):
 
     def _group_bytes(self, flight: Flight) -> bytes:
         group = flight.groups[flight.group]
-        for command in group:
-            self.expected.append((GROUP, flight))
-            self.transcript.command(command.line)
-        return b"".join(command_bytes(command.line, command.line) for command in group)
+        self.expected.extend([(GROUP, flight)] * len(group))
+        if self.transcript.enabled:
+            for command in group:
+                self.transcript.command(command.line)
+        wire = flight.transaction.wire(flight.group)
+        if wire is None:  # a line no checked address makes: refused by name
+            wire = b"".join([command_bytes(command.line, command.line) for command in group])
+        return wire
 
     def _write_group(self, flight: Flight) -> None:
         if self.parser.buffered:  # RFC 5321 4.3.1: no reply before its command

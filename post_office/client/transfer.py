@@ -70,14 +70,16 @@ def send_transaction(
 
 
 def _negotiate(connection: Connection, transcript: Transcript, transaction: Transaction) -> None:
-    for group in transaction.groups():
+    for number, group in enumerate(transaction.groups()):
         if len(group) == 1:
             line = group[0].line
             error = transaction.answer(group[0], exchange(connection, line, line))
             if error is not None:
                 raise error
             continue
-        data = b"".join(command_bytes(command.line, command.line) for command in group)
+        data = transaction.wire(number)
+        if data is None:  # a line no checked address makes: refused by name
+            data = b"".join([command_bytes(command.line, command.line) for command in group])
         check_quiet(connection, group[0].line)
         connection.write(data, [command.line for command in group])
         _read_group(connection, transcript, transaction, group)

@@ -17,6 +17,7 @@ Pure: no socket, no smtplib.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .._checks import show as _show
@@ -106,8 +107,10 @@ def _scan_characters(address: str) -> Optional[str]:
     return None
 
 
+@functools.lru_cache(maxsize=256)
 def _fault(address: str) -> Optional[str]:
-    """Why ``address`` (a non-empty str) is not bare, or None when it is."""
+    """Why ``address`` (a non-empty str) is not bare, or None when it is; known at once
+    for an address checked lately (a batch from one sender checks it once)."""
     reason = _character_fault(address)
     if reason is not None:
         return reason
@@ -160,7 +163,7 @@ def check_address(address: object, argument: str, *, allow_empty: bool = False) 
             f"{argument}: {_show(address)} is not a bare address: it is empty; "
             f"use the bare address, e.g. {_EXAMPLE!r}"
         )
-    reason = _fault(address)
+    reason = _fault(str.__str__(address))  # the exact str: no subclass's __eq__ in the cache
     if reason is None:
         return address
     raise AddressError(

@@ -318,6 +318,18 @@ def encode_content(
     "Reliability").  Joined, the two give exactly :func:`encode_data`'s bytes.
     """
     stuffer = DotStuffer()
+    only = messages[0] if len(messages) == 1 else None
+    if (type(only) is str or type(only) is bytes) and len(only) <= chunk_size:
+        # One str or bytes in one chunk, most mail: encoded at once, without the chain of
+        # generators a stream needs.  A lone surrogate takes the long way, which names it.
+        _check_chunk_size(chunk_size)
+        try:
+            raw = only.encode("utf-8") if isinstance(only, str) else only
+        except UnicodeEncodeError:
+            pass
+        else:
+            out = stuffer.feed(raw)
+            return iter((out,) if out else ()), stuffer.finish
     chunks = encode_chunks(iter_source_chunks(messages, chunk_size), chunk_size, stuffer, False)
     return chunks, stuffer.finish
 

@@ -58,6 +58,10 @@ class Reply(NamedTuple):
         return f"Reply({self.code}, {self.lines!r})"
 
 
+#: ``Reply(code, lines)`` without the Python-level ``__new__`` of a named tuple.
+_new_reply = tuple.__new__
+
+
 class ReplyParser:
     """Bytes in, :class:`Reply` objects out; keeps what is not yet a whole line.
 
@@ -123,6 +127,11 @@ class ReplyParser:
                 stop = end - 1 if end > start and pending[end - 1] == 13 else end  # CR LF
                 text = pending[start:stop]
                 start = end + 1
+                if text[3:4] == b" " and not self._lines and not self.keep_raw_lines:
+                    code = _CODES.get(text[:3])
+                    if code is not None:  # a reply of one line, most of them: made here
+                        line = text[4:].strip(b" \t").decode("utf-8", "replace")
+                        return _new_reply(Reply, (code, (line,)))
                 reply = self._line(text)
                 if reply is not None:
                     return reply

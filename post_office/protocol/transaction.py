@@ -12,7 +12,9 @@ delivered the message even if its final reply was lost.
 
 from __future__ import annotations
 
-from .commands import needs_smtputf8, smtp_path
+import functools
+
+from .commands import UnsafeCommand, encode_command, needs_smtputf8, smtp_path
 from .extensions import Extensions
 from .failures import Failure
 from .replies import Reply
@@ -109,6 +111,75 @@ class Command:
         )
 
 
+@functools.lru_cache(maxsize=64)
+def _plan(
+    sender: str,
+    recipients: Tuple[str, ...],
+    extensions: Extensions,
+    eight_bit: bool,
+    server_name: str,
+) -> Tuple[Tuple[Command, ...], Tuple[Tuple[Command, ...], ...], Tuple[Optional[bytes], ...]]:
+    """The commands of a transaction, their writes (see :class:`Transaction`) and those
+    writes' bytes; the
+    commands never change once made, so transactions of one envelope share them.  An
+    :class:`Extensions` is the same object for a session's every message."""
+    options: List[str] = []
+    if extensions.eightbitmime and eight_bit:
+        options.append("BODY=8BITMIME")
+    if any(needs_smtputf8(address) for address in (sender, *recipients)):
+        if not extensions.smtputf8:
+            raise Failure(
+                "smtputf8",
+                f"{server_name} does not offer SMTPUTF8, so it cannot take a non-ASCII address",
+                stage=Stage.BEFORE_MAIL,
+            )
+        options.append("SMTPUTF8")
+    commands = [
+        Command(
+            " ".join([f"MAIL FROM:{smtp_path(sender)}", *options]),
+            expect=2,
+            kind="sender",
+            what="SMTP transaction failed: the server refused the sender {!r}",
+            subject=sender,
+            reached=Stage.MAIL_ACCEPTED,
+            hint=lambda reply: sender_refusal_hint(reply, extensions),
+        )
+    ]
+    commands.extend(
+        Command(
+            f"RCPT TO:{smtp_path(recipient)}",
+            expect=2,
+            kind="recipient",
+            what="SMTP transaction failed: the server refused the recipient {!r}",
+            subject=recipient,
+            reached=Stage.MAIL_ACCEPTED,
+        )
+        for recipient in recipients
+    )
+    commands[-1].reached = Stage.RECIPIENTS_ACCEPTED if recipients else Stage.MAIL_ACCEPTED
+    commands.append(
+        Command(
+            "DATA",
+            expect=354,
+            kind="data",
+            what="SMTP transaction failed: the server refused DATA",
+            reached=Stage.DATA_ACCEPTED,
+        )
+    )
+    planned = tuple(commands)
+    groups = (planned,) if extensions.pipelining else tuple((command,) for command in planned)
+    return planned, groups, tuple(_wire(group) for group in groups)
+
+
+def _wire(group: Tuple[Command, ...]) -> Optional[bytes]:
+    """A group's lines as one write, or None when one of them cannot be sent (the client
+    says why when it comes to write it)."""
+    try:
+        return b"".join([encode_command(command.line) for command in group])
+    except UnsafeCommand:
+        return None
+
+
 class Transaction:
     """The commands of one message from ``sender`` to ``recipients`` on a server that
     offers ``extensions``; ``eight_bit`` when the message is not known to be 7-bit."""
@@ -122,58 +193,29 @@ class Transaction:
         eight_bit: bool,
         server_name: str = "the server",
     ) -> None:
-        options: List[str] = []
-        if extensions.eightbitmime and eight_bit:
-            options.append("BODY=8BITMIME")
-        if any(needs_smtputf8(address) for address in (sender, *recipients)):
-            if not extensions.smtputf8:
-                raise Failure(
-                    "smtputf8",
-                    f"{server_name} does not offer SMTPUTF8, so it cannot take a non-ASCII address",
-                    stage=Stage.BEFORE_MAIL,
-                )
-            options.append("SMTPUTF8")
         self.stage = Stage.BEFORE_MAIL
         self.pipelining = extensions.pipelining
-        self.commands: List[Command] = [
-            Command(
-                " ".join([f"MAIL FROM:{smtp_path(sender)}", *options]),
-                expect=2,
-                kind="sender",
-                what="SMTP transaction failed: the server refused the sender {!r}",
-                subject=sender,
-                reached=Stage.MAIL_ACCEPTED,
-                hint=lambda reply: sender_refusal_hint(reply, extensions),
-            )
-        ]
-        self.commands.extend(
-            Command(
-                f"RCPT TO:{smtp_path(recipient)}",
-                expect=2,
-                kind="recipient",
-                what="SMTP transaction failed: the server refused the recipient {!r}",
-                subject=recipient,
-                reached=Stage.MAIL_ACCEPTED,
-            )
-            for recipient in recipients
-        )
-        self.commands[-1].reached = Stage.RECIPIENTS_ACCEPTED if recipients else Stage.MAIL_ACCEPTED
-        self.commands.append(
-            Command(
-                "DATA",
-                expect=354,
-                kind="data",
-                what="SMTP transaction failed: the server refused DATA",
-                reached=Stage.DATA_ACCEPTED,
-            )
+        #: the commands, and the writes they go in (:meth:`groups`); made once for each
+        #: envelope a server is sent (a batch from one sender pays once)
+        self.commands, self._groups, self._wires = _plan(
+            # The exact strs (str.__str__ runs no code of a subclass): no __eq__ or
+            # __hash__ of a caller's str subclass decides what the cache answers.
+            str.__str__(sender),
+            tuple(map(str.__str__, recipients)),
+            extensions,
+            eight_bit,
+            server_name,
         )
 
-    def groups(self) -> List[List[Command]]:
+    def groups(self) -> Tuple[Tuple[Command, ...], ...]:
         """The commands in the writes they go in: all in one with PIPELINING (RFC 2920
         lets MAIL, RCPT and DATA be sent together, DATA last), otherwise one by one."""
-        if self.pipelining:
-            return [list(self.commands)]
-        return [[command] for command in self.commands]
+        return self._groups
+
+    def wire(self, group: int) -> Optional[bytes]:
+        """The bytes of :meth:`groups`' ``group`` as one write, or None when a line holds
+        CR, LF or NUL (which no checked address does; the client refuses it by name)."""
+        return self._wires[group]
 
     def answer(self, command: Command, reply: Reply) -> Optional[Failure]:
         """Take the server's ``reply`` to ``command``: the error it means, or None."""
