@@ -149,6 +149,10 @@ class SmtpSession:
 
     def _quit(self) -> None:
         for session in self._sessions:
+            connection = session.connection
+            if connection is not None and connection.sock is not None:
+                # The lanes left the socket non-blocking; QUIT waits as any reply does.
+                connection.sock.settimeout(connection.timeout)
             session.quit()
 
     # ------------------------------------------------------------------ sending

@@ -1,12 +1,10 @@
 """The one object that owns an SMTP socket (README "Architecture").
 
-:class:`Connection` holds a connected, non-blocking socket (made by
-:mod:`post_office.client.dial`), upgrades it to TLS, writes the lines the protocol
-modules make, and feeds :class:`~post_office.protocol.replies.ReplyParser` what it reads,
-waiting with :func:`wait_for` only when the socket would block.  It knows nothing of
-SMTP beyond "a reply"; every socket or TLS failure becomes an exception of
-:mod:`post_office.errors` naming what we had said, and the socket is closed on every
-path that leaves it unusable.  ``KeyboardInterrupt`` and
+:class:`Connection` connects (plain or implicit TLS), upgrades to TLS, writes the lines
+the protocol modules make, and feeds :class:`~post_office.protocol.replies.ReplyParser`
+what it reads.  It knows nothing of SMTP beyond "a reply"; every socket or TLS failure
+becomes an exception of :mod:`post_office.errors` naming what we had said, and the
+socket is closed on every path that leaves it unusable.  ``KeyboardInterrupt`` and
 ``SystemExit`` are never converted: they close the socket and propagate as they are.
 """
 
@@ -24,14 +22,15 @@ from .. import errors
 from ..errors import OptionError
 from ..protocol.commands import UnsafeCommand, encode_command
 from ..protocol.replies import Reply, ReplyFormatError, ReplyParser
+from .targets import Target
 from .transcript import Transcript
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
     import ssl
-    from typing import Any, Callable, Dict, Iterable, Optional, Sequence
+    from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-__all__ = ["RECV_SIZE", "Connection", "io_error", "said", "wait_for"]
+__all__ = ["RECV_SIZE", "Connection", "connect", "io_error", "said"]
 
 #: Bytes asked of the socket per read of replies (io.BufferedReader's default buffer).
 RECV_SIZE = 8192
@@ -80,6 +79,92 @@ def command_bytes(line: str, shown: str) -> bytes:
         ) from None
 
 
+def _connect_failure(
+    targets: Sequence[Target], port: int, failures: Sequence[str], timed_out: bool, untried: int
+) -> errors.ConnectionFailedError:
+    if len(failures) == 1 and not untried:
+        target = targets[0]
+        name = target.name if target.name == target.address else f"{target.name} ({target.address})"
+        why = "timed out" if timed_out else failures[0].rsplit(": ", 1)[-1]
+        text = f"initial connect failed: could not connect to {name} port {port}: {why}"
+    elif failures or not untried:
+        text = "initial connect failed: could not connect to any address: " + "; ".join(failures)
+        if untried:
+            text += f"; {untried} more not tried: the time for connecting ran out"
+    else:
+        text = (
+            f"initial connect failed: the time for connecting ran out before {targets[0].name} "
+            f"port {port} was tried"
+        )
+    return (
+        errors.ConnectTimeoutError
+        if timed_out and (failures or untried)
+        else errors.ConnectionFailedError
+    )(text)
+
+
+def connect(
+    targets: Sequence[Target],
+    port: int,
+    *,
+    timeout: float,
+    transcript: Transcript,
+    source_address: Optional[Tuple[str, int]] = None,
+    deadline: Optional[float] = None,
+) -> Tuple[Connection, Target]:
+    """A :class:`Connection` to the first of ``targets`` that takes a TCP connection
+    (RFC 5321 5.1: the next address when one refuses or does not answer), and that
+    target; :class:`~post_office.errors.ConnectionFailedError` (a timeout:
+    :class:`~post_office.errors.ConnectTimeoutError`) naming every address tried.
+
+    Each address gets ``timeout`` seconds, and none is tried after ``deadline`` (a
+    :func:`time.monotonic` time): however many addresses DNS listed, the wait is bounded
+    (README "Reliability")."""
+    failures: List[str] = []
+    timed_out = True
+    for number, target in enumerate(targets):
+        wait = timeout if deadline is None else min(timeout, deadline - monotonic())
+        if wait <= 0:
+            untried = len(targets) - number
+            transcript.note(f"the time for connecting ran out; {untried} address(es) not tried")
+            raise _connect_failure(targets, port, failures, timed_out, untried)
+        where = f"{target.name} ({target.address}) port {port}"
+        try:
+            sock = _open_socket(target.address, port, wait, source_address)
+        except socket.timeout:
+            failures.append(f"{where}: timed out")
+        except OSError as exc:
+            failures.append(f"{where}: {exc}")
+            timed_out = False
+        else:
+            sock.settimeout(timeout)
+            if len(targets) > 1:
+                transcript.note(f"connected to {where}")
+            connection = Connection(timeout=timeout, transcript=transcript)
+            connection.sock = sock
+            return connection, target
+        transcript.note(f"could not connect to {failures[-1]}")
+    raise _connect_failure(targets, port, failures, timed_out, 0)
+
+
+def _open_socket(
+    address: str, port: int, timeout: float, source_address: Optional[Tuple[str, int]]
+) -> socket.socket:
+    """A TCP connection to an IP address (what resolving gave): socket.create_connection
+    without its getaddrinfo, which for an address already numeric only costs time."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        if source_address is not None:
+            sock.bind(source_address)
+        sock.connect((address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def is_tls(sock: object) -> bool:
     """Whether ``sock`` speaks TLS; without loading :mod:`ssl`, which a plain send does
     not need (no TLS socket exists before it is loaded)."""
@@ -87,43 +172,18 @@ def is_tls(sock: object) -> bool:
     return ssl is not None and isinstance(sock, ssl.SSLSocket)
 
 
-_poll = getattr(select, "poll", None)
-
-
-def wait_for(sock: socket.socket, write: bool, deadline: float) -> None:
-    """Until ``sock`` can be written (``write``) or read (bytes, its end, an error), or
-    :class:`socket.timeout` at ``deadline`` (a :func:`time.monotonic` time).  The one
-    place a connection waits: its socket is non-blocking, so every send and read that
-    needs no wait is one system call (README "Reliability")."""
-    left = deadline - monotonic()
-    if left > 0:
-        if _poll is not None:  # no FD_SETSIZE limit, unlike select()
-            poller = _poll()
-            poller.register(sock, select.POLLOUT if write else select.POLLIN)
-            # Rounded up: poll(0) would spin through the last millisecond.
-            if poller.poll(int(left * 1000) + 1):
-                return
-        else:
-            watched = [sock]
-            ready = select.select([] if write else watched, watched if write else [], [], left)
-            if ready[0] or ready[1]:
-                return
-    raise socket.timeout("timed out")
-
-
-def _would_block(exc: OSError) -> Optional[bool]:
-    """For an error of a non-blocking socket: None when it is a real failure, else
-    whether the operation waits for room to write (TLS may need to write to read)."""
-    if isinstance(exc, BlockingIOError):
-        return False
-    ssl = sys.modules.get("ssl")  # not loaded: no TLS socket exists
-    if ssl is None:
-        return None
-    if isinstance(exc, ssl.SSLWantReadError):
-        return False
-    if isinstance(exc, ssl.SSLWantWriteError):
+def _readable(sock: socket.socket) -> bool:
+    """Whether the socket has something to read (bytes, end of file, an error), without
+    waiting.  Also True when the socket cannot be polled: the read that follows says."""
+    try:
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
         return True
-    return None
+    return bool(readable)
 
 
 def _no_delay(sock: socket.socket) -> bool:
@@ -135,15 +195,25 @@ def _no_delay(sock: socket.socket) -> bool:
     return True
 
 
-def _receive_now(sock: socket.socket) -> Optional[bytes]:
+def _receive_now(sock: socket.socket, timeout: float) -> Optional[bytes]:
     """What the server sent, if anything, without waiting: None when nothing came, b""
-    when it closed (or reset) the connection."""
+    when it closed (or reset) the connection.  The socket keeps ``timeout`` after."""
+    pending = is_tls(sock) and sock.pending()  # type: ignore[attr-defined]
+    if not pending and not _readable(sock):
+        return None
     try:
+        sock.settimeout(0.0)
         return sock.recv(RECV_SIZE)
     except OSError as exc:
-        if _would_block(exc) is not None:
+        ssl = sys.modules.get("ssl")
+        if isinstance(exc, BlockingIOError) or (
+            ssl is not None and isinstance(exc, ssl.SSLWantReadError)
+        ):
             return None  # nothing yet, or a TLS record that carried no data (a ticket)
         return b""  # reset: the read that follows says so
+    finally:
+        with contextlib.suppress(OSError):
+            sock.settimeout(timeout)
 
 
 @functools.lru_cache(maxsize=16)
@@ -154,13 +224,12 @@ def _literal_of(host: str) -> str:
 
 
 class Connection:
-    """A socket to one SMTP server (connected, non-blocking), with a reply parser and a
-    transcript."""
+    """A socket to one SMTP server, with a reply parser and a transcript."""
 
-    def __init__(self, sock: socket.socket, *, timeout: float, transcript: Transcript) -> None:
+    def __init__(self, *, timeout: float, transcript: Transcript) -> None:
         self.timeout = timeout
         self.transcript = transcript
-        self.sock: Optional[socket.socket] = sock
+        self.sock: Optional[socket.socket] = None
         self.parser = ReplyParser(keep_raw_lines=transcript.enabled)
         self.last_command = "(connect)"
         #: a reply the server sent before it stopped taking the body (e.g. 552 and a
@@ -201,16 +270,13 @@ class Connection:
         doing: str,
         command: str = "(TLS handshake)",
     ) -> None:
-        """The TLS handshake on the open socket (implicit TLS, or after STARTTLS), each of
-        its steps within ``timeout`` (Python's own waits); non-blocking again after."""
+        """The TLS handshake on the open socket (implicit TLS, or after STARTTLS)."""
         import ssl  # loaded already: the context is ssl's
 
         sock = self._socket()
         self.parser.clear()  # anything sent in plain text before the upgrade is dropped
         try:
-            sock.settimeout(self.timeout)
             self.sock = context.wrap_socket(sock, server_hostname=server_name)
-            self.sock.settimeout(0.0)
         except ssl.SSLCertVerificationError:
             self.close()
             raise  # the session words it, with the spec that would verify
@@ -225,57 +291,21 @@ class Connection:
         """The socket's local address as an EHLO address literal."""
         return _literal_of(self._socket().getsockname()[0])
 
-    # ------------------------------------------------------------------ the socket
-    def _send_all(self, sock: socket.socket, data: bytes) -> None:
-        """All of ``data``, within ``timeout`` from the first wait for room (as
-        :meth:`socket.socket.sendall` with a timeout); raises what failed."""
-        sent = 0
-        deadline = 0.0
-        rest: Any = data
-        while True:
-            try:  # a command, or a chunk the buffer takes: mostly all of it at once
-                sent += sock.send(rest)
-                write = True
-            except OSError as exc:
-                blocked = _would_block(exc)
-                if blocked is None:
-                    raise
-                write = blocked
-            if sent >= len(data):
-                return
-            if not deadline:
-                deadline = monotonic() + self.timeout
-            wait_for(sock, write, deadline)
-            rest = memoryview(data)[sent:]
-
-    def _receive(self, sock: socket.socket, deadline: float) -> bytes:
-        """The next bytes the socket has (b"" at its end), waiting until ``deadline``."""
-        tls = self.encrypted
-        while True:
-            if not tls:  # a reply is hardly ever there yet: one poll, then one recv
-                wait_for(sock, False, deadline)
-            try:
-                return sock.recv(RECV_SIZE)  # TLS: what it decrypted already comes first
-            except OSError as exc:
-                write = _would_block(exc)
-                if write is None:
-                    raise
-                if tls:
-                    wait_for(sock, write, deadline)
-
     # ------------------------------------------------------------------ writing
     def write(self, data: bytes, shown: Sequence[str]) -> None:
         """Send command lines (``data``), shown in the transcript as ``shown``."""
         sock = self._socket()
         self.last_command = shown[0] if shown else ""
-        if self.transcript.enabled:
-            for line in shown:
-                self.transcript.command(line)
+        for line in shown:
+            self.transcript.command(line)
+        self._sendall(sock, data, "sending")
+
+    def _sendall(self, sock: socket.socket, data: Any, doing: str) -> None:
         try:
-            self._send_all(sock, data)
+            sock.sendall(data)
         except Exception as exc:
             self.close()
-            raise io_error(exc, self.last_command, "sending") from exc
+            raise io_error(exc, self.last_command, doing) from exc
         except BaseException:
             self.close()
             raise
@@ -294,6 +324,8 @@ class Connection:
         """
         sock = self._socket()
         self.last_command = "(message body)"
+        if not self._nodelay:
+            self._nodelay = _no_delay(sock)
         self.body_bytes = 0
         self.late_reply = None
         held = b""  # a small first chunk, to go out with the end of the data
@@ -318,12 +350,8 @@ class Connection:
         """Write ``data`` unless the server has started a reply (then False)."""
         if self.look():
             return False
-        if self.body_bytes and not self._nodelay:
-            # A second write of one body: its last small segment must not wait for the
-            # ACK of the first (Nagle).  A body in one write never needs this.
-            self._nodelay = _no_delay(sock)
         try:
-            self._send_all(sock, data)
+            sock.sendall(data)
         except OSError as exc:
             self.late_reply = self._late_reply(sock)
             raise io_error(exc, "(message body)", "sending the message") from exc
@@ -341,7 +369,7 @@ class Connection:
         or the server closed or reset the connection."""
         if self.parser.buffered:
             return True
-        data = _receive_now(self._socket())
+        data = _receive_now(self._socket(), self.timeout)
         if data is None:
             return False
         self.parser.feed(data)
@@ -357,19 +385,27 @@ class Connection:
             self.last_command = to
         sock = self._socket()
         parser = self.parser
+        deadline = 0.0
+        shortened = False  # the socket's timeout was cut to what is left of the wait
         try:
             reply = parser.next_reply()
-            if reply is None:
-                deadline = monotonic() + self.timeout
-                while reply is None:
-                    chunk = self._receive(sock, deadline)
-                    if not chunk:
-                        reply = parser.end_of_input()
-                        if reply is None:
-                            raise self._hung_up()
-                        break
-                    parser.feed(chunk)
-                    reply = parser.next_reply()
+            while reply is None:
+                if deadline:
+                    left = deadline - monotonic()
+                    if left <= 0:
+                        raise socket.timeout("timed out")
+                    sock.settimeout(left)
+                    shortened = True
+                else:
+                    deadline = monotonic() + self.timeout
+                chunk = sock.recv(RECV_SIZE)
+                if not chunk:
+                    reply = parser.end_of_input()
+                    if reply is None:
+                        raise self._hung_up()
+                    break
+                parser.feed(chunk)
+                reply = parser.next_reply()
         except ReplyFormatError as exc:
             self._show_received()
             self.close()
@@ -383,19 +419,22 @@ class Connection:
         except BaseException:
             self.close()
             raise
-        if parser.keep_raw_lines:
-            self._show_received()
+        finally:
+            if shortened and self.sock is not None:
+                with contextlib.suppress(OSError):
+                    self.sock.settimeout(self.timeout)
+        self._show_received()
         return reply
 
     def _late_reply(self, sock: socket.socket) -> Optional[Reply]:
         """A reply the server sent before the write failed, if one is waiting: what a
         server says before it hangs up is already in our receive buffer."""
         parser = self.parser
-        deadline = monotonic() + min(self.timeout, _LATE_REPLY_WAIT)
         try:
+            sock.settimeout(min(self.timeout, _LATE_REPLY_WAIT))
             reply = parser.next_reply()
             while reply is None:
-                chunk = self._receive(sock, deadline)
+                chunk = sock.recv(RECV_SIZE)
                 if not chunk:
                     return parser.end_of_input()
                 parser.feed(chunk)

@@ -29,8 +29,7 @@ from ..protocol.failures import Failure
 from ..protocol.replies import Reply
 from ..spec.mailserver import MailServer
 from ..spec.options import ConnectOptions
-from .connection import Connection, command_bytes
-from .dial import connect
+from .connection import Connection, command_bytes, connect
 from .targets import Target, literal_targets
 from .transcript import Transcript
 
