@@ -137,7 +137,8 @@ def connect(
             failures.append(f"{where}: {exc}")
             timed_out = False
         else:
-            sock.settimeout(timeout)
+            if wait != timeout:  # cut to what was left of the deadline: each reply's is whole
+                sock.settimeout(timeout)
             if len(targets) > 1:
                 transcript.note(f"connected to {where}")
             connection = Connection(timeout=timeout, transcript=transcript)
@@ -296,8 +297,9 @@ class Connection:
         """Send command lines (``data``), shown in the transcript as ``shown``."""
         sock = self._socket()
         self.last_command = shown[0] if shown else ""
-        for line in shown:
-            self.transcript.command(line)
+        if self.transcript.enabled:
+            for line in shown:
+                self.transcript.command(line)
         self._sendall(sock, data, "sending")
 
     def _sendall(self, sock: socket.socket, data: Any, doing: str) -> None:
@@ -324,8 +326,6 @@ class Connection:
         """
         sock = self._socket()
         self.last_command = "(message body)"
-        if not self._nodelay:
-            self._nodelay = _no_delay(sock)
         self.body_bytes = 0
         self.late_reply = None
         held = b""  # a small first chunk, to go out with the end of the data
@@ -350,6 +350,10 @@ class Connection:
         """Write ``data`` unless the server has started a reply (then False)."""
         if self.look():
             return False
+        if self.body_bytes and not self._nodelay:
+            # A second write of one body: its last small segment must not wait for the
+            # ACK of the first (Nagle).  A body in one write never needs this.
+            self._nodelay = _no_delay(sock)
         try:
             sock.sendall(data)
         except OSError as exc:
@@ -423,7 +427,8 @@ class Connection:
             if shortened and self.sock is not None:
                 with contextlib.suppress(OSError):
                     self.sock.settimeout(self.timeout)
-        self._show_received()
+        if parser.keep_raw_lines:
+            self._show_received()
         return reply
 
     def _late_reply(self, sock: socket.socket) -> Optional[Reply]:
