@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from .. import errors
+from .. import errors, specials
 from ..message.addresses import check_address, check_recipients
 from ..message.sources import iter_source_chunks
 from ..protocol.replies import Reply
@@ -19,7 +19,7 @@ from ..spec.mailserver import MailServer
 from ..spec.options import ConnectOptions
 from ..spec.transport import MailProgram
 from .session import Session
-from .targets import Target
+from .targets import Target, literal_targets
 from .transcript import Transcript
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
@@ -168,13 +168,10 @@ def _naming(policy: Policy, exc: errors.SMTPError) -> errors.SMTPError:
 def apply_mta_sts(session: Session) -> Optional[Policy]:
     """The MTA-STS policy for a session without credentials that may follow an MX answer,
     applied to its spec (README "MTA-STS"); None when MTA-STS does not apply."""
-    from .. import specials
-    from .targets import literal_targets
-
+    if literal_targets(session.server.host) is not None:
+        return None  # an address: no MX answer, no policy
     mode = session.server.mta_sts  # the spec's :mta-sts, else the special
     if (mode or specials.value("mta_sts")) == "off":
-        return None
-    if literal_targets(session.server.host) is not None:
         return None
     from .resolve import check_dns_mode
 

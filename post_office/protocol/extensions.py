@@ -7,6 +7,7 @@ be advertised in the obsolete ``AUTH=`` form some servers still send.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .replies import Reply
@@ -93,4 +94,12 @@ def parse_ehlo(reply: Reply) -> Extensions:
     """The extensions of a 250 reply to EHLO (none for any other reply, RFC 5321 4.1.1.1)."""
     if reply.code != 250:
         return NO_EXTENSIONS
-    return Extensions(reply.lines[1:])
+    # The exact strs (str.__str__ runs no code of a subclass) as the cache's key.
+    return _extensions(tuple(map(str.__str__, reply.lines[1:])))
+
+
+@functools.lru_cache(maxsize=32)
+def _extensions(lines: Tuple[str, ...]) -> Extensions:
+    """Parsed once per distinct EHLO reply: a server says the same to every connection,
+    and an :class:`Extensions` is never changed once made."""
+    return Extensions(lines)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 
 from .commands import UnsafeCommand, encode_command, needs_smtputf8, smtp_path
-from .extensions import Extensions
+from .extensions import NO_EXTENSIONS, Extensions
 from .failures import Failure
 from .replies import Reply
 from .stage import Stage
@@ -77,10 +77,11 @@ class Command:
         what: str,
         reached: Stage,
         extra: Optional[Dict[str, str]] = None,
-        hint: Optional[Callable[[Reply], str]] = None,
+        hint: Optional[Callable[[Reply, Extensions], str]] = None,
         subject: Optional[str] = None,
     ) -> None:
-        self.hint = hint  # what to change, from the refusing reply ("" when nothing)
+        # what to change, from the refusing reply and what the server offers ("": nothing)
+        self.hint = hint
         self.line = line
         self.expect = expect  # a reply code, or one digit for its class (2: any 2xx)
         self.kind = kind  # which post_office error a refusal becomes
@@ -94,8 +95,10 @@ class Command:
     def accepts(self, reply: Reply) -> bool:
         return reply.code == self.expect or reply.code // 100 == self.expect
 
-    def refusal(self, reply: Reply, stage: Stage) -> Failure:
-        hint = self.hint(reply) if self.hint is not None else ""
+    def refusal(
+        self, reply: Reply, stage: Stage, extensions: Extensions = NO_EXTENSIONS
+    ) -> Failure:
+        hint = self.hint(reply, extensions) if self.hint is not None else ""
         what = self.what if self.subject is None else self.what.format(self.subject)
         details = self.extra
         if not details and self.subject is not None:
@@ -115,19 +118,20 @@ class Command:
 def _plan(
     sender: str,
     recipients: Tuple[str, ...],
-    extensions: Extensions,
-    eight_bit: bool,
+    body_8bit: bool,
+    smtputf8: bool,
+    pipelining: bool,
     server_name: str,
 ) -> Tuple[Tuple[Command, ...], Tuple[Tuple[Command, ...], ...], Tuple[Optional[bytes], ...]]:
-    """The commands of a transaction, their writes (see :class:`Transaction`) and those
-    writes' bytes; the
-    commands never change once made, so transactions of one envelope share them.  An
-    :class:`Extensions` is the same object for a session's every message."""
+    """The commands of a transaction, the writes they go in (see :class:`Transaction`)
+    and those writes' bytes, from the envelope and what the server offers (``BODY=8BITMIME``
+    to be said, SMTPUTF8, PIPELINING).  The commands never change once made, so every
+    transaction of one envelope shares them."""
     options: List[str] = []
-    if extensions.eightbitmime and eight_bit:
+    if body_8bit:
         options.append("BODY=8BITMIME")
     if any(needs_smtputf8(address) for address in (sender, *recipients)):
-        if not extensions.smtputf8:
+        if not smtputf8:
             raise Failure(
                 "smtputf8",
                 f"{server_name} does not offer SMTPUTF8, so it cannot take a non-ASCII address",
@@ -142,7 +146,7 @@ def _plan(
             what="SMTP transaction failed: the server refused the sender {!r}",
             subject=sender,
             reached=Stage.MAIL_ACCEPTED,
-            hint=lambda reply: sender_refusal_hint(reply, extensions),
+            hint=sender_refusal_hint,
         )
     ]
     commands.extend(
@@ -167,7 +171,7 @@ def _plan(
         )
     )
     planned = tuple(commands)
-    groups = (planned,) if extensions.pipelining else tuple((command,) for command in planned)
+    groups = (planned,) if pipelining else tuple((command,) for command in planned)
     return planned, groups, tuple(_wire(group) for group in groups)
 
 
@@ -194,16 +198,18 @@ class Transaction:
         server_name: str = "the server",
     ) -> None:
         self.stage = Stage.BEFORE_MAIL
-        self.pipelining = extensions.pipelining
+        self.pipelining = pipelining = extensions.pipelining
+        self._extensions = extensions  # for what a refusal of MAIL FROM suggests
         #: the commands, and the writes they go in (:meth:`groups`); made once for each
-        #: envelope a server is sent (a batch from one sender pays once)
+        #: envelope and kind of server (a batch from one sender pays once)
         self.commands, self._groups, self._wires = _plan(
             # The exact strs (str.__str__ runs no code of a subclass): no __eq__ or
             # __hash__ of a caller's str subclass decides what the cache answers.
             str.__str__(sender),
             tuple(map(str.__str__, recipients)),
-            extensions,
-            eight_bit,
+            extensions.eightbitmime and eight_bit,
+            extensions.smtputf8,
+            pipelining,
             server_name,
         )
 
@@ -223,7 +229,7 @@ class Transaction:
             if self.stage is Stage.BEFORE_MAIL or command.reached is not Stage.MAIL_ACCEPTED:
                 self.stage = command.reached
             return None
-        return command.refusal(reply, self.stage)
+        return command.refusal(reply, self.stage, self._extensions)
 
     def answer_group(
         self, group: Sequence[Command], replies: Sequence[Reply]
