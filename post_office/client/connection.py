@@ -392,7 +392,7 @@ class Connection:
         deadline = 0.0
         shortened = False  # the socket's timeout was cut to what is left of the wait
         try:
-            reply = parser.next_reply()
+            reply = parser.next_reply() if parser.buffered else None
             while reply is None:
                 if deadline:
                     left = deadline - monotonic()

@@ -187,7 +187,7 @@ def check_quiet(connection: Connection, about_to: str) -> None:
     answers ahead of time could make us take a forged reply for the answer to what we
     are about to send.
     """
-    if connection.early_bytes():
+    if connection.parser.buffered:  # Connection.early_bytes, without the call
         connection.close()
         raise errors.ProtocolError(
             f"the server sent a reply before we said {about_to!r}; refusing to go on",
