@@ -217,8 +217,8 @@ def deliver(
         before_auth=before_auth,
     )
     with session:
-        reply = session.send_message(envelope.sender, envelope.recipients, messages)
-        session.quit()
+        reply = session.send_message(envelope.sender, envelope.recipients, messages, then_quit=True)
+        session.quit()  # unless QUIT went with the end of the data and is answered
     starttls: Optional[StartTLSOutcome] = None
     if server.starttls and not server.ssl:
         starttls = "upgraded" if session.encrypted else "not offered"

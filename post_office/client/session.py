@@ -266,12 +266,19 @@ class Session:
 
     # ------------------------------------------------------------------ mail
     def send_message(
-        self, sender: str, recipients: Sequence[str], messages: Sequence[object]
+        self,
+        sender: str,
+        recipients: Sequence[str],
+        messages: Sequence[object],
+        *,
+        then_quit: bool = False,
     ) -> Reply:
         """One mail transaction (:func:`post_office.client.transfer.send_transaction`):
         the server's final reply, once it accepted the message.  On a refusal the
         transaction is reset (RSET) while the connection is usable; after a 421 (the
-        server is closing) it is dropped."""
+        server is closing) it is dropped.  ``then_quit``: the session ends with this
+        message (QUIT goes with the end of the data where the server offers PIPELINING,
+        RFC 2920 3.1); a refusal then drops the line instead of resetting it."""
         from .transfer import send_transaction
 
         try:
@@ -282,9 +289,10 @@ class Session:
                 self.server.host,
                 (sender, recipients),
                 messages,
+                then_quit=then_quit,
             )
         except errors.SMTPError as exc:
-            if exc.code == 421:
+            if exc.code == 421 or then_quit:
                 self.close()
             elif exc.code is not None:
                 self.reset()  # RSET, or drop the line if that fails too

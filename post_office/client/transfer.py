@@ -20,17 +20,18 @@ from ..protocol.replies import Reply
 from ..protocol.transaction import END_OF_DATA, Command, Transaction
 from .connection import Connection, command_bytes
 from .driver import check_quiet, exchange
-from .transcript import Transcript
+from .transcript import Transcript, log_warning
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
-    from typing import List, Sequence, Tuple, Union
+    from typing import Callable, List, Sequence, Tuple, Union
 
 __all__ = ["BODY_CHUNK_SIZE", "Item", "Outcome", "answered_early", "send_transaction"]
 
 #: Bytes of raw message per encoder chunk and ``sendall`` on the DATA path: large enough
 #: that the syscalls are few, small enough that memory stays a small constant.
 BODY_CHUNK_SIZE = 1 << 18
+_QUIT = b"QUIT\r\n"
 
 
 def send_transaction(
@@ -40,12 +41,17 @@ def send_transaction(
     server_host: str,
     envelope: Tuple[str, Sequence[str]],
     messages: Sequence[object],
+    *,
+    then_quit: bool = False,
 ) -> Reply:
     """MAIL FROM, RCPT TO each, DATA, the body streamed, and the final reply.
 
     Returns the server's final reply, only after it accepted the message (a 2xx after
     the body).  The first refused command raises, naming the sender or recipient, with
     the transaction's stage as ``stage`` (the caller resets or drops the connection).
+    ``then_quit`` with PIPELINING: QUIT goes in the write of the end of the data (RFC
+    2920 3.1 lets message content open a group that QUIT ends); its 221 is read after
+    the message's reply and the connection closed, a write and a wait saved.
     """
     sender, recipients = envelope
     try:
@@ -61,7 +67,8 @@ def send_transaction(
     try:
         try:
             _negotiate(connection, transcript, transaction)
-            return _send_body(connection, transcript, transaction, messages)
+            quit_too = then_quit and transaction.pipelining
+            return _send_body(connection, transcript, transaction, messages, quit_too)
         except Failure as failure:  # what the protocol found, as the post_office error
             raise from_failure(failure) from None
     except errors.SMTPError as exc:
@@ -90,13 +97,30 @@ def _send_body(
     transcript: Transcript,
     transaction: Transaction,
     messages: Sequence[object],
+    quit_too: bool,
 ) -> Reply:
-    _stream_body(connection, transcript, transaction, messages)
+    _stream_body(connection, transcript, transaction, messages, quit_too)
     reply = connection.read_reply(to=END_OF_DATA)
     if 200 <= reply.code < 300:
-        _check_nothing_follows(connection, transcript)
+        _check_nothing_follows(connection, transcript, quit_too)
     transaction.finish(reply)
+    if quit_too and connection.open:
+        _read_quit_reply(connection)
     return reply
+
+
+def _read_quit_reply(connection: Connection) -> None:
+    """The reply to a QUIT that went with the end of the data; the line is closed.  A
+    failure here is logged, not raised: the message is accepted (as Session.quit)."""
+    try:
+        reply = connection.read_reply("waiting for the reply to QUIT", to="QUIT")
+        if reply.code != 221:
+            log_warning("QUIT was not acknowledged (the message was already accepted): "
+                        "%s %s", reply.code, reply.text)  # fmt: skip
+    except errors.SMTPError as exc:
+        log_warning("QUIT was not acknowledged (the message was already accepted): %s", exc)
+    finally:
+        connection.close()
 
 
 def _refused_during_body(reply: Reply, transaction: Transaction) -> errors.DataError:
@@ -124,16 +148,19 @@ def answered_early(reply: Reply, transaction: Transaction) -> errors.SMTPError:
     )
 
 
-def _check_nothing_follows(connection: Connection, transcript: Transcript) -> None:
+def _check_nothing_follows(connection: Connection, transcript: Transcript, quit_too: bool) -> None:
     """After the 2xx to our end of data, one look that never blocks: a second reply
     already waiting means the first was an early one, sent before the server read the
     end of data, and this one its real answer (a 250 sent early, then 554).  Only a
-    421, the notice of a server that is closing (RFC 5321 3.8), may follow; the
-    connection is then dropped."""
+    421, the notice of a server that is closing (RFC 5321 3.8), may follow, or the 221
+    to a QUIT that went with the end of the data (``quit_too``); the connection is then
+    dropped."""
     if not connection.look() or not connection.parser.buffered:
         return  # nothing, or the server closed the connection after its reply
     second = connection.read_reply("reading what followed the reply to the message", to=END_OF_DATA)
     connection.close()
+    if quit_too and second.code == 221:
+        return  # the answer to our QUIT
     if second.code == 421:
         transcript.note("the server is closing the connection (421)")
         return
@@ -194,13 +221,17 @@ def _stream_body(
     transcript: Transcript,
     transaction: Transaction,
     messages: Sequence[object],
+    quit_too: bool,
 ) -> None:
-    """The body and its end; a reply before the end raises (README "Reliability")."""
+    """The body and its end (and QUIT behind it, ``quit_too``); a reply before the end
+    raises (README "Reliability")."""
     # A reply already waiting (a "250" sent along with the 354) would be taken for the
     # answer to a body the server has not read: refuse before sending a byte.
     check_quiet(connection, "(message body)")
     transaction.body_started()
     chunks, end = encode_content(messages, BODY_CHUNK_SIZE)
+    if quit_too:
+        end = _then_quit(end)
     try:
         early = connection.send_body(chunks, end)
     except errors.SMTPError as exc:
@@ -211,4 +242,12 @@ def _stream_body(
     if early is not None:
         raise answered_early(early, transaction)
     transaction.body_sent()
-    transcript.note(f"message body sent: {connection.body_bytes} bytes")
+    sent = connection.body_bytes - (len(_QUIT) if quit_too else 0)
+    transcript.note(f"message body sent: {sent} bytes")
+    if quit_too:
+        transcript.command("QUIT")
+
+
+def _then_quit(end: Callable[[], bytes]) -> Callable[[], bytes]:
+    """The end of the data with QUIT behind it, in one write."""
+    return lambda: end() + _QUIT
