@@ -251,6 +251,18 @@ def summary(results: List[Dict[str, Dict[str, Any]]], variants: Sequence[str]) -
             + ratio_text(results, "send_many", "raw_1rt", "wall", invert=True)
             + " of raw_1rt's speed (same round trips)"
         )
+    if have("send_many_8", "session"):
+        lines.append(
+            "send_many_8 is "
+            + ratio_text(results, "send_many_8", "session", "wall", invert=True, suffix="x")
+            + " as fast as session (one connection, send_smtp per message)"
+        )
+    if have("send_many_8", "aiosmtplib_8"):
+        lines.append(
+            "send_many_8 is "
+            + ratio_text(results, "send_many_8", "aiosmtplib_8", "wall", invert=True, suffix="x")
+            + " as fast as aiosmtplib's 8 connections"
+        )
     if have("send_many_8", "raw_8x1rt"):
         lines.append(
             "send_many_8 reaches "
