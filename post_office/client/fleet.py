@@ -116,6 +116,7 @@ class Fleet:
             watch = self.watch
             busy = self._staff()
             while busy:
+                now = monotonic()  # one clock read a turn, after the lanes were staffed
                 # The first moment a lane can time out, or the batch: before it none has.
                 if len(busy) == 1:
                     expiry = busy[0].last + busy[0].timeout
@@ -123,13 +124,14 @@ class Fleet:
                     expiry = min(lane.last + lane.timeout for lane in busy)
                 if self.deadline is not None and self.deadline < expiry:
                     expiry = self.deadline
-                for lane, readable, writable in watch.wait(expiry - monotonic()):
-                    if readable and not lane.dead:
-                        lane.readable()
-                    if writable and not lane.dead:
-                        lane.flush()
-                if monotonic() >= expiry:
+                if now >= expiry:
                     self._check_time(busy)
+                else:
+                    for lane, readable, writable in watch.wait(expiry - now):
+                        if readable and not lane.dead:
+                            lane.readable()
+                        if writable and not lane.dead:
+                            lane.flush()
                 busy = self._staff()
         except BaseException:
             for lane in self.lanes.values():

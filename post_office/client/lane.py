@@ -78,7 +78,8 @@ class Lane(LaneWriter):
                 return
             if reply is None:
                 return
-            self._show()
+            if self.transcript.enabled:
+                self._show()
             if not self.expected:
                 self._unasked_reply(reply)
                 return
@@ -95,12 +96,13 @@ class Lane(LaneWriter):
             self._end_reply(flight, reply)
 
     def _group_reply(self, flight: Flight, reply: Reply) -> None:
-        flight.replies.append(reply)
+        replies = flight.replies
+        replies.append(reply)
         group = flight.groups[flight.group]
-        if len(flight.replies) < len(group):
+        if len(replies) < len(group):
             return
-        failure, drop = flight.transaction.answer_group(group, flight.replies)
         flight.replies = []
+        failure, drop = flight.transaction.answer_group(group, replies)
         if failure is not None:
             error = flight.error(refusal(failure))
             if failure.code == 421:  # the server is closing (RFC 5321 3.8)

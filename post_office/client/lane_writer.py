@@ -142,9 +142,21 @@ class LaneWriter(abc.ABC):
 
     def _write(self, data: bytes) -> None:
         self.last = monotonic()  # the wait for this server starts now
-        self.out = self.out[self.sent :] + data if self.out else data
-        self.sent = 0
-        self.flush()
+        if self.out:
+            self.out = self.out[self.sent :] + data
+            self.sent = 0
+            self.flush()
+            return
+        try:  # nothing waits to go out: the socket mostly takes it all at once
+            sent = self.sock.send(data)
+        except WOULD_BLOCK:
+            sent = 0
+        except OSError as exc:
+            self.fail(io_error(exc, self._sending(), "sending"))
+            return
+        if sent < len(data) or self.streaming is not None or self.writing:
+            self.out, self.sent = data, sent
+            self.flush()
 
     def flush(self) -> None:
         """Write what the socket takes now; the body is read a chunk at a time as the

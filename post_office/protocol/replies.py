@@ -113,6 +113,8 @@ class ReplyParser:
     def next_reply(self) -> Optional[Reply]:
         """The next complete reply, or None until more bytes are fed."""
         pending = self._pending
+        if not pending:
+            return None
         start = 0  # lines are cut by index: one copy of what is left, at the end
         try:
             while True:
