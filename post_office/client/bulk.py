@@ -33,7 +33,7 @@ from ..protocol.replies import Reply
 from ..spec.options import (
     Credentials,
 )
-from .delivery import check_envelope, open_session
+from .delivery import Envelope, check_envelope, open_session
 from .fleet import Fleet, Pool
 from .session import Session
 
@@ -193,12 +193,17 @@ class SmtpSession:
         if total_timeout is not None:
             total_timeout = check_timeout(total_timeout, argument="total_timeout")
         items = []
+        last: Tuple[object, object, Optional[Envelope]] = (None, None, None)
         for position, item in enumerate(messages):
             if not isinstance(item, tuple) or len(item) < 2:
                 raise MessageArgumentError(
                     f"send_many: item {position} is not a tuple (from_, to, *messages)"
                 )
-            envelope = check_envelope(item[0], item[1])
+            if item[0] is last[0] and item[1] is last[1] and last[2] is not None:
+                envelope = last[2]  # the very objects just checked (a batch from one sender)
+            else:
+                envelope = check_envelope(item[0], item[1])
+                last = (item[0], item[1], envelope)
             check_messages(item[2:])
             body = signed(tuple(item[2:]), self._dkim)  # as send_smtp takes them
             items.append((envelope.sender, envelope.recipients, body))

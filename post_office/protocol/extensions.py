@@ -25,7 +25,7 @@ _KEYWORD = re.compile(r"([A-Za-z0-9][A-Za-z0-9\-]*)(?:[ =](.*))?\Z")
 class Extensions:
     """What a server offers after EHLO: ``"PIPELINING" in extensions`` and friends."""
 
-    __slots__ = ("lines", "names", "params")
+    __slots__ = ("eightbitmime", "lines", "names", "params", "pipelining", "smtputf8")
 
     def __init__(self, lines: Tuple[str, ...] = ()) -> None:
         #: the extension lines as the server sent them (after the greeting line)
@@ -44,6 +44,14 @@ class Extensions:
         self.params = params
         #: the upper-case keywords offered
         self.names: FrozenSet[str] = frozenset(params)
+        # What every message asks, known once (attributes, not properties: read per
+        # message in bulk).
+        #: PIPELINING offered (RFC 2920)
+        self.pipelining = "PIPELINING" in self.names
+        #: SMTPUTF8 offered (RFC 6531)
+        self.smtputf8 = "SMTPUTF8" in self.names
+        #: 8BITMIME offered (RFC 6152)
+        self.eightbitmime = "8BITMIME" in self.names
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.upper() in self.names
@@ -73,18 +81,6 @@ class Extensions:
     @property
     def starttls(self) -> bool:
         return "STARTTLS" in self.names
-
-    @property
-    def pipelining(self) -> bool:
-        return "PIPELINING" in self.names
-
-    @property
-    def smtputf8(self) -> bool:
-        return "SMTPUTF8" in self.names
-
-    @property
-    def eightbitmime(self) -> bool:
-        return "8BITMIME" in self.names
 
 
 NO_EXTENSIONS = Extensions()
