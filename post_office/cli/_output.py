@@ -75,7 +75,8 @@ _JSON_RAW = re.compile(f"[{CONTROL_CHARACTERS}]")
 
 def say_json(data: object, stream: Optional[TextIO] = None) -> None:
     """One JSON object on one line; non-ASCII text stays readable, control characters
-    become JSON's own ``\\uXXXX`` escapes (so the object still parses to the same text)."""
+    become JSON's own ``\\u`` escapes of four hex digits (so the object still parses to
+    the same text)."""
     text = json.dumps(data, ensure_ascii=False)
     say_printable(_JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text), stream)
 

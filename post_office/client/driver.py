@@ -31,7 +31,7 @@ from ..spec.mailserver import MailServer
 from ..spec.options import ConnectOptions
 from .connection import Connection, command_bytes, connect
 from .targets import Target, literal_targets
-from .transcript import Transcript
+from .transcript import Transcript, log_warning
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
@@ -202,6 +202,23 @@ def exchange(connection: Connection, line: str, shown: str) -> Reply:
     check_quiet(connection, shown)
     connection.write(data, [shown])
     return connection.read_reply()
+
+
+def end_with_quit(connection: Connection, *, said: bool = False) -> None:
+    """QUIT (unless ``said``: it went with the end of the data) and its 221; the line is
+    closed.  A failure here is logged, not raised: the message was already accepted."""
+    try:
+        if said:
+            reply = connection.read_reply("waiting for the reply to QUIT", to="QUIT")
+        else:
+            reply = exchange(connection, "QUIT", "QUIT")
+        if reply.code != 221:
+            raise errors.SMTPError("QUIT failed", code=reply.code, reply=reply.text,
+                                   command="QUIT")  # fmt: skip
+    except errors.SMTPError as exc:
+        log_warning("QUIT was not acknowledged (the message was already accepted): %s", exc)
+    finally:
+        connection.close()
 
 
 def run(

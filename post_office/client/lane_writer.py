@@ -23,8 +23,8 @@ from ..message.sources import encode_content, known_7bit
 from ..protocol.failures import Failure
 from ..protocol.replies import Reply
 from ..protocol.transaction import Transaction
-from .connection import RECV_SIZE, command_bytes, io_error
-from .transfer import BODY_CHUNK_SIZE
+from .connection import RECV_SIZE, io_error
+from .transfer import BODY_CHUNK_SIZE, group_bytes
 
 if TYPE_CHECKING:
     from .fleet import Fleet
@@ -129,10 +129,7 @@ class LaneWriter(abc.ABC):
         if self.transcript.enabled:
             for command in group:
                 self.transcript.command(command.line)
-        wire = flight.transaction.wire(flight.group)
-        if wire is None:  # a line no checked address makes: refused by name
-            wire = b"".join([command_bytes(command.line, command.line) for command in group])
-        return wire
+        return group_bytes(flight.transaction, flight.group)
 
     def _write_group(self, flight: Flight) -> None:
         if self.parser.buffered:  # RFC 5321 4.3.1: no reply before its command
@@ -142,21 +139,9 @@ class LaneWriter(abc.ABC):
 
     def _write(self, data: bytes) -> None:
         self.last = monotonic()  # the wait for this server starts now
-        if self.out:
-            self.out = self.out[self.sent :] + data
-            self.sent = 0
-            self.flush()
-            return
-        try:  # nothing waits to go out: the socket mostly takes it all at once
-            sent = self.sock.send(data)
-        except WOULD_BLOCK:
-            sent = 0
-        except OSError as exc:
-            self.fail(io_error(exc, self._sending(), "sending"))
-            return
-        if sent < len(data) or self.streaming is not None or self.writing:
-            self.out, self.sent = data, sent
-            self.flush()
+        self.out = self.out[self.sent :] + data if self.out else data
+        self.sent = 0
+        self.flush()
 
     def flush(self) -> None:
         """Write what the socket takes now; the body is read a chunk at a time as the

@@ -24,7 +24,7 @@ from . import driver
 from .connection import Connection
 from .driver import default_local_hostname
 from .targets import Target
-from .transcript import Transcript, log_warning
+from .transcript import Transcript
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
@@ -142,12 +142,7 @@ class Session:
         """Say QUIT and close.  A failure here is logged, not raised: the mail is sent."""
         try:
             if self.connected:
-                reply = self.command("QUIT")
-                if reply.code != 221:
-                    raise errors.SMTPError("QUIT failed", code=reply.code, reply=reply.text,
-                                    command="QUIT")  # fmt: skip
-        except errors.SMTPError as exc:
-            log_warning("QUIT was not acknowledged (the message was already accepted): %s", exc)
+                driver.end_with_quit(self.connected_connection())
         finally:
             self.close()
 

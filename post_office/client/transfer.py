@@ -19,14 +19,21 @@ from ..protocol.failures import Failure
 from ..protocol.replies import Reply
 from ..protocol.transaction import END_OF_DATA, Command, Transaction
 from .connection import Connection, command_bytes
-from .driver import check_quiet, exchange
-from .transcript import Transcript, log_warning
+from .driver import check_quiet, end_with_quit, exchange
+from .transcript import Transcript
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
     from typing import Callable, List, Sequence, Tuple, Union
 
-__all__ = ["BODY_CHUNK_SIZE", "Item", "Outcome", "answered_early", "send_transaction"]
+__all__ = [
+    "BODY_CHUNK_SIZE",
+    "Item",
+    "Outcome",
+    "answered_early",
+    "group_bytes",
+    "send_transaction",
+]
 
 #: Bytes of raw message per encoder chunk and ``sendall`` on the DATA path: large enough
 #: that the syscalls are few, small enough that memory stays a small constant.
@@ -84,9 +91,7 @@ def _negotiate(connection: Connection, transcript: Transcript, transaction: Tran
             if error is not None:
                 raise error
             continue
-        data = transaction.wire(number)
-        if data is None:  # a line no checked address makes: refused by name
-            data = b"".join([command_bytes(command.line, command.line) for command in group])
+        data = group_bytes(transaction, number)
         check_quiet(connection, group[0].line)
         connection.write(data, [command.line for command in group])
         _read_group(connection, transcript, transaction, group)
@@ -105,22 +110,18 @@ def _send_body(
         _check_nothing_follows(connection, transcript, quit_too)
     transaction.finish(reply)
     if quit_too and connection.open:
-        _read_quit_reply(connection)
+        end_with_quit(connection, said=True)
     return reply
 
 
-def _read_quit_reply(connection: Connection) -> None:
-    """The reply to a QUIT that went with the end of the data; the line is closed.  A
-    failure here is logged, not raised: the message is accepted (as Session.quit)."""
-    try:
-        reply = connection.read_reply("waiting for the reply to QUIT", to="QUIT")
-        if reply.code != 221:
-            log_warning("QUIT was not acknowledged (the message was already accepted): "
-                        "%s %s", reply.code, reply.text)  # fmt: skip
-    except errors.SMTPError as exc:
-        log_warning("QUIT was not acknowledged (the message was already accepted): %s", exc)
-    finally:
-        connection.close()
+def group_bytes(transaction: Transaction, number: int) -> bytes:
+    """The lines of the transaction's group ``number`` as one write: made with its plan,
+    or, for a line no checked address makes (CR, LF or NUL), refused by name here."""
+    wire = transaction.wire(number)
+    if wire is None:
+        group = transaction.groups()[number]
+        wire = b"".join([command_bytes(command.line, command.line) for command in group])
+    return wire
 
 
 def _refused_during_body(reply: Reply, transaction: Transaction) -> errors.DataError:
