@@ -102,6 +102,10 @@ class Fleet:
             return
         self.done(flight.index, error)
 
+    def give_back(self, flight: Flight) -> None:
+        """A message a lane took early and never sent: first in line again."""
+        self.queue.appendleft((flight.index, flight.item))
+
     def want_write(self, lane: LaneWriter, on: bool) -> None:
         self.watch.write(lane, on)
         lane.writing = on
@@ -127,10 +131,14 @@ class Fleet:
                 if now >= expiry:
                     self._check_time(busy)
                 else:
-                    for lane, readable, writable in watch.wait(expiry - now):
-                        if readable and not lane.dead:
+                    lanes = watch.lanes
+                    for fd, mask in watch.wait(expiry - now):
+                        lane = lanes.get(fd)
+                        if lane is None:
+                            continue  # closed by the lane of an event before this one
+                        if mask & _READ and not lane.dead:
                             lane.readable()
-                        if writable and not lane.dead:
+                        if mask & _OUT and not lane.dead:
                             lane.flush()
                 busy = self._staff()
         except BaseException:
@@ -224,6 +232,7 @@ class Fleet:
 
 _IN = getattr(select, "POLLIN", 1) | getattr(select, "POLLPRI", 2)
 _OUT = getattr(select, "POLLOUT", 4)
+_READ = ~_OUT  # anything but room to write: data, an end of file, a reset, an error
 
 
 class Watch:
@@ -255,16 +264,19 @@ class Watch:
             self.poll.unregister(lane.fd)
         self.writing.discard(lane.fd)
 
-    def wait(self, timeout: float) -> List[Tuple[Lane, bool, bool]]:
-        """Up to ``timeout`` seconds for the lanes with something to do: each with
-        whether it can be read and whether written."""
-        lanes = self.lanes
+    def wait(self, timeout: float) -> List[Tuple[int, int]]:
+        """Up to ``timeout`` seconds for the sockets with something to do: each file
+        descriptor with poll's mask (``POLLOUT`` for room to write, any other bit for
+        something to read), as :meth:`select.poll.poll` gives them."""
         if self.poll is not None:
-            events = self.poll.poll(math.ceil(max(timeout, 0.0) * 1000))
-            return [(lanes[fd], bool(mask & ~_OUT), bool(mask & _OUT)) for fd, mask in events]
-        readable, writable, _ = select.select(list(lanes), list(self.writing), [], max(timeout, 0))
-        ready = set(readable) | set(writable)
-        return [(lanes[fd], fd in readable, fd in writable) for fd in ready]
+            return self.poll.poll(math.ceil(max(timeout, 0.0) * 1000))
+        readable, writable, _ = select.select(
+            list(self.lanes), list(self.writing), [], max(timeout, 0)
+        )
+        masks = dict.fromkeys(readable, _IN)
+        for fd in writable:
+            masks[fd] = masks.get(fd, 0) | _OUT
+        return list(masks.items())
 
 
 def _out_of_time() -> SMTPTimeoutError:

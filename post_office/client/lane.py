@@ -25,9 +25,10 @@ from ..errors import ProtocolError, ServerDisconnectedError, SMTPError
 from ..protocol.failures import Failure
 from ..protocol.replies import Reply, ReplyFormatError
 from ..protocol.transaction import END_OF_DATA
+from .ahead import prepare
 from .connection import RECV_SIZE, io_error, said
 from .lane_writer import END, GROUP, RSET, WOULD_BLOCK, Flight, LaneWriter, refusal
-from .transfer import answered_early
+from .transfer import answered_early, two_replies
 
 __all__ = ["Flight", "Lane", "copy_error"]
 
@@ -41,10 +42,14 @@ class Lane(LaneWriter):
         self.dead = True
         self.session.close()
 
+    def start_next(self) -> None:
+        super().start_next()
+        prepare(self)
+
     def readable(self) -> None:
         """Read what the server sent and act on every complete reply in it."""
         try:
-            data = self.receive()
+            data = self.receive() if self.tls else self.sock.recv(RECV_SIZE)
         except WOULD_BLOCK:
             return  # a TLS record with no data in it (a session ticket)
         except OSError as exc:
@@ -53,6 +58,12 @@ class Lane(LaneWriter):
         if not data:
             self._hung_up()
             return
+        ready = self.ready
+        if ready is not None:  # the one reply awaited: if it accepts, write at once
+            self.ready = None
+            code = self.parser.sole_code(data)
+            if code == ready.expect or code // 100 == ready.expect:
+                self.write_ahead(ready.wire)
         self.last = monotonic()
         self.parser.feed(data)
         if self.streaming is not None or self.early:
@@ -62,8 +73,11 @@ class Lane(LaneWriter):
         self.drained = len(data) < RECV_SIZE and not self.tls
         try:
             self._take_replies()
-            if not self.dead and not self.busy:
+            # After the 2xx to the end of data the next message's envelope, which may
+            # be out already (its bookkeeping, then, is all that is left).
+            if not self.dead and (self.wrote_ahead or not self.busy):
                 self.start_next()
+            prepare(self)
         finally:
             self.drained = False
 
@@ -122,12 +136,18 @@ class Lane(LaneWriter):
             self._start_body(flight)
 
     def _end_reply(self, flight: Flight, reply: Reply) -> None:
-        if 200 <= reply.code < 300 and not self.expected and self._look():
+        # (A read that emptied the socket just now: a look could see only what came
+        # in the microseconds since, at the cost of a system call a message.)
+        if (
+            200 <= reply.code < 300
+            and not self.expected
+            and (self.parser.buffered or (not self.drained and self._look()))
+        ):
             # A second reply behind the 2xx: the 2xx came before the server read our
             # end of data, unless the second is a 421 (it is closing, RFC 5321 3.8).
             second = self._next_reply()
             if second is None or second.code != 421:
-                self.fleet.done(flight.index, flight.error(self._two_replies(second)))
+                self.fleet.done(flight.index, flight.error(two_replies(second)))
                 self.close()
                 return
             self.transcript.note("the server is closing the connection (421)")
@@ -146,15 +166,6 @@ class Lane(LaneWriter):
             return None
         self._show()
         return reply
-
-    @staticmethod
-    def _two_replies(second: Optional[Reply]) -> ProtocolError:
-        shown = f"{second.code} {second.text}" if second is not None else ""
-        return ProtocolError(
-            "the server sent two replies to the end of the message; the first came before it",
-            reply=shown,
-            command=END_OF_DATA,
-        )
 
     def _spoke_during_body(self) -> None:
         """Bytes while the body was going out: no answer to our end of data.  Stop
@@ -264,8 +275,12 @@ class Lane(LaneWriter):
             pending.append(self.streaming)
         self.expected.clear()
         self.streaming = None
+        self.ready, self.wrote_ahead = None, False
         self.fleet.closing(self)
         self.session.close()
+        if self.held is not None:  # taken early; at most its MAIL FROM went out
+            self.fleet.give_back(self.held)
+            self.held = None
         for flight in dict.fromkeys(pending):  # behind a message whose failure dropped it
             self.fleet.lost(
                 flight,

@@ -27,6 +27,7 @@ from .connection import RECV_SIZE, io_error
 from .transfer import BODY_CHUNK_SIZE, group_bytes
 
 if TYPE_CHECKING:
+    from .ahead import Ready
     from .fleet import Fleet
     from .session import Session
     from .transfer import Item
@@ -84,6 +85,12 @@ class LaneWriter(abc.ABC):
         self.drained = False  # in the read that emptied the socket just now
         self.unread = False  # the next piece of body needs no look first (see _start_body)
         self.writing = False  # the fleet watches the socket for room to write
+        # A server without PIPELINING: what to write the moment the reply we wait for
+        # accepts (README "Bulk sending"), the next message taken early for it, and
+        # whether it went out (the bookkeeping of that reply then writes nothing).
+        self.ready: Optional[Ready] = None
+        self.held: Optional[Flight] = None
+        self.wrote_ahead = False
         self.dead = False
         self.last = monotonic()  # when the server last read or said something
         if self.sock.gettimeout() != 0.0:  # non-blocking from the first batch on
@@ -98,11 +105,15 @@ class LaneWriter(abc.ABC):
     # ------------------------------------------------------------------ writing
     def start_next(self) -> None:
         """Take the next message from the fleet and write its envelope (an idle lane)."""
-        flight = self._take()
+        flight = self.take_next()
         if flight is not None:
             self._write_group(flight)
 
-    def _take(self) -> Optional[Flight]:
+    def take_next(self) -> Optional[Flight]:
+        """The next message for this lane: the one it took early, else the fleet's next."""
+        if self.held is not None:
+            flight, self.held = self.held, None
+            return flight
         while True:
             taken = self.fleet.take()
             if taken is None:
@@ -132,6 +143,11 @@ class LaneWriter(abc.ABC):
         return group_bytes(flight.transaction, flight.group)
 
     def _write_group(self, flight: Flight) -> None:
+        if self.wrote_ahead:  # these bytes went out the moment the reply came
+            self.wrote_ahead = False
+            self._group_bytes(flight)
+            self._wrote()
+            return
         if self.parser.buffered:  # RFC 5321 4.3.1: no reply before its command
             self._unasked(flight, flight.groups[flight.group][0].line)
             return
@@ -203,7 +219,7 @@ class LaneWriter(abc.ABC):
             self.body = None
             pieces.append(self.end())
             self.expected.append((END, flight))
-            following = self._take() if flight.transaction.pipelining else None
+            following = self.take_next() if flight.transaction.pipelining else None
             if following is not None:
                 pieces.append(self._group_bytes(following))
         self.out = b"".join(pieces)
@@ -215,6 +231,14 @@ class LaneWriter(abc.ABC):
         return True
 
     def _start_body(self, flight: Flight) -> None:
+        if self.wrote_ahead:  # the content and its end went out with the 354
+            self.wrote_ahead = False
+            flight.transaction.body_started()
+            self.body, self.streaming = None, flight
+            self.expected.append((END, flight))
+            self.connection.last_command = "(message body)"
+            self._wrote()
+            return
         if self.parser.buffered:
             self._unasked(flight, "(message body)")
             return
@@ -228,6 +252,23 @@ class LaneWriter(abc.ABC):
         self.body = iter(chunks)
         self.streaming = flight
         self.connection.last_command = "(message body)"
+        self.flush()
+
+    # ------------------------------------------------------------------ ahead of the reply
+    def write_ahead(self, wire: bytes) -> None:
+        """Write a :class:`Ready`'s bytes now; the bookkeeping of the reply follows."""
+        self.wrote_ahead = True
+        try:
+            sent = self.sock.send(wire)
+        except OSError:  # would block, or failed: the flush after the bookkeeping says
+            sent = 0
+        if sent < len(wire):
+            self.out, self.sent = wire, sent
+
+    def _wrote(self) -> None:
+        """The bookkeeping of a write made ahead is done: the wait starts, and what the
+        socket did not take goes as it drains."""
+        self.last = monotonic()
         self.flush()
 
     def _write_rset(self) -> None:

@@ -24,7 +24,7 @@ from .transcript import Transcript
 
 TYPE_CHECKING = False  # typing's own would load typing, which sending does not need
 if TYPE_CHECKING:
-    from typing import Callable, List, Sequence, Tuple, Union
+    from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "BODY_CHUNK_SIZE",
@@ -33,6 +33,7 @@ __all__ = [
     "answered_early",
     "group_bytes",
     "send_transaction",
+    "two_replies",
 ]
 
 #: Bytes of raw message per encoder chunk and ``sendall`` on the DATA path: large enough
@@ -165,9 +166,15 @@ def _check_nothing_follows(connection: Connection, transcript: Transcript, quit_
     if second.code == 421:
         transcript.note("the server is closing the connection (421)")
         return
-    raise errors.ProtocolError(
+    raise two_replies(second)
+
+
+def two_replies(second: Optional[Reply]) -> errors.ProtocolError:
+    """A second reply after the 2xx to the end of data (``second``, None when it could
+    not be read): the 2xx came before the server read our end of data."""
+    return errors.ProtocolError(
         "the server sent two replies to the end of the message; the first came before it",
-        reply=f"{second.code} {second.text}",
+        reply=f"{second.code} {second.text}" if second is not None else "",
         command=END_OF_DATA,
     )
 

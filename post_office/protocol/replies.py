@@ -110,6 +110,17 @@ class ReplyParser:
         lines, self.raw_lines = self.raw_lines, []
         return lines
 
+    def sole_code(self, data: bytes) -> int:
+        """The code of ``data`` when it is exactly one reply of one line with nothing
+        held before it (what a server says to most commands), else 0.  Keeps nothing:
+        :meth:`feed` and :meth:`next_reply` then make that very reply and hold nothing,
+        so a caller may act on the code first and parse after (README "Bulk sending")."""
+        if self._pending or self._lines or len(data) >= self.max_line or data[3:4] != b" ":
+            return 0
+        if data.find(b"\n") != len(data) - 1:
+            return 0
+        return _CODES.get(data[:3], 0)
+
     def next_reply(self) -> Optional[Reply]:
         """The next complete reply, or None until more bytes are fed."""
         pending = self._pending

@@ -478,3 +478,65 @@ def test_lines_per_reply_bound(max_lines: int, count: int) -> None:
     else:
         with pytest.raises(ReplyFormatError):
             parse_all(wire, max_lines=max_lines)
+
+
+# --------------------------------------------------------------------------- sole_code
+
+
+@given(
+    held=st.binary(max_size=12),
+    data=st.one_of(
+        st.binary(max_size=40),
+        st.builds(
+            lambda code, text, end: b"%d %s%s" % (code, text, end),
+            st.integers(150, 650),
+            st.binary(max_size=20),
+            st.sampled_from([b"\r\n", b"\n", b"", b"\r\n250 more\r\n"]),
+        ),
+    ),
+)
+def test_sole_code_is_the_code_the_parser_then_makes(held: bytes, data: bytes) -> None:
+    """A lane writes on sole_code's word before it parses (README "Bulk sending"): a
+    code it gives is the code of the one reply the parser then makes, holding nothing."""
+    parser = ReplyParser()
+    parser.feed(held)
+    try:
+        replies_of(parser)
+    except ReplyFormatError:
+        return
+    code = parser.sole_code(data)
+    if code == 0:
+        return
+    assert not parser.buffered  # a code only when nothing was held
+    parser.feed(data)
+    reply = parser.next_reply()
+    assert reply is not None and reply.code == code
+    assert not parser.buffered
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"250 OK\r\n", 250),
+        (b"354 go ahead\r\n", 354),
+        (b"250 OK\n", 250),
+        (b"250-OK\r\n", 0),  # the first line of several
+        (b"250 OK", 0),  # not whole yet
+        (b"250 OK\r\n550 no\r\n", 0),  # two replies
+        (b"2x0 OK\r\n", 0),
+        (b"199 OK\r\n", 0),
+        (b"250 " + b"x" * MAX_LINE + b"\r\n", 0),  # longer than a line may be
+    ],
+)
+def test_sole_code_of_one_read(data: bytes, code: int) -> None:
+    assert ReplyParser().sole_code(data) == code
+
+
+def test_sole_code_is_0_while_bytes_are_held() -> None:
+    parser = ReplyParser()
+    parser.feed(b"25")
+    assert parser.sole_code(b"250 OK\r\n") == 0
+    multi = ReplyParser()
+    multi.feed(b"250-first\r\n")
+    assert multi.next_reply() is None
+    assert multi.sole_code(b"250 OK\r\n") == 0
