@@ -74,6 +74,9 @@ class LaneWriter(abc.ABC):
         self.tls = isinstance(self.sock, ssl.SSLSocket)
         self.parser = connection.parser
         self.transcript = session.transcript
+        # What the server offers and its name in errors: fixed for the connection's life.
+        self.extensions = session.extensions
+        self.server_name = f"the server {session.server.host}"
         self.timeout = connection.timeout
         self.expected: Deque[Tuple[int, Optional[Flight]]] = collections.deque()
         self.out = b""  # what is to be written, from ``self.sent`` on
@@ -129,9 +132,9 @@ class LaneWriter(abc.ABC):
         return Transaction(
             sender,
             recipients,
-            self.session.extensions,
+            self.extensions,
             eight_bit=not known_7bit(messages),
-            server_name=f"the server {self.session.server.host}",
+            server_name=self.server_name,
         )
 
     def _group_bytes(self, flight: Flight) -> bytes:
