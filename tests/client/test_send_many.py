@@ -5,9 +5,10 @@ accepted, nothing sent twice (README "Bulk sending")."""
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
 import pytest
+from support.batches import FROM, batch
 from support.faultserver import DISCONNECT, reply
 
 from post_office import (
@@ -19,12 +20,6 @@ from post_office import (
     smtp_session,
 )
 from post_office.protocol.replies import Reply
-
-FROM = "me@example.org"
-
-
-def batch(n: int) -> List[tuple]:
-    return [(FROM, [f"to{i}@example.org"], f"Subject: {i}\n\nbody {i}\n") for i in range(n)]
 
 
 def test_every_message_in_one_round_trip(fault_server_factory: Any) -> None:

@@ -7,10 +7,10 @@ Ctrl-C) nothing reported sent that the server did not accept and nothing sent tw
 from __future__ import annotations
 
 import io
-import re
 from typing import Any, Callable, Iterator, List, Sequence
 
 import pytest
+from support.batches import FROM, batch, tags
 from support.manyserver import ManyServer
 
 from post_office import (
@@ -22,16 +22,6 @@ from post_office import (
     smtp_session,
 )
 from post_office.protocol.replies import Reply
-
-FROM = "me@example.org"
-
-
-def batch(n: int) -> List[tuple]:
-    return [(FROM, [f"to{i}@example.org"], f"Subject: {i}\n\nbody {i}\n") for i in range(n)]
-
-
-def tags(messages: Sequence[bytes]) -> List[int]:
-    return [int(re.search(rb"Subject: (\d+)", data).group(1)) for data in messages]  # type: ignore[union-attr]
 
 
 def check_exactly_once(results: Sequence[object], server: ManyServer) -> None:
