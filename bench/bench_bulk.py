@@ -222,62 +222,45 @@ def rows_for(
     return rows
 
 
+#: The summary's sentences: the variant, the one it is set against, and the words around
+#: the paired ratios (``{x}``: how many times as fast; ``{of}``: the share of the other's
+#: speed; ``{cpu}``: its client CPU against the other's).  A sentence whose two variants
+#: did not both run is left out.
+SENTENCES = (
+    (
+        "send_many",
+        "session",
+        "send_many is {x} as fast as session (send_smtp per message), with {cpu} of its client CPU",
+    ),
+    (
+        "send_many",
+        "smtplib_reused",
+        "send_many is {x} as fast as smtplib with one reused connection",
+    ),
+    ("send_many", "raw_2rt", "send_many's client CPU per message is {cpu} times raw_2rt's"),
+    ("send_many", "raw_4rt", "send_many reaches {of} of raw_4rt's speed"),
+    ("send_many", "raw_1rt", "send_many reaches {of} of raw_1rt's speed (same round trips)"),
+    (
+        "send_many_8",
+        "session",
+        "send_many_8 is {x} as fast as session (one connection, send_smtp per message)",
+    ),
+    ("send_many_8", "aiosmtplib_8", "send_many_8 is {x} as fast as aiosmtplib's 8 connections"),
+    ("send_many_8", "raw_8x1rt", "send_many_8 reaches {of} of raw_8x1rt's speed"),
+)
+
+
 def summary(results: List[Dict[str, Dict[str, Any]]], variants: Sequence[str]) -> List[str]:
     lines = []
-
-    def have(*names: str) -> bool:
-        return all(name in variants for name in names)
-
-    if have("send_many", "session"):
-        lines.append(
-            "send_many is "
-            + ratio_text(results, "send_many", "session", "wall", invert=True, suffix="x")
-            + " as fast as session (send_smtp per message), with "
-            + ratio_text(results, "send_many", "session", "cpu")
-            + " of its client CPU"
-        )
-    if have("send_many", "smtplib_reused"):
-        lines.append(
-            "send_many is "
-            + ratio_text(results, "send_many", "smtplib_reused", "wall", invert=True, suffix="x")
-            + " as fast as smtplib with one reused connection"
-        )
-    if have("send_many", "raw_2rt"):
-        lines.append(
-            "send_many's client CPU per message is "
-            + ratio_text(results, "send_many", "raw_2rt", "cpu")
-            + " times raw_2rt's"
-        )
-    if have("send_many", "raw_4rt"):
-        lines.append(
-            "send_many reaches "
-            + ratio_text(results, "send_many", "raw_4rt", "wall", invert=True)
-            + " of raw_4rt's speed"
-        )
-    if have("send_many", "raw_1rt"):
-        lines.append(
-            "send_many reaches "
-            + ratio_text(results, "send_many", "raw_1rt", "wall", invert=True)
-            + " of raw_1rt's speed (same round trips)"
-        )
-    if have("send_many_8", "session"):
-        lines.append(
-            "send_many_8 is "
-            + ratio_text(results, "send_many_8", "session", "wall", invert=True, suffix="x")
-            + " as fast as session (one connection, send_smtp per message)"
-        )
-    if have("send_many_8", "aiosmtplib_8"):
-        lines.append(
-            "send_many_8 is "
-            + ratio_text(results, "send_many_8", "aiosmtplib_8", "wall", invert=True, suffix="x")
-            + " as fast as aiosmtplib's 8 connections"
-        )
-    if have("send_many_8", "raw_8x1rt"):
-        lines.append(
-            "send_many_8 reaches "
-            + ratio_text(results, "send_many_8", "raw_8x1rt", "wall", invert=True)
-            + " of raw_8x1rt's speed"
-        )
+    for variant, other, words in SENTENCES:
+        if variant in variants and other in variants:
+            lines.append(
+                words.format(
+                    x=ratio_text(results, variant, other, "wall", invert=True, suffix="x"),
+                    of=ratio_text(results, variant, other, "wall", invert=True),
+                    cpu=ratio_text(results, variant, other, "cpu"),
+                )
+            )
     return lines
 
 

@@ -237,12 +237,7 @@ def small(task: Dict[str, Any]) -> Callable[[], int]:
             return len(messages)
 
     elif variant == "smtplib_reused":
-
-        def run() -> int:
-            with smtplib.SMTP(HOST, port) as client:
-                for message in messages:
-                    client.sendmail(FROM, TO, message)
-            return len(messages)
+        run = smtplib_reused(port, messages)
 
     else:
         raise ValueError(f"unknown small variant {variant!r}")
@@ -275,6 +270,19 @@ def signed_letter(task: Dict[str, Any]) -> Callable[[], int]:
 
 class Skip(Exception):
     """The variant cannot run here (reported as ``{"skipped": reason}``)."""
+
+
+def smtplib_reused(port: int, messages: List[str]) -> Callable[[], int]:
+    """The baseline of the small and bulk tasks: one ``smtplib.SMTP``, ``sendmail`` per
+    message."""
+
+    def run() -> int:
+        with smtplib.SMTP(HOST, port) as client:
+            for message in messages:
+                client.sendmail(FROM, TO, message)
+        return len(messages)
+
+    return run
 
 
 def encode_for_wire(message: str) -> bytes:
@@ -480,12 +488,7 @@ def bulk(task: Dict[str, Any]) -> Callable[[], int]:
             return accepted(results)
 
     elif variant == "smtplib_reused":
-
-        def run() -> int:
-            with smtplib.SMTP(HOST, port) as client:
-                for message in messages:
-                    client.sendmail(FROM, TO, message)
-            return len(messages)
+        run = smtplib_reused(port, messages)
 
     elif variant in ("aiosmtplib_1", "aiosmtplib_8"):
         try:
