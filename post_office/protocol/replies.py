@@ -126,6 +126,15 @@ class ReplyParser:
         pending = self._pending
         if not pending:
             return None
+        if pending[3:4] == b" " and not self._lines and not self.keep_raw_lines:
+            # A whole reply of one line first, most of them: made at once.
+            end = pending.find(b"\n", 4, self.max_line)
+            code = _CODES.get(pending[:3]) if end > 0 else None
+            if code is not None:
+                self._pending = pending[end + 1 :]
+                stop = end - 1 if pending[end - 1] == 13 else end  # CR LF
+                line = pending[4:stop].strip(b" \t").decode("utf-8", "replace")
+                return _new_reply(Reply, (code, (line,)))
         start = 0  # lines are cut by index: one copy of what is left, at the end
         try:
             while True:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import List, Sequence, Tuple
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from post_office.protocol.replies import (
@@ -161,6 +161,39 @@ def test_any_reply_split_anywhere_parses_the_same(
     assert got == expected
     assert not parser.buffered
     assert parser.end_of_input() is None
+
+
+def _outcome(parser: ReplyParser, wire: bytes) -> Tuple[List[Reply], str]:
+    parser.feed(wire)
+    got: List[Reply] = []
+    try:
+        got.extend(replies_of(parser))
+    except ReplyFormatError as exc:
+        return got, exc.what
+    return got, ""
+
+
+@given(
+    lines=st.lists(
+        st.builds(
+            lambda code, sep, text, end: code + sep + text + end,
+            st.sampled_from([b"250", b"354", b"550", b"199", b"25", b"2x0"]),
+            st.sampled_from([b" ", b" ", b"-", b"", b"\t"]),
+            st.binary(max_size=12) | st.sampled_from([b"", b" ok \t", b"\xff", b"x" * 40]),
+            st.sampled_from([b"\r\n", b"\n", b"\r\r\n", b""]),
+        ),
+        max_size=5,
+    )
+)
+@example(lines=[b"250 ok\r\n", b"354 go \t\r\r\n"])
+@example(lines=[b"250 " + b"x" * 35 + b"\r\n"])  # one byte over max_line with its end
+def test_one_line_replies_made_at_once_match_the_line_by_line_path(lines: List[bytes]) -> None:
+    # keep_raw_lines sends every line through the general path: the same replies, the
+    # same errors, the same bytes left over.
+    wire = b"".join(lines)
+    fast, slow = ReplyParser(max_line=40), ReplyParser(max_line=40, keep_raw_lines=True)
+    assert _outcome(fast, wire) == _outcome(slow, wire)
+    assert fast.buffered == slow.buffered
 
 
 @given(code=st.integers(0, 999).filter(lambda c: not 200 <= c <= 599))
