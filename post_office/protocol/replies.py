@@ -121,6 +121,24 @@ class ReplyParser:
             return 0
         return _CODES.get(data[:3], 0)
 
+    def one_line_replies(self, data: bytes) -> Optional[List[Reply]]:
+        """The replies of ``data`` when it is whole replies of one line each and nothing
+        else, with nothing held before it (what a server says to a pipelined group),
+        else None.  Keeps nothing: a caller that takes these does not feed ``data``, and
+        one that gets None feeds it, after which :meth:`next_reply` makes the same
+        replies (README "Bulk sending": a read taken in one pass)."""
+        if self._pending or self._lines or self.keep_raw_lines or data[-1:] != b"\n":
+            return None
+        replies: List[Reply] = []
+        for line in data[:-1].split(b"\n"):
+            code = _CODES.get(line[:3])
+            if code is None or line[3:4] != b" " or len(line) >= self.max_line:
+                return None  # not a reply of one line, or too long: next_reply says which
+            stop = -1 if line[-1] == 13 else len(line)  # CR LF
+            text = line[4:stop].strip(b" \t").decode("utf-8", "replace")
+            replies.append(_new_reply(Reply, (code, (text,))))
+        return replies
+
     def next_reply(self) -> Optional[Reply]:
         """The next complete reply, or None until more bytes are fed."""
         pending = self._pending

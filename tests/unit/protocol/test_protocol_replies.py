@@ -173,18 +173,19 @@ def _outcome(parser: ReplyParser, wire: bytes) -> Tuple[List[Reply], str]:
     return got, ""
 
 
-@given(
-    lines=st.lists(
-        st.builds(
-            lambda code, sep, text, end: code + sep + text + end,
-            st.sampled_from([b"250", b"354", b"550", b"199", b"25", b"2x0"]),
-            st.sampled_from([b" ", b" ", b"-", b"", b"\t"]),
-            st.binary(max_size=12) | st.sampled_from([b"", b" ok \t", b"\xff", b"x" * 40]),
-            st.sampled_from([b"\r\n", b"\n", b"\r\r\n", b""]),
-        ),
-        max_size=5,
-    )
+_REPLY_LINES = st.lists(
+    st.builds(
+        lambda code, sep, text, end: code + sep + text + end,
+        st.sampled_from([b"250", b"354", b"550", b"199", b"25", b"2x0"]),
+        st.sampled_from([b" ", b" ", b"-", b"", b"\t"]),
+        st.binary(max_size=12) | st.sampled_from([b"", b" ok \t", b"\xff", b"x" * 40]),
+        st.sampled_from([b"\r\n", b"\n", b"\r\r\n", b""]),
+    ),
+    max_size=5,
 )
+
+
+@given(lines=_REPLY_LINES)
 @example(lines=[b"250 ok\r\n", b"354 go \t\r\r\n"])
 @example(lines=[b"250 " + b"x" * 35 + b"\r\n"])  # one byte over max_line with its end
 def test_one_line_replies_made_at_once_match_the_line_by_line_path(lines: List[bytes]) -> None:
@@ -194,6 +195,33 @@ def test_one_line_replies_made_at_once_match_the_line_by_line_path(lines: List[b
     fast, slow = ReplyParser(max_line=40), ReplyParser(max_line=40, keep_raw_lines=True)
     assert _outcome(fast, wire) == _outcome(slow, wire)
     assert fast.buffered == slow.buffered
+
+
+@example(lines=[b"250 ok\r\n", b"250 2.1.5 fine\n", b"354 go ahead\r\n"])
+@example(lines=[b"250 " + b"x" * 35 + b"\r\n"])
+@given(lines=_REPLY_LINES)
+def test_one_line_replies_are_what_the_parser_makes_of_the_same_read(lines: List[bytes]) -> None:
+    wire = b"".join(lines)
+    taken = ReplyParser(max_line=40).one_line_replies(wire)
+    parser = ReplyParser(max_line=40)
+    made, error = _outcome(parser, wire)
+    if taken is not None:
+        assert (taken, error) == (made, "") and not parser.buffered
+    whole = all(line[3:4] == b" " and line.find(b"\n") == len(line) - 1 for line in lines)
+    if whole and not error and lines:
+        assert taken is not None  # every read of one-line replies is taken in one pass
+
+
+def test_one_line_replies_wait_for_what_is_held() -> None:
+    parser = ReplyParser()
+    parser.feed(b"250 the start of a line, ")
+    assert parser.one_line_replies(b"250 OK\r\n") is None
+    parser = ReplyParser()
+    parser.feed(b"250-PIPELINING\r\n")
+    assert parser.next_reply() is None  # the first line of a reply, held
+    assert parser.one_line_replies(b"250 OK\r\n") is None
+    assert ReplyParser(keep_raw_lines=True).one_line_replies(b"250 OK\r\n") is None
+    assert ReplyParser().one_line_replies(b"") is None
 
 
 @given(code=st.integers(0, 999).filter(lambda c: not 200 <= c <= 599))
