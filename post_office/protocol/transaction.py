@@ -226,10 +226,15 @@ class Transaction:
     def answer(self, command: Command, reply: Reply) -> Optional[Failure]:
         """Take the server's ``reply`` to ``command``: the error it means, or None."""
         if command.accepts(reply):
-            if self.stage is Stage.BEFORE_MAIL or command.reached is not Stage.MAIL_ACCEPTED:
-                self.stage = command.reached
+            self.accepted(command)
             return None
         return command.refusal(reply, self.stage, self._extensions)
+
+    def accepted(self, command: Command) -> None:
+        """The server accepted ``command`` (with a reply :meth:`Command.accepts`): the
+        transaction is at the stage the command reaches, never back at an earlier one."""
+        if self.stage is Stage.BEFORE_MAIL or command.reached is not Stage.MAIL_ACCEPTED:
+            self.stage = command.reached
 
     def answer_group(
         self, group: Sequence[Command], replies: Sequence[Reply]
