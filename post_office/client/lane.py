@@ -22,18 +22,17 @@ from time import monotonic
 from typing import List, Optional
 
 from ..errors import ProtocolError, ServerDisconnectedError, SMTPError
-from ..protocol.failures import Failure
-from ..protocol.replies import Reply, ReplyFormatError
-from ..protocol.transaction import END_OF_DATA
+from ..protocol.replies import ReplyFormatError
 from .ahead import prepare
 from .connection import RECV_SIZE, io_error, said
-from .lane_writer import END, GROUP, RSET, WOULD_BLOCK, Flight, LaneWriter, refusal
-from .transfer import answered_early, two_replies
+from .lane_reader import LaneReader
+from .lane_writer import WOULD_BLOCK, Flight, refusal
+from .transfer import answered_early
 
 __all__ = ["Flight", "Lane", "copy_error"]
 
 
-class Lane(LaneWriter):
+class Lane(LaneReader):
     """One connection of a batch (see the module's text): what its writer wrote, read
     back reply by reply, and what becomes of each message."""
 
@@ -65,14 +64,15 @@ class Lane(LaneWriter):
             if code == ready.expect or code // 100 == ready.expect:
                 self.write_ahead(ready.wire)
         self.last = monotonic()
-        self.parser.feed(data)
-        if self.streaming is not None or self.early:
-            self._spoke_during_body()
-            return
         # This read took all there was (less than it asked, nothing held by TLS).
         self.drained = len(data) < RECV_SIZE and not self.tls
         try:
-            self._take_replies()
+            if not (self.drained and self.take_whole(data)):
+                self.parser.feed(data)
+                if self.streaming is not None or self.early:
+                    self._spoke_during_body()
+                    return
+                self._take_replies()
             # After the 2xx to the end of data the next message's envelope, which may
             # be out already (its bookkeeping, then, is all that is left).
             if not self.dead and (self.wrote_ahead or not self.busy):
@@ -80,92 +80,6 @@ class Lane(LaneWriter):
             prepare(self)
         finally:
             self.drained = False
-
-    def _take_replies(self) -> None:
-        while not self.dead:
-            try:
-                reply = self.parser.next_reply()
-            except ReplyFormatError as exc:
-                self._show()
-                command = self._waiting_for()
-                self.fail(ProtocolError(exc.what + said(command), command=command, reply=exc.text))
-                return
-            if reply is None:
-                return
-            if self.transcript.enabled:
-                self._show()
-            if not self.expected:
-                self._unasked_reply(reply)
-                return
-            self._dispatch(reply)
-
-    def _dispatch(self, reply: Reply) -> None:
-        kind, flight = self.expected.popleft()
-        if kind == RSET or flight is None:
-            if not 200 <= reply.code < 300:
-                self.close()
-        elif kind == GROUP:
-            self._group_reply(flight, reply)
-        else:
-            self._end_reply(flight, reply)
-
-    def _group_reply(self, flight: Flight, reply: Reply) -> None:
-        replies = flight.replies
-        replies.append(reply)
-        group = flight.groups[flight.group]
-        if len(replies) < len(group):
-            return
-        flight.replies = []
-        failure, drop = flight.transaction.answer_group(group, replies)
-        if failure is not None:
-            error = flight.error(refusal(failure))
-            if failure.code == 421:  # the server is closing (RFC 5321 3.8)
-                self.fail(error, flight)
-            elif drop:
-                self.transcript.note("DATA was accepted after a refusal: dropping the line")
-                self.fleet.done(flight.index, error)
-                self.close()
-            else:
-                self.fleet.done(flight.index, error)
-                self._write_rset()
-            return
-        flight.group += 1
-        if flight.group < len(flight.groups):
-            self._write_group(flight)
-        else:
-            self._start_body(flight)
-
-    def _end_reply(self, flight: Flight, reply: Reply) -> None:
-        # (A read that emptied the socket just now: a look could see only what came
-        # in the microseconds since, at the cost of a system call a message.)
-        if (
-            200 <= reply.code < 300
-            and not self.expected
-            and (self.parser.buffered or (not self.drained and self._look()))
-        ):
-            # A second reply behind the 2xx: the 2xx came before the server read our
-            # end of data, unless the second is a 421 (it is closing, RFC 5321 3.8).
-            second = self._next_reply()
-            if second is None or second.code != 421:
-                self.fleet.done(flight.index, flight.error(two_replies(second)))
-                self.close()
-                return
-            self.transcript.note("the server is closing the connection (421)")
-            self.close()
-        try:
-            flight.transaction.finish(reply)
-        except Failure as failure:
-            self.fleet.done(flight.index, flight.error(refusal(failure)))
-            return
-        self.fleet.done(flight.index, reply)
-
-    def _next_reply(self) -> Optional[Reply]:
-        try:
-            reply = self.parser.next_reply()
-        except ReplyFormatError:
-            return None
-        self._show()
-        return reply
 
     def _spoke_during_body(self) -> None:
         """Bytes while the body was going out: no answer to our end of data.  Stop
@@ -196,28 +110,6 @@ class Lane(LaneWriter):
             ),
         )
         self.close()
-
-    def _unasked_reply(self, reply: Reply) -> None:
-        """A reply while nothing was asked: a 421 is a server closing, anything else a
-        server out of step; either way no message of ours is under way."""
-        if reply.code == 421:
-            self.transcript.note("the server is closing the connection (421)")
-        self.close()
-
-    def _show(self) -> None:
-        if self.transcript.enabled:
-            for line in self.parser.take_raw_lines():
-                self.transcript.reply(line)
-
-    def _waiting_for(self) -> str:
-        if self.expected:
-            kind, flight = self.expected[0]
-            if kind == RSET or flight is None:
-                return "RSET"
-            if kind == END:
-                return END_OF_DATA
-            return flight.groups[flight.group][len(flight.replies)].line
-        return self._sending()
 
     # ------------------------------------------------------------------ the end
     def _hung_up(self) -> None:
