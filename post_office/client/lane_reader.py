@@ -11,7 +11,9 @@ success, unless a second reply came behind it (README "Reliability").
 A read that is exactly one reply of one line to each reply awaited, each accepting (in
 bulk most reads are: the end of one message's data and the next one's MAIL, RCPT and
 DATA), is taken in one pass (:meth:`LaneReader.take_whole`): the same steps for each
-message, without holding each reply of a group until the group is complete.
+message, without holding each reply of a group until the group is complete.  Only a read
+that emptied the socket is (in plain text: a TLS read does not say so), so no reply can
+be waiting behind the last one taken.
 """
 
 from __future__ import annotations
