@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional, Sequence
 
-from ..message.sources import encode_content
+from ..message.sources import encode_content, in_memory
 from .lane_writer import END, RSET
 from .transfer import BODY_CHUNK_SIZE
 
@@ -34,7 +34,6 @@ __all__ = ["AHEAD_LIMIT", "Ready", "content_wire", "prepare"]
 #: The most message content (characters or bytes) encoded before its 354: bulk mail is
 #: small, and a larger message is read a piece at a time as it is sent.
 AHEAD_LIMIT = 1 << 16
-_IN_MEMORY = (str, bytes, bytearray, memoryview, type(None))
 
 
 class Ready:
@@ -83,13 +82,13 @@ def content_wire(messages: Sequence[object], chunk_size: int) -> Optional[bytes]
     """The content and its end as one write, for message arguments all in memory and
     together at most :data:`AHEAD_LIMIT` long; else None (a stream, a Message or a MIME
     part is read as it is sent, and so is a large message)."""
+    if not in_memory(messages):
+        return None
     size = 0
     for part in messages:
-        if not isinstance(part, _IN_MEMORY):
-            return None
         if isinstance(part, memoryview):
             size += part.nbytes
-        elif part is not None:
+        elif isinstance(part, (str, bytes, bytearray)):
             size += len(part)
     if size > AHEAD_LIMIT:
         return None

@@ -19,7 +19,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Callable, Deque, Iterator, List, Optional, Tuple
 
 from ..errors import SMTPError, from_failure, with_stage
-from ..message.sources import encode_content, known_7bit
+from ..message.sources import encode_content, in_memory, known_7bit
 from ..protocol.failures import Failure
 from ..protocol.replies import Reply
 from ..protocol.transaction import Transaction
@@ -38,7 +38,6 @@ __all__ = ["END", "GROUP", "RSET", "Flight", "LaneWriter", "refusal"]
 #: message's data, or RSET.
 GROUP, END, RSET = 0, 1, 2
 WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
-_IN_MEMORY = (str, bytes, bytearray, memoryview, type(None))
 
 
 class Flight:
@@ -60,8 +59,9 @@ class Flight:
 
 
 class LaneWriter(abc.ABC):
-    """What one connection of a batch writes (see the module's text); the reading, and
-    what a failure does, are :class:`~post_office.client.lane.Lane`'s."""
+    """What one connection of a batch writes (see the module's text); what the replies
+    mean is :class:`~post_office.client.lane_reader.LaneReader`'s, and what a failure
+    does :class:`~post_office.client.lane.Lane`'s."""
 
     def __init__(self, session: Session, fleet: Fleet) -> None:
         self.session = session
@@ -250,7 +250,7 @@ class LaneWriter(abc.ABC):
         # 354 and found nothing behind it: a look now could see only what arrived in
         # those microseconds, at the cost of a system call a message.  A stream, a
         # Message or a MIME part takes its time: look first, as for every later piece.
-        self.unread = self.drained and all(isinstance(part, _IN_MEMORY) for part in flight.item[2])
+        self.unread = self.drained and in_memory(flight.item[2])
         chunks, self.end = encode_content(flight.item[2], BODY_CHUNK_SIZE)
         self.body = iter(chunks)
         self.streaming = flight

@@ -32,6 +32,7 @@ __all__ = [
     "check_messages",
     "encode_content",
     "encode_data",
+    "in_memory",
     "iter_source_chunks",
     "known_7bit",
 ]
@@ -48,6 +49,7 @@ _ACCEPTED = (
     "text stream, an email.message.Message, or a constructed MIME part"
 )
 _BYTES_LIKE = (bytes, bytearray, memoryview)
+_IN_MEMORY = (str, *_BYTES_LIKE)
 _SURROGATE = "[\ud800-\udfff]"  # compiled when non-ASCII text first comes (re's cache)
 _REPR_LIMIT = 60  # characters of a refused value shown in an error message
 
@@ -332,6 +334,12 @@ def encode_content(
             return iter((out,) if out else ()), stuffer.finish
     chunks = encode_chunks(iter_source_chunks(messages, chunk_size), chunk_size, stuffer, False)
     return chunks, stuffer.finish
+
+
+def in_memory(messages: Sequence[object]) -> bool:
+    """Whether every argument is None, ``str`` or a bytes-like: content that is all there
+    and takes no time to read (a stream, a Message or a MIME part is read as it is sent)."""
+    return all(obj is None or isinstance(obj, _IN_MEMORY) for obj in messages)
 
 
 def known_7bit(messages: Sequence[object]) -> bool:
