@@ -5,7 +5,9 @@ as a batch of one): it opens connections as the batch needs them (up to the sess
 ``connections``), gives each a :class:`~post_office.client.lane.Lane`, and waits on all
 their sockets at once with one ``poll(2)`` (:class:`Watch`): no thread per connection,
 and a lane takes the next message as soon as its connection is free, so a slow
-connection holds back only its own messages.
+connection holds back only its own messages.  When one lane alone waits, for a reply
+and with nothing to write, it waits in its read instead (plain text, on Linux:
+:meth:`~post_office.client.lane.Lane.wait_for_reply`): one system call a reply, not two.
 
 Every message gets one outcome, in the caller's order.  A message lost with its
 connection (dropped, a 421, or a timeout) goes again, once, on another connection when
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Optional, Sequenc
 from ..errors import ServerDisconnectedError, SMTPError, SMTPTimeoutError, with_stage
 from ..protocol.stage import Stage
 from .lane import Flight, Lane, copy_error
-from .lane_writer import LaneWriter
+from .lane_writer import DONTWAIT, LaneWriter
 from .session import Session
 
 if TYPE_CHECKING:
@@ -87,6 +89,7 @@ class Fleet:
         self.cannot_open: Optional[SMTPError] = None
         self.deadline = monotonic() + total_timeout if total_timeout is not None else None
         self.expired = False
+        self.reads_may_wait = bool(DONTWAIT) and not _timer_handled()
 
     # ------------------------------------------------------------------ what lanes call
     def take(self) -> Optional[Tuple[int, Item]]:
@@ -130,6 +133,13 @@ class Fleet:
                     expiry = self.deadline
                 if now >= expiry:
                     self._check_time(busy)
+                elif (
+                    len(busy) == 1
+                    and busy[0].waits_in_read
+                    and not busy[0].writing
+                    and self.reads_may_wait
+                ):
+                    busy[0].wait_for_reply(expiry - now)  # one lane waits for a reply
                 else:
                     lanes = watch.lanes
                     for fd, mask in watch.wait(expiry - now):
@@ -277,6 +287,25 @@ class Watch:
         for fd in writable:
             masks[fd] = masks.get(fd, 0) | _OUT
         return list(masks.items())
+
+
+#: The signals of the interval timers (``setitimer``): what can keep coming, from within
+#: the process, faster than a wait's limit.
+_TIMER_SIGNALS = ("SIGALRM", "SIGVTALRM", "SIGPROF")
+
+
+def _timer_handled() -> bool:
+    """Whether a Python handler is set for an interval timer's signal.  Python starts a
+    read that a handled signal interrupted over with the socket's whole limit (PEP 475),
+    so a timer firing faster than that limit would keep a wait in the read from ending;
+    ``poll``'s wait is counted down instead, and then the lanes wait in ``poll``."""
+    import signal
+
+    for name in _TIMER_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None and callable(signal.getsignal(number)):
+            return True
+    return False
 
 
 def _out_of_time() -> SMTPTimeoutError:

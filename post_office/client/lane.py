@@ -1,11 +1,13 @@
-"""One connection of a batch, driven without ever blocking (README "Bulk sending").
+"""One connection of a batch, driven without blocking on a write (README "Bulk sending").
 
 A :class:`Lane` carries messages over one connection of an ``smtp_session``: it writes
 what :class:`~post_office.protocol.transaction.Transaction` says, in the writes RFC 2920
 allows (with PIPELINING the end of one message's data goes with the next message's
 MAIL, RCPT and DATA, section 3.1: one round trip a message), and takes each reply as it
-comes.  It never waits: :mod:`post_office.client.fleet` tells it when its socket can be
-read or written, so one thread drives many lanes.  What becomes of each message goes to
+comes.  It waits only for a reply, and only when the fleet says so: the fleet tells it
+when its socket can be read or written, so one thread drives many lanes, and a lane alone
+in waiting for a reply, with nothing to write, waits in its read
+(:meth:`Lane.wait_for_reply`).  What becomes of each message goes to
 the fleet as it is known: the server's acceptance, a refusal, or a message the lane lost
 with its connection (the fleet decides whether that one goes again, by its stage).
 
@@ -18,6 +20,8 @@ drops the line, which is the only way to deliver nothing.
 from __future__ import annotations
 
 import collections
+import socket
+import struct
 from time import monotonic
 from typing import List, Optional
 
@@ -30,6 +34,12 @@ from .lane_writer import WOULD_BLOCK, Flight, refusal
 from .transfer import answered_early
 
 __all__ = ["Flight", "Lane", "copy_error"]
+
+#: The longest wait asked of one read: the fleet waits again while time is left.
+_LONGEST_WAIT = 3600.0
+#: How far the time left may drift from the read's limit before the limit is set again
+#: (a system call): as much as poll's rounding to milliseconds lets the wait run over.
+_WAIT_SLACK = 0.001
 
 
 class Lane(LaneReader):
@@ -45,12 +55,38 @@ class Lane(LaneReader):
         super().start_next()
         prepare(self)
 
-    def readable(self) -> None:
-        """Read what the server sent and act on every complete reply in it."""
+    def wait_for_reply(self, seconds: float) -> None:
+        """Wait for the server in the read itself, up to ``seconds``, then act as
+        :meth:`readable` (a lane that :attr:`waits_in_read`, alone in its batch in waiting
+        for a reply, with nothing to write).  One system call where ``poll(2)`` and the
+        read are two, and the reply is acted on sooner: without PIPELINING that time is
+        part of every command's round trip (README "Bulk sending")."""
+        seconds = min(seconds, _LONGEST_WAIT)
+        if not self.read_limit or abs(seconds - self.read_limit) > _WAIT_SLACK:
+            whole = int(seconds)
+            micro = max(int((seconds - whole) * 1e6), 0 if whole else 1)  # 0, 0: no limit
+            try:
+                self.sock.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("@ll", whole, micro)
+                )
+            except OSError as exc:
+                self.fail(io_error(exc, self._waiting_for(), "waiting for the reply"))
+                return
+            self.read_limit = seconds
+        self.readable(wait=True)
+
+    def readable(self, wait: bool = False) -> None:
+        """Read what the server sent and act on every complete reply in it (``wait``:
+        the read may wait, see :meth:`wait_for_reply`)."""
         try:
-            data = self.receive() if self.tls else self.sock.recv(RECV_SIZE)
+            if self.tls:
+                data = self.receive()
+            else:
+                data = self.sock.recv(RECV_SIZE, 0 if wait else self.dontwait)
         except WOULD_BLOCK:
-            return  # a TLS record with no data in it (a session ticket)
+            # A TLS record with no data in it (a session ticket), or a wait in the read
+            # that reached its limit: the fleet's clock says whether the time is up.
+            return
         except OSError as exc:
             self.fail(io_error(exc, self._waiting_for(), "waiting for the reply"))
             return

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import abc
 import collections
+import socket
 import ssl
+import sys
 from time import monotonic
 from typing import TYPE_CHECKING, Callable, Deque, Iterator, List, Optional, Tuple
 
@@ -38,6 +40,11 @@ __all__ = ["END", "GROUP", "RSET", "Flight", "LaneWriter", "refusal"]
 #: message's data, or RSET.
 GROUP, END, RSET = 0, 1, 2
 WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+#: The flag that makes one call on a blocking socket return at once, where a lane may wait
+#: for its reply in the read itself (:meth:`~post_office.client.lane.Lane.wait_for_reply`):
+#: Linux, whose ``SO_RCVTIMEO`` bounds that read and whose ``MSG_DONTWAIT`` every other
+#: call of the lane passes.  Elsewhere 0: the socket is non-blocking and always polled.
+DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0) if sys.platform.startswith("linux") else 0
 
 
 class Flight:
@@ -96,8 +103,14 @@ class LaneWriter(abc.ABC):
         self.wrote_ahead = False
         self.dead = False
         self.last = monotonic()  # when the server last read or said something
-        if self.sock.gettimeout() != 0.0:  # non-blocking from the first batch on
-            self.sock.setblocking(False)
+        # In plain text on Linux the socket blocks, and every call but the wait for a
+        # reply passes MSG_DONTWAIT; elsewhere (and over TLS, whose calls take no flags)
+        # it is non-blocking from the first batch on.
+        self.waits_in_read = bool(DONTWAIT) and not self.tls
+        self.dontwait = DONTWAIT if self.waits_in_read else 0
+        self.read_limit = 0.0  # the SO_RCVTIMEO set on the socket, in seconds (0: none)
+        if self.sock.gettimeout() != (None if self.waits_in_read else 0.0):
+            self.sock.settimeout(None if self.waits_in_read else 0.0)
 
     # ------------------------------------------------------------------ state
     @property
@@ -169,7 +182,7 @@ class LaneWriter(abc.ABC):
             if self.sent >= len(self.out) and not self._refill():
                 break
             try:
-                self.sent += self.sock.send(memoryview(self.out)[self.sent :])
+                self.sent += self.sock.send(memoryview(self.out)[self.sent :], self.dontwait)
             except WOULD_BLOCK:
                 self.fleet.want_write(self, True)
                 return
@@ -262,7 +275,7 @@ class LaneWriter(abc.ABC):
         """Write a :class:`Ready`'s bytes now; the bookkeeping of the reply follows."""
         self.wrote_ahead = True
         try:
-            sent = self.sock.send(wire)
+            sent = self.sock.send(wire, self.dontwait)
         except OSError:  # would block, or failed: the flush after the bookkeeping says
             sent = 0
         if sent < len(wire):
@@ -284,7 +297,7 @@ class LaneWriter(abc.ABC):
 
     def receive(self) -> bytes:
         """What the socket has (b"" at its end); raises what would block, or fails."""
-        data = self.sock.recv(RECV_SIZE)
+        data = self.sock.recv(RECV_SIZE, self.dontwait)
         if self.tls:
             while self.sock.pending():  # type: ignore[attr-defined]
                 data += self.sock.recv(RECV_SIZE)  # decrypted already: poll would not say
