@@ -79,10 +79,7 @@ class Lane(LaneReader):
         """Read what the server sent and act on every complete reply in it (``wait``:
         the read may wait, see :meth:`wait_for_reply`)."""
         try:
-            if self.tls:
-                data = self.receive()
-            else:
-                data = self.sock.recv(RECV_SIZE, 0 if wait else self.dontwait)
+            data = self.receive(wait)
         except WOULD_BLOCK:
             # A TLS record with no data in it (a session ticket), or a wait in the read
             # that reached its limit: the fleet's clock says whether the time is up.

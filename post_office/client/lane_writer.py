@@ -106,13 +106,18 @@ class LaneWriter(abc.ABC):
         # In plain text on Linux the socket blocks, and every call but the wait for a
         # reply passes MSG_DONTWAIT; elsewhere (and over TLS, whose calls take no flags)
         # it is non-blocking from the first batch on.
-        self.waits_in_read = bool(DONTWAIT) and not self.tls
-        self.dontwait = DONTWAIT if self.waits_in_read else 0
+        self.dontwait = 0 if self.tls else DONTWAIT
         self.read_limit = 0.0  # the SO_RCVTIMEO set on the socket, in seconds (0: none)
-        if self.sock.gettimeout() != (None if self.waits_in_read else 0.0):
-            self.sock.settimeout(None if self.waits_in_read else 0.0)
+        mode = None if self.dontwait else 0.0  # blocking, or non-blocking
+        if self.sock.gettimeout() != mode:
+            self.sock.settimeout(mode)
 
     # ------------------------------------------------------------------ state
+    @property
+    def waits_in_read(self) -> bool:
+        """The socket blocks: a wait for a reply may be in the read itself."""
+        return self.dontwait != 0
+
     @property
     def busy(self) -> bool:
         """Waiting for a reply or for room to write: the timeout runs."""
@@ -295,9 +300,10 @@ class LaneWriter(abc.ABC):
         self.transcript.command("RSET")
         self._write(b"RSET\r\n")
 
-    def receive(self) -> bytes:
-        """What the socket has (b"" at its end); raises what would block, or fails."""
-        data = self.sock.recv(RECV_SIZE, self.dontwait)
+    def receive(self, wait: bool = False) -> bytes:
+        """What the socket has (b"" at its end); raises what would block, or fails
+        (``wait``: the read may wait, within the socket's SO_RCVTIMEO)."""
+        data = self.sock.recv(RECV_SIZE, 0 if wait else self.dontwait)
         if self.tls:
             while self.sock.pending():  # type: ignore[attr-defined]
                 data += self.sock.recv(RECV_SIZE)  # decrypted already: poll would not say

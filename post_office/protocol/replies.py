@@ -167,11 +167,6 @@ class ReplyParser:
                 stop = end - 1 if end > start and pending[end - 1] == 13 else end  # CR LF
                 text = pending[start:stop]
                 start = end + 1
-                if text[3:4] == b" " and not self._lines and not self.keep_raw_lines:
-                    code = _CODES.get(text[:3])
-                    if code is not None:  # a reply of one line, most of them: made here
-                        line = text[4:].strip(b" \t").decode("utf-8", "replace")
-                        return _new_reply(Reply, (code, (line,)))
                 reply = self._line(text)
                 if reply is not None:
                     return reply
